@@ -1,0 +1,32 @@
+//! Command-line verbs.
+
+mod recipe;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Patch vulnerable packages in container images, in place, with sandboxed recipes.
+#[derive(Parser, Debug)]
+#[command(name = "rootwasm", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one recipe against a directory tree (dry run unless --commit).
+    Run(run::RunArgs),
+    /// Work on recipes.
+    #[command(subcommand)]
+    Recipe(recipe::RecipeCommand),
+}
+
+/// Run the chosen verb. `Ok` carries the exit code for outcomes the verb reports itself.
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(a) => run::run(a),
+        Command::Recipe(c) => recipe::run(c),
+    }
+}

@@ -1,0 +1,221 @@
+//! The journal: every change a recipe made, in order, with before and after states.
+//!
+//! The journal is the single source of truth for a patch. The committed tree,
+//! the patch layer and `replay` are all derived from it plus its blobs, which
+//! are stored content-addressed by sha256. Format: `docs/journal.md`.
+
+use crate::rootfs::Kind;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The `format` value of the journals this version writes and reads.
+pub const FORMAT: &str = "rootwasm.journal/v1";
+
+/// A sha256 digest in lowercase hex.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Sha256Hex(pub String);
+
+impl Sha256Hex {
+    /// Digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Sha256Hex(hex::encode(Sha256::digest(bytes)))
+    }
+}
+
+impl std::fmt::Display for Sha256Hex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The operation of one entry; mirrors the `rootfs` interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Op {
+    /// Create or replace a file.
+    WriteFile,
+    /// Create a directory.
+    Mkdir,
+    /// Create a symlink.
+    Symlink,
+    /// Create a hardlink to `from`.
+    Hardlink,
+    /// Remove a file, symlink or empty directory.
+    Remove,
+    /// Move `from` to `path`.
+    Rename,
+    /// Change permission bits.
+    Chmod,
+    /// Change owner.
+    Chown,
+}
+
+/// The state of a node before or after an entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// Node kind.
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    /// File size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// File contents digest; the blob is in the journal's store after a write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256Hex>,
+    /// Permission bits, as four octal digits.
+    #[serde(with = "octal")]
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Symlink target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+/// One recorded change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// Position in the journal, from 0.
+    pub seq: u64,
+    /// The recipe that made the change.
+    pub recipe: String,
+    /// What was done.
+    pub op: Op,
+    /// The resolved path that changed.
+    pub path: String,
+    /// The source, for `rename` and `hardlink`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// State of `path` before; `None` if it did not exist.
+    pub before: Option<State>,
+    /// State of `path` after; `None` if it was removed.
+    pub after: Option<State>,
+}
+
+/// An ordered list of changes, as written to `journal.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Journal {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// The entries, in the order they were made.
+    pub entries: Vec<Entry>,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Journal { format: FORMAT.into(), entries: Vec::new() }
+    }
+}
+
+impl Journal {
+    /// Parse a journal, refusing other formats.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        let j: Journal = serde_json::from_slice(bytes).map_err(|e| format!("journal is not valid JSON: {e}"))?;
+        if j.format != FORMAT {
+            return Err(format!("journal format {:?} is not supported (expected {FORMAT:?})", j.format));
+        }
+        Ok(j)
+    }
+
+    /// Pretty JSON with a trailing newline: the canonical bytes.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("journal serialises");
+        s.push('\n');
+        s
+    }
+}
+
+/// Content-addressed file contents referenced by a journal.
+#[derive(Clone, Debug, Default)]
+pub struct Blobs {
+    map: BTreeMap<Sha256Hex, Arc<[u8]>>,
+}
+
+impl Blobs {
+    /// Store `bytes`; returns its digest and whether it was new.
+    pub fn insert(&mut self, bytes: Vec<u8>) -> (Sha256Hex, bool) {
+        let digest = Sha256Hex::of(&bytes);
+        let new = !self.map.contains_key(&digest);
+        if new {
+            self.map.insert(digest.clone(), bytes.into());
+        }
+        (digest, new)
+    }
+
+    /// The blob with `digest`.
+    pub fn get(&self, digest: &Sha256Hex) -> Option<&Arc<[u8]>> {
+        self.map.get(digest)
+    }
+
+    /// All blobs, by digest.
+    pub fn iter(&self) -> impl Iterator<Item = (&Sha256Hex, &Arc<[u8]>)> {
+        self.map.iter()
+    }
+
+    /// Write every blob as `dir/sha256/<hex>`.
+    pub fn write_to(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        let d = dir.join("sha256");
+        std::fs::create_dir_all(&d)?;
+        for (k, v) in &self.map {
+            std::fs::write(d.join(&k.0), v)?;
+        }
+        Ok(())
+    }
+
+    /// Read `dir/sha256/*`, checking every digest.
+    pub fn read_from(dir: &std::path::Path) -> Result<Self, String> {
+        let mut blobs = Blobs::default();
+        let d = dir.join("sha256");
+        let entries = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        for e in entries {
+            let e = e.map_err(|e| format!("{}: {e}", d.display()))?;
+            let bytes = std::fs::read(e.path()).map_err(|e2| format!("{}: {e2}", e.path().display()))?;
+            let (digest, _) = blobs.insert(bytes);
+            if e.file_name().to_str() != Some(digest.0.as_str()) {
+                return Err(format!("blob {} has sha256 {}", e.path().display(), digest));
+            }
+        }
+        Ok(blobs)
+    }
+}
+
+mod octal {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(mode: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{mode:04o}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let s = String::deserialize(d)?;
+        u32::from_str_radix(&s, 8).map_err(|_| serde::de::Error::custom(format!("mode {s:?} is not octal")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_serialises_mode_as_octal() {
+        let s = State { kind: Kind::File, size: Some(3), sha256: None, mode: 0o4755, uid: 0, gid: 0, target: None };
+        let j = serde_json::to_string(&s).unwrap();
+        assert_eq!(j, r#"{"type":"file","size":3,"mode":"4755","uid":0,"gid":0}"#);
+        assert_eq!(serde_json::from_str::<State>(&j).unwrap(), s);
+    }
+
+    #[test]
+    fn unknown_format_is_refused() {
+        assert!(Journal::from_json(br#"{"format":"x","entries":[]}"#).is_err());
+        let j = Journal::default();
+        assert_eq!(Journal::from_json(j.to_json().as_bytes()).unwrap(), j);
+    }
+}

@@ -1,0 +1,31 @@
+//! rootwasm patches vulnerable packages in container images in place.
+//!
+//! This crate is the host: it loads recipes ([`manifest`]), gives each one a
+//! scoped, staged, journaled view of a root filesystem ([`session`] over
+//! [`rootfs`]), runs it in a wasm sandbox ([`sandbox`], [`run`]) and writes
+//! the journaled changes back ([`commit`]).
+//!
+//! ```no_run
+//! use rootwasm::{manifest::Recipe, rootfs::DirRoot, run, sandbox::Sandbox};
+//! use std::{path::Path, sync::Arc};
+//!
+//! let sandbox = Sandbox::new(Default::default())?;
+//! let recipe = Recipe::load(Path::new("recipes/requests-cve-2023-32681"))?;
+//! let root = Arc::new(DirRoot::open(Path::new("rootfs"))?);
+//! let result = run::run(&sandbox, &recipe, root, &run::RunOptions::default());
+//! println!("{} journal entries", result.changes.entries.len());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod commit;
+pub mod error;
+pub mod journal;
+pub mod manifest;
+pub mod recipe_build;
+pub mod rootfs;
+#[cfg(feature = "sandbox")]
+pub mod run;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
+pub mod scope;
+pub mod session;

@@ -1,0 +1,357 @@
+//! `recipe.toml`: what a recipe fixes, where, and what it may touch.
+//!
+//! Unknown fields are errors: a typo in a capability must never silently
+//! widen or narrow what a recipe does. Reference: `docs/recipes.md`.
+
+use crate::journal::Sha256Hex;
+use crate::scope::Scope;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The kind of fix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PatchType {
+    /// A fix from a newer release applied to the installed version, which keeps its version.
+    Backport,
+    /// The distribution's own fixed package replaces the installed one.
+    DistroUpgrade,
+}
+
+/// One vulnerability a recipe fixes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Vulnerability {
+    /// Primary id, e.g. `CVE-2023-32681`.
+    pub id: String,
+    /// Other ids for the same issue (GHSA, DSA, ...).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// `low`, `medium`, `high` or `critical`.
+    pub severity: Severity,
+    /// When it was published, `YYYY-MM-DD`.
+    pub published: String,
+}
+
+/// Severity as advisories state it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+    /// Critical.
+    Critical,
+    /// Not rated.
+    Unknown,
+}
+
+/// The package a recipe patches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Target {
+    /// `pypi`, `npm`, `gem`, `deb`, `apk`, `rpm`, ...
+    pub ecosystem: String,
+    /// Package name in that ecosystem.
+    pub package: String,
+    /// Installed versions this recipe patches, in the ecosystem's range syntax.
+    pub affected: String,
+}
+
+/// A file of the recipe, pinned by hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Pinned {
+    /// Path relative to the recipe directory.
+    pub path: String,
+    /// Expected sha256, lowercase hex.
+    pub sha256: String,
+}
+
+/// An extra file the recipe reads through the `artifacts` interface.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Artifact {
+    /// Name the recipe asks for; defaults to the file name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Path relative to the recipe directory.
+    pub path: String,
+    /// Expected sha256, lowercase hex.
+    pub sha256: String,
+    /// Where the file came from, for reviewers.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+impl Artifact {
+    /// The name the recipe uses.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or_else(|| self.path.rsplit('/').next().unwrap_or(&self.path))
+    }
+}
+
+/// Rootfs paths the recipe may touch (absolute globs).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Capabilities {
+    /// Paths it may read.
+    #[serde(default)]
+    pub read: Vec<String>,
+    /// Paths it may create, replace, remove or change (and read).
+    #[serde(default)]
+    pub write: Vec<String>,
+}
+
+/// Resource limits of one phase (`check` or `apply`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Limits {
+    /// Wasm fuel: the deterministic instruction budget.
+    pub fuel: u64,
+    /// Linear memory, bytes.
+    pub memory_bytes: u64,
+    /// Wall-clock backstop, milliseconds.
+    pub wall_time_ms: u64,
+    /// New file content the recipe may stage, bytes.
+    pub written_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { fuel: 10_000_000_000, memory_bytes: 256 << 20, wall_time_ms: 60_000, written_bytes: 256 << 20 }
+    }
+}
+
+/// A parsed `recipe.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Manifest {
+    /// Unique id, e.g. `requests-cve-2023-32681`.
+    pub id: String,
+    /// Backport or distro upgrade.
+    #[serde(rename = "type")]
+    pub patch_type: PatchType,
+    /// One line for humans.
+    pub summary: String,
+    /// Where the fix comes from (upstream commit, release, advisory).
+    #[serde(default)]
+    pub origin: Option<String>,
+    /// Vulnerabilities fixed.
+    #[serde(rename = "fixes")]
+    pub fixes: Vec<Vulnerability>,
+    /// The package patched.
+    pub target: Target,
+    /// The wasm component.
+    pub component: Pinned,
+    /// Extra files.
+    #[serde(default)]
+    pub artifacts: Vec<Artifact>,
+    /// Scope.
+    #[serde(default)]
+    pub capabilities: Capabilities,
+    /// Per-phase limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Parameter defaults; operators override them with `--param`.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+}
+
+/// Why a recipe could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// TOML or schema error.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// File.
+        path: PathBuf,
+        /// What is wrong, with the field.
+        message: String,
+    },
+    /// A pinned file has another hash.
+    #[error("{path}: sha256 is {actual}, but recipe.toml pins {expected}; rebuild with `rootwasm recipe build` or fix the pin")]
+    HashMismatch {
+        /// File.
+        path: PathBuf,
+        /// Pinned.
+        expected: String,
+        /// Found.
+        actual: String,
+    },
+}
+
+/// A recipe directory: its manifest, verified component bytes and artifacts.
+#[derive(Clone, Debug)]
+pub struct Recipe {
+    /// Directory it was loaded from.
+    pub dir: PathBuf,
+    /// Parsed manifest.
+    pub manifest: Manifest,
+    /// The component's bytes, hash-checked.
+    pub component: Vec<u8>,
+    /// Artifacts by name, hash-checked.
+    pub artifacts: BTreeMap<String, (Sha256Hex, Vec<u8>)>,
+    /// Compiled scope.
+    pub scope: Scope,
+}
+
+impl Manifest {
+    /// Parse `recipe.toml` text; `path` is for messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ManifestError> {
+        let invalid = |message: String| ManifestError::Invalid { path: path.into(), message };
+        let m: Manifest = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        if m.id.is_empty() || !m.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(invalid(format!("id {:?} must be non-empty and use only [A-Za-z0-9._-]", m.id)));
+        }
+        if m.fixes.is_empty() {
+            return Err(invalid("`fixes` must name at least one vulnerability".into()));
+        }
+        for f in &m.fixes {
+            if !is_date(&f.published) {
+                return Err(invalid(format!("fixes {}: published {:?} is not YYYY-MM-DD", f.id, f.published)));
+            }
+        }
+        for p in std::iter::once(&m.component.path).chain(m.artifacts.iter().map(|a| &a.path)) {
+            check_relative(p).map_err(invalid)?;
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for a in &m.artifacts {
+            if !names.insert(a.name()) {
+                return Err(invalid(format!("artifact name {:?} is declared twice", a.name())));
+            }
+        }
+        Scope::new(&m.capabilities.read, &m.capabilities.write).map_err(|e| invalid(e.to_string()))?;
+        Ok(m)
+    }
+}
+
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+/// Recipe files must stay inside the recipe directory.
+fn check_relative(p: &str) -> Result<(), String> {
+    let path = Path::new(p);
+    if p.is_empty()
+        || path.is_absolute()
+        || path.components().any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(format!("file path {p:?} must be relative and stay inside the recipe directory"));
+    }
+    Ok(())
+}
+
+/// Read a recipe file and check it against its pinned sha256.
+fn read_pinned(dir: &Path, rel: &str, expected: &str) -> Result<(Sha256Hex, Vec<u8>), ManifestError> {
+    let path = dir.join(rel);
+    let meta = std::fs::symlink_metadata(&path).map_err(|source| ManifestError::Io { path: path.clone(), source })?;
+    if !meta.is_file() {
+        return Err(ManifestError::Invalid { path, message: "must be a regular file, not a symlink or directory".into() });
+    }
+    let bytes = std::fs::read(&path).map_err(|source| ManifestError::Io { path: path.clone(), source })?;
+    let actual = Sha256Hex::of(&bytes);
+    if actual.0 != expected.to_ascii_lowercase() {
+        return Err(ManifestError::HashMismatch { path, expected: expected.into(), actual: actual.0 });
+    }
+    Ok((actual, bytes))
+}
+
+impl Recipe {
+    /// Load `dir/recipe.toml`, then read and hash-check the component and artifacts.
+    pub fn load(dir: &Path) -> Result<Self, ManifestError> {
+        let manifest_path = dir.join("recipe.toml");
+        let text = std::fs::read_to_string(&manifest_path)
+            .map_err(|source| ManifestError::Io { path: manifest_path.clone(), source })?;
+        let manifest = Manifest::parse(&text, &manifest_path)?;
+        let (_, component) = read_pinned(dir, &manifest.component.path, &manifest.component.sha256)?;
+        let mut artifacts = BTreeMap::new();
+        for a in &manifest.artifacts {
+            artifacts.insert(a.name().to_owned(), read_pinned(dir, &a.path, &a.sha256)?);
+        }
+        let scope = Scope::new(&manifest.capabilities.read, &manifest.capabilities.write)
+            .map_err(|e| ManifestError::Invalid { path: manifest_path.clone(), message: e.to_string() })?;
+        Ok(Recipe { dir: dir.to_owned(), manifest, component, artifacts, scope })
+    }
+
+    /// Load the manifest and hash-checked artifacts only, for native tests
+    /// that run the recipe as Rust and need no component.
+    pub fn load_without_component(dir: &Path) -> Result<(Manifest, BTreeMap<String, Vec<u8>>), ManifestError> {
+        let manifest_path = dir.join("recipe.toml");
+        let text = std::fs::read_to_string(&manifest_path)
+            .map_err(|source| ManifestError::Io { path: manifest_path.clone(), source })?;
+        let manifest = Manifest::parse(&text, &manifest_path)?;
+        let mut artifacts = BTreeMap::new();
+        for a in &manifest.artifacts {
+            artifacts.insert(a.name().to_owned(), read_pinned(dir, &a.path, &a.sha256)?.1);
+        }
+        Ok((manifest, artifacts))
+    }
+
+    /// The component's sha256.
+    pub fn component_sha256(&self) -> &str {
+        &self.manifest.component.sha256
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+id = "x-cve-1"
+type = "backport"
+summary = "s"
+[[fixes]]
+id = "CVE-2023-1"
+severity = "high"
+published = "2023-05-22"
+[target]
+ecosystem = "pypi"
+package = "x"
+affected = "==1.0"
+[component]
+path = "recipe.wasm"
+sha256 = "00"
+[capabilities]
+read = ["/usr/**"]
+"#;
+
+    #[test]
+    fn parses_and_rejects_unknown_fields() {
+        assert!(Manifest::parse(GOOD, Path::new("r.toml")).is_ok());
+        let bad = GOOD.replace("[capabilities]", "[capabilities]\nwrites = [\"/etc/**\"]");
+        let e = Manifest::parse(&bad, Path::new("r.toml")).unwrap_err().to_string();
+        assert!(e.contains("unknown field `writes`"), "{e}");
+    }
+
+    #[test]
+    fn rejects_paths_outside_the_recipe() {
+        for p in ["../x.wasm", "/etc/passwd", "a/../../b"] {
+            let bad = GOOD.replace("\"recipe.wasm\"", &format!("{p:?}"));
+            assert!(Manifest::parse(&bad, Path::new("r.toml")).is_err(), "{p}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_dates_and_ids() {
+        assert!(Manifest::parse(&GOOD.replace("2023-05-22", "May 2023"), Path::new("r")).is_err());
+        assert!(Manifest::parse(&GOOD.replace("x-cve-1", "x y"), Path::new("r")).is_err());
+    }
+}

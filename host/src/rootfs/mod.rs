@@ -1,0 +1,69 @@
+//! The root filesystem as recipes see it.
+//!
+//! [`RootView`] is the read-only model of a tree: a directory on disk today
+//! ([`DirRoot`]), an indexed image later. Every path handed to a view is a
+//! [`RootPath`] that [`resolve`] has already walked inside the root, so a view
+//! never follows a symlink itself.
+//!
+//! Resolution is hand-written on purpose: it must follow symlinks through the
+//! *staged* view (base tree plus the recipe's uncommitted changes), which no
+//! confinement crate can see. cap-std still guards every real file access in
+//! [`DirRoot`], as a second wall.
+
+mod dir;
+mod path;
+
+pub use dir::DirRoot;
+pub use path::{Follow, ResolveError, RootPath, resolve};
+
+use std::io;
+
+/// What kind of node a path names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link.
+    Symlink,
+    /// A character device node.
+    CharDevice,
+    /// A block device node.
+    BlockDevice,
+    /// A named pipe.
+    Fifo,
+    /// A unix socket.
+    Socket,
+}
+
+/// Metadata of one node, as recorded in the journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meta {
+    /// Node kind.
+    pub kind: Kind,
+    /// Size in bytes of a file; 0 otherwise.
+    pub size: u64,
+    /// Permission bits including setuid/setgid/sticky.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+}
+
+/// A read-only view of a root filesystem.
+///
+/// Paths are already resolved: no component of `path` except possibly the
+/// last is a symlink, and implementations must not follow one.
+pub trait RootView {
+    /// Metadata of `path`, not following a final symlink; `None` if absent.
+    fn lstat(&self, path: &RootPath) -> io::Result<Option<Meta>>;
+    /// Contents of the file at `path`.
+    fn read(&self, path: &RootPath) -> io::Result<Vec<u8>>;
+    /// Names and kinds of the entries of the directory at `path`, sorted.
+    fn read_dir(&self, path: &RootPath) -> io::Result<Vec<(String, Kind)>>;
+    /// Target of the symlink at `path`, as stored.
+    fn readlink(&self, path: &RootPath) -> io::Result<String>;
+}

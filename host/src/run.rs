@@ -1,0 +1,140 @@
+//! Running one recipe against one rootfs: check, apply, check again.
+//!
+//! The recipe's own `check` is its test. It runs before `apply` (is there
+//! anything to do?) and after it, against the staged tree (did the fix land?).
+//! Only a run whose second check reports `fixed` keeps its changes.
+
+use crate::error::{RunError, RunErrorKind};
+use crate::manifest::Recipe;
+use crate::rootfs::RootView;
+use crate::sandbox::{Call, Captured, CheckReport, CheckStatus, Inputs, Report, Returned, Sandbox};
+use crate::session::{Changes, Phase, Session, SessionLimits};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Settings of one run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// The guest's clock, seconds since the epoch (SOURCE_DATE_EPOCH).
+    pub source_date_epoch: u64,
+    /// Parameter overrides; each must be declared in recipe.toml.
+    pub params: BTreeMap<String, String>,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The fix was applied and verified by `check`.
+    Applied {
+        /// What `apply` reported.
+        report: Report,
+    },
+    /// `check` found the fix already present; nothing was done.
+    AlreadyFixed,
+    /// `check` found nothing this recipe applies to.
+    NotApplicable,
+    /// The run failed; nothing was kept.
+    Failed(RunError),
+}
+
+/// Everything a run produced.
+#[derive(Debug)]
+pub struct RunResult {
+    /// Recipe id.
+    pub recipe: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// `check` before `apply`, if it ran to completion.
+    pub check_before: Option<CheckReport>,
+    /// `check` after `apply`, if it ran to completion.
+    pub check_after: Option<CheckReport>,
+    /// The staged changes; empty unless the outcome is `Applied`.
+    pub changes: Changes,
+    /// Output of all phases.
+    pub output: Captured,
+}
+
+/// Run `recipe` against `root`. Nothing in `root` is modified.
+pub fn run(sandbox: &Sandbox, recipe: &Recipe, root: Arc<dyn RootView + Send + Sync>, options: &RunOptions) -> RunResult {
+    let id = recipe.manifest.id.clone();
+    let mut result = RunResult {
+        recipe: id.clone(),
+        outcome: Outcome::NotApplicable,
+        check_before: None,
+        check_after: None,
+        changes: Changes::default(),
+        output: Captured::default(),
+    };
+    let fail = |mut r: RunResult, e: RunError| {
+        r.outcome = Outcome::Failed(e);
+        r.changes = Changes::default();
+        r
+    };
+    let mut params = recipe.manifest.params.clone();
+    for (k, v) in &options.params {
+        if !params.contains_key(k) {
+            let known: Vec<_> = params.keys().cloned().collect();
+            return fail(result, RunError::new(RunErrorKind::Load, &id, format!("parameter {k:?} is not declared in recipe.toml (declared: {known:?})")));
+        }
+        params.insert(k.clone(), v.clone());
+    }
+    let loaded = match sandbox.load(recipe) {
+        Ok(l) => l,
+        Err(e) => return fail(result, e),
+    };
+    let inputs = Arc::new(Inputs { artifacts: recipe.artifacts.clone(), params });
+    let limits = &recipe.manifest.limits;
+    let session_limits = SessionLimits { max_written: limits.written_bytes, max_read: limits.memory_bytes };
+    let mut session = Session::new(root, recipe.scope.clone(), &id, session_limits);
+    let epoch = options.source_date_epoch;
+
+    // 1. Is there anything to do?
+    session.set_phase(Phase::Check);
+    let (s, out, r) = sandbox.call(&loaded, Call::Check, session, inputs.clone(), limits, epoch);
+    result.output.append_from(out);
+    let before = match r {
+        Ok(Returned::Check(c)) => c,
+        Ok(_) => unreachable!("check returns a check report"),
+        Err(e) => return fail(result, e),
+    };
+    let status = before.status;
+    result.check_before = Some(before);
+    match status {
+        CheckStatus::Fixed => {
+            result.outcome = Outcome::AlreadyFixed;
+            return result;
+        }
+        CheckStatus::NotApplicable => return result,
+        CheckStatus::Vulnerable => {}
+    }
+
+    // 2. Apply, staged.
+    let mut session = s;
+    session.set_phase(Phase::Apply);
+    let (mut session, out, r) = sandbox.call(&loaded, Call::Apply, session, inputs.clone(), limits, epoch);
+    result.output.append_from(out);
+    let report = match r {
+        Ok(Returned::Apply(r)) => r,
+        Ok(_) => unreachable!("apply returns a report"),
+        Err(e) => return fail(result, e),
+    };
+
+    // 3. Did the fix land? The check sees the staged tree.
+    session.set_phase(Phase::Check);
+    let (session, out, r) = sandbox.call(&loaded, Call::Check, session, inputs, limits, epoch);
+    result.output.append_from(out);
+    let after = match r {
+        Ok(Returned::Check(c)) => c,
+        Ok(_) => unreachable!("check returns a check report"),
+        Err(e) => return fail(result, e),
+    };
+    let fixed = after.status == CheckStatus::Fixed;
+    let detail = after.detail.clone();
+    result.check_after = Some(after);
+    if !fixed {
+        return fail(result, RunError::new(RunErrorKind::CheckFailed, &id, format!("after apply, check still does not report the fix: {detail}")));
+    }
+    result.changes = session.finish();
+    result.outcome = Outcome::Applied { report };
+    result
+}

@@ -1,0 +1,10 @@
+//! The one `bindgen!` site over `wit/`.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "recipe",
+    imports: { default: trappable },
+    trappable_error_type: {
+        "rootwasm:recipe/types.error" => crate::session::SessionError,
+    },
+});

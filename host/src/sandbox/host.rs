@@ -1,0 +1,134 @@
+//! `impl Host` for the recipe world's imports. Each call forwards to the
+//! run's [`Session`](crate::session::Session) or its fixed inputs.
+
+use super::bindings::rootwasm::recipe::{artifacts, log, params, rootfs, types};
+use super::state::{LogLine, StoreState, Violation};
+use crate::rootfs::{Kind, Meta};
+use crate::session::{ErrorCode, SessionError};
+
+type R<T> = Result<T, SessionError>;
+
+fn kind(k: Kind) -> types::NodeKind {
+    match k {
+        Kind::File => types::NodeKind::File,
+        Kind::Dir => types::NodeKind::Directory,
+        Kind::Symlink => types::NodeKind::Symlink,
+        Kind::CharDevice => types::NodeKind::CharDevice,
+        Kind::BlockDevice => types::NodeKind::BlockDevice,
+        Kind::Fifo => types::NodeKind::Fifo,
+        Kind::Socket => types::NodeKind::Socket,
+    }
+}
+
+fn meta(m: Meta) -> types::Metadata {
+    types::Metadata { kind: kind(m.kind), size: m.size, mode: m.mode, uid: m.uid, gid: m.gid }
+}
+
+impl types::Host for StoreState {
+    fn convert_error(&mut self, err: SessionError) -> wasmtime::Result<types::Error> {
+        match err {
+            SessionError::Fs(e) => Ok(types::Error {
+                code: match e.code {
+                    ErrorCode::NotFound => types::ErrorCode::NotFound,
+                    ErrorCode::AlreadyExists => types::ErrorCode::AlreadyExists,
+                    ErrorCode::NotADirectory => types::ErrorCode::NotADirectory,
+                    ErrorCode::IsADirectory => types::ErrorCode::IsADirectory,
+                    ErrorCode::DirectoryNotEmpty => types::ErrorCode::DirectoryNotEmpty,
+                    ErrorCode::SymlinkLoop => types::ErrorCode::SymlinkLoop,
+                    ErrorCode::InvalidPath => types::ErrorCode::InvalidPath,
+                    ErrorCode::Unsupported => types::ErrorCode::Unsupported,
+                    ErrorCode::LimitExceeded => types::ErrorCode::LimitExceeded,
+                    ErrorCode::Io => types::ErrorCode::Io,
+                },
+                path: e.path,
+                message: e.message,
+            }),
+            // Scope violations end the run: the guest never sees them as values.
+            violation => Err(wasmtime::Error::new(Violation(violation.to_string()))),
+        }
+    }
+}
+
+impl rootfs::Host for StoreState {
+    fn lstat(&mut self, path: String) -> R<Option<types::Metadata>> {
+        Ok(self.session.lstat(&path)?.map(meta))
+    }
+    fn stat(&mut self, path: String) -> R<Option<types::Metadata>> {
+        Ok(self.session.stat(&path)?.map(meta))
+    }
+    fn read(&mut self, path: String) -> R<Vec<u8>> {
+        self.session.read(&path)
+    }
+    fn read_dir(&mut self, path: String) -> R<Vec<types::DirEntry>> {
+        Ok(self.session.read_dir(&path)?.into_iter().map(|(name, k)| types::DirEntry { name, kind: kind(k) }).collect())
+    }
+    fn readlink(&mut self, path: String) -> R<String> {
+        self.session.readlink(&path)
+    }
+    fn write_file(&mut self, path: String, contents: Vec<u8>, mode: u32) -> R<()> {
+        self.session.write_file(&path, contents, mode)
+    }
+    fn mkdir(&mut self, path: String, mode: u32) -> R<()> {
+        self.session.mkdir(&path, mode)
+    }
+    fn symlink(&mut self, target: String, path: String) -> R<()> {
+        self.session.symlink(&target, &path)
+    }
+    fn hardlink(&mut self, existing: String, path: String) -> R<()> {
+        self.session.hardlink(&existing, &path)
+    }
+    fn remove(&mut self, path: String) -> R<()> {
+        self.session.remove(&path)
+    }
+    fn rename(&mut self, from: String, to: String) -> R<()> {
+        self.session.rename(&from, &to)
+    }
+    fn chmod(&mut self, path: String, mode: u32) -> R<()> {
+        self.session.chmod(&path, mode)
+    }
+    fn chown(&mut self, path: String, uid: u32, gid: u32) -> R<()> {
+        self.session.chown(&path, uid, gid)
+    }
+}
+
+impl artifacts::Host for StoreState {
+    fn all(&mut self) -> wasmtime::Result<Vec<artifacts::Artifact>> {
+        Ok(self
+            .inputs
+            .artifacts
+            .iter()
+            .map(|(name, (sha, bytes))| artifacts::Artifact { name: name.clone(), size: bytes.len() as u64, sha256: sha.0.clone() })
+            .collect())
+    }
+    fn read(&mut self, name: String) -> R<Vec<u8>> {
+        match self.inputs.artifacts.get(&name) {
+            Some((_, bytes)) => Ok(bytes.clone()),
+            None => Err(SessionError::Fs(crate::session::FsError {
+                code: ErrorCode::NotFound,
+                message: "no artifact with this name is declared in recipe.toml".into(),
+                path: name,
+            })),
+        }
+    }
+}
+
+impl params::Host for StoreState {
+    fn get(&mut self, name: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.inputs.params.get(&name).cloned())
+    }
+    fn all(&mut self) -> wasmtime::Result<Vec<(String, String)>> {
+        Ok(self.inputs.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+}
+
+impl log::Host for StoreState {
+    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        let level = match level {
+            log::Level::Debug => "debug",
+            log::Level::Info => "info",
+            log::Level::Warn => "warn",
+            log::Level::Error => "error",
+        };
+        self.push_log(LogLine { level: level.into(), message })
+    }
+}

@@ -1,0 +1,354 @@
+//! The wasm sandbox: one wasmtime engine, its component cache, and the
+//! machinery to call a recipe's exports under limits.
+//!
+//! What a guest gets: the `rootwasm:recipe` imports, plus the harmless part
+//! of WASI that Rust's std needs (stdio into bounded buffers, clocks frozen at
+//! SOURCE_DATE_EPOCH, seeded randomness, an empty environment). It gets no
+//! `wasi:filesystem`, `wasi:sockets` or `wasi:http`: a component that imports
+//! them is refused before it runs.
+
+mod bindings;
+mod cache;
+mod host;
+mod state;
+
+pub use cache::{CacheUse, ComponentCache};
+pub use state::{Inputs, LogLine};
+
+use crate::error::{RunError, RunErrorKind};
+use crate::manifest::{Limits, Recipe};
+use crate::session::Session;
+use bindings::RecipePre;
+use state::{MemoryCap, OutputLimit, StoreState, Violation};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtxBuilder};
+
+pub use bindings::{CheckReport, CheckStatus, PackageChange, Report};
+
+/// How often the epoch ticks: the resolution of the wall-time limit.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Bytes of stdout, of stderr and of log messages kept per phase.
+pub const OUTPUT_CAPTURE_BYTES: usize = 64 * 1024;
+
+/// Interface prefixes a recipe may import. Everything else is refused at load.
+const ALLOWED_IMPORTS: &[&str] = &[
+    "rootwasm:recipe/",
+    "wasi:cli/environment@",
+    "wasi:cli/exit@",
+    "wasi:cli/stdin@",
+    "wasi:cli/stdout@",
+    "wasi:cli/stderr@",
+    "wasi:cli/terminal-",
+    "wasi:clocks/wall-clock@",
+    "wasi:clocks/monotonic-clock@",
+    "wasi:random/",
+    "wasi:io/",
+];
+
+/// Settings of a [`Sandbox`].
+#[derive(Clone, Debug)]
+pub struct SandboxOptions {
+    /// Where compiled components are cached.
+    pub cache: ComponentCache,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions { cache: ComponentCache::new(ComponentCache::default_dir()) }
+    }
+}
+
+/// A wasmtime engine configured for recipes, and an epoch ticker for wall-time limits.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<StoreState>,
+    cache: ComponentCache,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A compiled, import-checked recipe ready to instantiate.
+pub struct Loaded {
+    pre: RecipePre<StoreState>,
+    /// Whether it came from the cache.
+    pub cache: CacheUse,
+}
+
+/// Which export to call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// `check`.
+    Check,
+    /// `apply`.
+    Apply,
+}
+
+impl Call {
+    fn name(self) -> &'static str {
+        match self {
+            Call::Check => "check",
+            Call::Apply => "apply",
+        }
+    }
+}
+
+/// What an export returned.
+#[derive(Debug)]
+pub enum Returned {
+    /// `check`'s report.
+    Check(CheckReport),
+    /// `apply`'s report.
+    Apply(Report),
+}
+
+/// Output a phase produced, kept even when it failed.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Captured {
+    /// stdout, lossily decoded.
+    pub stdout: String,
+    /// stderr, lossily decoded.
+    pub stderr: String,
+    /// `log` calls.
+    pub logs: Vec<LogLine>,
+}
+
+impl Captured {
+    pub(crate) fn append_from(&mut self, other: Captured) {
+        self.stdout.push_str(&other.stdout);
+        self.stderr.push_str(&other.stderr);
+        self.logs.extend(other.logs);
+    }
+}
+
+struct FixedClock(Duration);
+
+impl HostWallClock for FixedClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        self.0
+    }
+}
+
+impl HostMonotonicClock for FixedClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+impl Sandbox {
+    /// A new engine with fuel, epochs and the recipe linker.
+    pub fn new(options: SandboxOptions) -> Result<Self, RunError> {
+        let mut config = Config::new();
+        config.consume_fuel(true).epoch_interruption(true).wasm_component_model(true);
+        let engine = Engine::new(&config).map_err(|e| RunError::new(RunErrorKind::Load, "", format!("starting wasmtime: {e}")))?;
+        let linker = Self::linker(&engine)
+            .map_err(|e| RunError::new(RunErrorKind::Load, "", format!("linking the recipe world: {e}")))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (e, s) = (engine.weak(), stop.clone());
+        std::thread::Builder::new()
+            .name("rootwasm-epoch".into())
+            .spawn(move || {
+                while !s.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match e.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .map_err(|e| RunError::new(RunErrorKind::Load, "", format!("starting the epoch thread: {e}")))?;
+        Ok(Sandbox { engine, linker, cache: options.cache, stop })
+    }
+
+    fn linker(engine: &Engine) -> wasmtime::Result<Linker<StoreState>> {
+        use wasmtime_wasi::cli::WasiCli;
+        use wasmtime_wasi::clocks::WasiClocks;
+        use wasmtime_wasi::p2::bindings::{cli, clocks, random, sync::io};
+        use wasmtime_wasi::random::WasiRandom;
+
+        struct Io;
+        impl wasmtime::component::HasData for Io {
+            type Data<'a> = &'a mut ResourceTable;
+        }
+        struct Own;
+        impl wasmtime::component::HasData for Own {
+            type Data<'a> = &'a mut StoreState;
+        }
+
+        let mut l = Linker::new(engine);
+        bindings::Recipe::add_to_linker::<StoreState, Own>(&mut l, |s| s)?;
+        // The harmless part of wasi:cli/imports; deliberately no filesystem or sockets.
+        clocks::wall_clock::add_to_linker::<_, WasiClocks>(&mut l, |s| wasmtime_wasi::clocks::WasiClocksView::clocks(s))?;
+        clocks::monotonic_clock::add_to_linker::<_, WasiClocks>(&mut l, |s| wasmtime_wasi::clocks::WasiClocksView::clocks(s))?;
+        random::random::add_to_linker::<_, WasiRandom>(&mut l, |s| s.wasi.random())?;
+        random::insecure::add_to_linker::<_, WasiRandom>(&mut l, |s| s.wasi.random())?;
+        random::insecure_seed::add_to_linker::<_, WasiRandom>(&mut l, |s| s.wasi.random())?;
+        cli::exit::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+        cli::environment::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+        cli::stdin::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+        cli::stdout::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+        cli::stderr::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+        cli::terminal_input::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+        cli::terminal_output::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+        cli::terminal_stdin::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+        cli::terminal_stdout::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+        cli::terminal_stderr::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
+        wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<_, Io>(&mut l, |s| &mut s.table)?;
+        io::poll::add_to_linker::<_, Io>(&mut l, |s| &mut s.table)?;
+        io::streams::add_to_linker::<_, Io>(&mut l, |s| &mut s.table)?;
+        Ok(l)
+    }
+
+    /// The engine, for benchmarks.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compile (or fetch from cache) and check a recipe's component.
+    pub fn load(&self, recipe: &Recipe) -> Result<Loaded, RunError> {
+        let id = &recipe.manifest.id;
+        let load_err = |m: String| RunError::new(RunErrorKind::Load, id, m);
+        let (component, cache) = self
+            .cache
+            .load(&self.engine, &recipe.component, recipe.component_sha256())
+            .map_err(|e| load_err(format!("{} is not a valid wasm component: {e:#}", recipe.manifest.component.path)))?;
+        let ty = component.component_type();
+        for (name, _) in ty.imports(&self.engine) {
+            if !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p)) {
+                let why = if ["wasi:filesystem", "wasi:sockets", "wasi:http"].iter().any(|p| name.starts_with(p)) {
+                    "recipes get no WASI file or network access: reach the rootfs through rootwasm:recipe/rootfs and ship data as [[artifacts]]"
+                } else {
+                    "only rootwasm:recipe interfaces and WASI stdio, clocks, random and io are available"
+                };
+                return Err(RunError::new(
+                    RunErrorKind::ForbiddenImport,
+                    id,
+                    format!("component {} imports `{name}`, which is not allowed: {why}", recipe.manifest.component.path),
+                ));
+            }
+        }
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(RecipePre::new)
+            .map_err(|e| load_err(format!("component does not fit the rootwasm:recipe world: {e:#}")))?;
+        Ok(Loaded { pre, cache })
+    }
+
+    /// Call one export in a fresh instance. The session comes back whatever happens.
+    pub fn call(
+        &self,
+        loaded: &Loaded,
+        call: Call,
+        session: Session,
+        inputs: Arc<Inputs>,
+        limits: &Limits,
+        clock_secs: u64,
+    ) -> (Session, Captured, Result<Returned, RunError>) {
+        let recipe = session.recipe().to_owned();
+        let stdout = MemoryOutputPipe::new(OUTPUT_CAPTURE_BYTES);
+        let stderr = MemoryOutputPipe::new(OUTPUT_CAPTURE_BYTES);
+        let seed = {
+            use sha2::Digest;
+            let d = sha2::Sha256::digest(format!("{recipe}\0{clock_secs}\0{}", call.name()));
+            u64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
+        };
+        let rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+        let insecure = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed ^ 1);
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .wall_clock(FixedClock(Duration::from_secs(clock_secs)))
+            .monotonic_clock(FixedClock(Duration::ZERO))
+            .secure_random(rng)
+            .insecure_random(insecure)
+            .insecure_random_seed(u128::from(seed))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let max_memory = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
+        let state = StoreState {
+            session,
+            inputs,
+            wasi,
+            table: ResourceTable::new(),
+            memory: MemoryCap {
+                limits: StoreLimitsBuilder::new()
+                    .memory_size(max_memory)
+                    .instances(64)
+                    .memories(32)
+                    .tables(64)
+                    .trap_on_grow_failure(true)
+                    .build(),
+                max: max_memory,
+                hit: false,
+            },
+            logs: Vec::new(),
+            log_bytes: 0,
+            max_log_bytes: OUTPUT_CAPTURE_BYTES,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.memory);
+        let fuel_ok = store.set_fuel(limits.fuel);
+        store.set_epoch_deadline(limits.wall_time_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1));
+        store.epoch_deadline_trap();
+
+        let result = fuel_ok.and_then(|()| {
+            let instance = loaded.pre.instantiate(&mut store)?;
+            Ok(match call {
+                Call::Check => instance.call_check(&mut store)?.map(Returned::Check),
+                Call::Apply => instance.call_apply(&mut store)?.map(Returned::Apply),
+            })
+        });
+        let out_full = stdout.contents().len() >= OUTPUT_CAPTURE_BYTES || stderr.contents().len() >= OUTPUT_CAPTURE_BYTES;
+        let state = store.into_data();
+        let captured = Captured {
+            stdout: String::from_utf8_lossy(&stdout.contents()).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr.contents()).into_owned(),
+            logs: state.logs,
+        };
+        let phase = call.name();
+        let result = match result {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(msg)) => Err(RunError::new(RunErrorKind::RecipeFailed, &recipe, format!("{phase} returned an error: {msg}"))),
+            Err(e) => Err(classify(e, &recipe, phase, limits, state.memory.hit, out_full)),
+        };
+        (state.session, captured, result)
+    }
+}
+
+/// Turn a trap into an error that says which limit or rule stopped the recipe.
+fn classify(e: wasmtime::Error, recipe: &str, phase: &str, limits: &Limits, memory_hit: bool, out_full: bool) -> RunError {
+    let (kind, message) = if let Some(v) = e.downcast_ref::<Violation>() {
+        (RunErrorKind::ScopeViolation, v.0.clone())
+    } else if let Some(o) = e.downcast_ref::<OutputLimit>() {
+        (RunErrorKind::OutputLimit, o.to_string())
+    } else if matches!(e.downcast_ref::<Trap>(), Some(Trap::OutOfFuel)) {
+        (RunErrorKind::OutOfFuel, format!("ran out of fuel ({} units); raise [limits] fuel in recipe.toml if the recipe really needs more", limits.fuel))
+    } else if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+        (RunErrorKind::Timeout, format!("exceeded its wall-time limit of {} ms", limits.wall_time_ms))
+    } else if memory_hit {
+        (RunErrorKind::MemoryLimit, format!("tried to grow memory beyond its limit of {} bytes; raise [limits] memory-bytes in recipe.toml if needed", limits.memory_bytes))
+    } else if out_full {
+        (RunErrorKind::OutputLimit, format!("wrote more than {OUTPUT_CAPTURE_BYTES} bytes to stdout or stderr"))
+    } else {
+        (RunErrorKind::Trap, format!("trapped: {e:#}"))
+    };
+    RunError::new(kind, recipe, format!("{phase}: {message}"))
+}

@@ -1,0 +1,95 @@
+//! Per-store data: the session, WASI context, limits and captured output.
+
+use crate::journal::Sha256Hex;
+use crate::session::Session;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, StoreLimits};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// A scope or phase violation, carried as the trap's error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Violation(pub String);
+
+/// The recipe logged or printed more than the capture bound.
+#[derive(Debug, thiserror::Error)]
+#[error("recipe produced more than {0} bytes of log output")]
+pub struct OutputLimit(pub usize);
+
+/// One `log` call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// The message.
+    pub message: String,
+}
+
+/// What a recipe receives besides the rootfs; fixed for the run.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Verified artifacts by name.
+    pub artifacts: BTreeMap<String, (Sha256Hex, Vec<u8>)>,
+    /// Parameters.
+    pub params: BTreeMap<String, String>,
+}
+
+/// StoreLimits plus a record of whether the memory cap was what stopped the guest.
+pub struct MemoryCap {
+    pub limits: StoreLimits,
+    pub max: usize,
+    pub hit: bool,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max {
+            self.hit = true;
+        }
+        self.limits.memory_growing(current, desired, maximum)
+    }
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
+
+/// The `T` of `Store<T>`.
+pub struct StoreState {
+    pub session: Session,
+    pub inputs: Arc<Inputs>,
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub memory: MemoryCap,
+    pub logs: Vec<LogLine>,
+    pub log_bytes: usize,
+    pub max_log_bytes: usize,
+}
+
+impl StoreState {
+    pub fn push_log(&mut self, line: LogLine) -> wasmtime::Result<()> {
+        self.log_bytes += line.message.len();
+        if self.log_bytes > self.max_log_bytes {
+            return Err(wasmtime::Error::new(OutputLimit(self.max_log_bytes)));
+        }
+        self.logs.push(line);
+        Ok(())
+    }
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}

@@ -1,0 +1,257 @@
+//! Run a recipe natively, as plain Rust, against a directory.
+//!
+//! The harness uses the rootwasm host's own [`Session`]: the same path
+//! resolution, scope checks, staging and journal as the wasm sandbox. Only
+//! the wasm limits (fuel, memory, time) are absent.
+//!
+//! ```no_run
+//! # struct MyFix;
+//! # impl rootwasm_sdk::Recipe for MyFix {
+//! #   fn check(_: &mut rootwasm_sdk::Context) -> rootwasm_sdk::Result<rootwasm_sdk::Check> { todo!() }
+//! #   fn apply(_: &mut rootwasm_sdk::Context) -> rootwasm_sdk::Result<rootwasm_sdk::Report> { todo!() }
+//! # }
+//! use rootwasm_sdk::testing::Harness;
+//! let h = Harness::new(env!("CARGO_MANIFEST_DIR"), "/tmp/rootfs").unwrap();
+//! let applied = h.apply::<MyFix>().unwrap();
+//! applied.commit().unwrap();
+//! ```
+
+use crate::host::Host;
+use crate::types::*;
+use crate::{Context, Recipe};
+use rootwasm::manifest::{Manifest, Recipe as Loaded};
+use rootwasm::rootfs::{DirRoot, Kind as HKind};
+use rootwasm::session::{self, Phase, Session, SessionError, SessionLimits};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use rootwasm::journal::{Entry, Journal};
+
+/// A recipe directory and a rootfs, ready to run recipes natively.
+pub struct Harness {
+    manifest: Manifest,
+    artifacts: BTreeMap<String, Vec<u8>>,
+    params: BTreeMap<String, String>,
+    root: Arc<DirRoot>,
+    root_path: PathBuf,
+}
+
+/// A successful native `apply`: staged, not yet written.
+pub struct Applied {
+    /// What `apply` reported.
+    pub report: Report,
+    /// `check` after `apply`.
+    pub check: Check,
+    /// The journal.
+    pub journal: Journal,
+    changes: session::Changes,
+    root: Arc<DirRoot>,
+}
+
+impl Applied {
+    /// Write the changes into the rootfs, exactly as `rootwasm run --commit` does.
+    pub fn commit(&self) -> Result<()> {
+        rootwasm::commit::commit(&self.root, &self.changes.entries, &self.changes.blobs).map_err(|e| Error::msg(e.to_string()))
+    }
+}
+
+struct NativeHost<'a> {
+    session: Session,
+    artifacts: &'a BTreeMap<String, Vec<u8>>,
+    params: &'a BTreeMap<String, String>,
+    violation: Option<String>,
+}
+
+impl Harness {
+    /// Load `recipe_dir/recipe.toml` and its artifacts (hash-checked; the
+    /// component itself is not needed) and open `rootfs`.
+    pub fn new(recipe_dir: impl AsRef<Path>, rootfs: impl AsRef<Path>) -> Result<Self> {
+        let dir = recipe_dir.as_ref();
+        let (manifest, artifacts) = Loaded::load_without_component(dir).map_err(|e| Error::msg(e.to_string()))?;
+        let root = DirRoot::open(rootfs.as_ref()).map_err(|e| Error::msg(format!("{}: {e}", rootfs.as_ref().display())))?;
+        let params = manifest.params.clone();
+        Ok(Harness { manifest, artifacts, params, root: Arc::new(root), root_path: rootfs.as_ref().into() })
+    }
+
+    /// Override a parameter.
+    pub fn param(mut self, name: &str, value: &str) -> Self {
+        self.params.insert(name.into(), value.into());
+        self
+    }
+
+    fn host(&self) -> Result<NativeHost<'_>> {
+        let scope = rootwasm::scope::Scope::new(&self.manifest.capabilities.read, &self.manifest.capabilities.write)
+            .map_err(|e| Error::msg(e.to_string()))?;
+        let limits = SessionLimits { max_written: self.manifest.limits.written_bytes, max_read: self.manifest.limits.memory_bytes };
+        Ok(NativeHost {
+            session: Session::new(self.root.clone(), scope, &self.manifest.id, limits),
+            artifacts: &self.artifacts,
+            params: &self.params,
+            violation: None,
+        })
+    }
+
+    /// Run `check` alone.
+    pub fn check<R: Recipe>(&self) -> Result<Check> {
+        let mut h = self.host()?;
+        let c = R::check(&mut Context::new(&mut h));
+        h.result(c)
+    }
+
+    /// Run `check`, `apply` and `check` as `rootwasm run` does. Fails unless
+    /// the first check says vulnerable and the second says fixed.
+    pub fn apply<R: Recipe>(&self) -> Result<Applied> {
+        let mut h = self.host()?;
+        let before = R::check(&mut Context::new(&mut h));
+        let before = h.result(before)?;
+        if before.status != CheckStatus::Vulnerable {
+            return Err(Error::msg(format!("check before apply: {:?}: {}", before.status, before.detail)));
+        }
+        h.session.set_phase(Phase::Apply);
+        let report = R::apply(&mut Context::new(&mut h));
+        let report = h.result(report)?;
+        h.session.set_phase(Phase::Check);
+        let after = R::check(&mut Context::new(&mut h));
+        let check = h.result(after)?;
+        if check.status != CheckStatus::Fixed {
+            return Err(Error::msg(format!("check after apply: {:?}: {}", check.status, check.detail)));
+        }
+        let changes = h.session.finish();
+        let journal = Journal { entries: changes.entries.clone(), ..Journal::default() };
+        Ok(Applied { report, check, journal, changes, root: self.root.clone() })
+    }
+
+    /// The rootfs directory.
+    pub fn rootfs(&self) -> &Path {
+        &self.root_path
+    }
+}
+
+impl NativeHost<'_> {
+    /// A scope violation fails the run even if the recipe swallowed the error.
+    fn result<T>(&mut self, r: Result<T>) -> Result<T> {
+        if let Some(v) = self.violation.take() {
+            return Err(Error::msg(v));
+        }
+        r
+    }
+
+    fn conv<T>(&mut self, r: Result<T, SessionError>) -> Result<T, FsError> {
+        r.map_err(|e| match e {
+            SessionError::Fs(e) => FsError { code: code(e.code), path: e.path, message: e.message },
+            v => {
+                let msg = v.to_string();
+                self.violation.get_or_insert(msg.clone());
+                FsError { code: ErrorCode::Io, path: String::new(), message: msg }
+            }
+        })
+    }
+}
+
+fn code(c: session::ErrorCode) -> ErrorCode {
+    use session::ErrorCode as E;
+    match c {
+        E::NotFound => ErrorCode::NotFound,
+        E::AlreadyExists => ErrorCode::AlreadyExists,
+        E::NotADirectory => ErrorCode::NotADirectory,
+        E::IsADirectory => ErrorCode::IsADirectory,
+        E::DirectoryNotEmpty => ErrorCode::DirectoryNotEmpty,
+        E::SymlinkLoop => ErrorCode::SymlinkLoop,
+        E::InvalidPath => ErrorCode::InvalidPath,
+        E::Unsupported => ErrorCode::Unsupported,
+        E::LimitExceeded => ErrorCode::LimitExceeded,
+        E::Io => ErrorCode::Io,
+    }
+}
+
+fn kind(k: HKind) -> Kind {
+    match k {
+        HKind::File => Kind::File,
+        HKind::Dir => Kind::Dir,
+        HKind::Symlink => Kind::Symlink,
+        HKind::CharDevice => Kind::CharDevice,
+        HKind::BlockDevice => Kind::BlockDevice,
+        HKind::Fifo => Kind::Fifo,
+        HKind::Socket => Kind::Socket,
+    }
+}
+
+fn meta(m: rootwasm::rootfs::Meta) -> Metadata {
+    Metadata { kind: kind(m.kind), size: m.size, mode: m.mode, uid: m.uid, gid: m.gid }
+}
+
+impl Host for NativeHost<'_> {
+    fn lstat(&mut self, path: &str) -> Result<Option<Metadata>, FsError> {
+        let r = self.session.lstat(path);
+        self.conv(r).map(|m| m.map(meta))
+    }
+    fn stat(&mut self, path: &str) -> Result<Option<Metadata>, FsError> {
+        let r = self.session.stat(path);
+        self.conv(r).map(|m| m.map(meta))
+    }
+    fn read(&mut self, path: &str) -> Result<Vec<u8>, FsError> {
+        let r = self.session.read(path);
+        self.conv(r)
+    }
+    fn read_dir(&mut self, path: &str) -> Result<Vec<DirEntry>, FsError> {
+        let r = self.session.read_dir(path);
+        self.conv(r).map(|v| v.into_iter().map(|(name, k)| DirEntry { name, kind: kind(k) }).collect())
+    }
+    fn readlink(&mut self, path: &str) -> Result<String, FsError> {
+        let r = self.session.readlink(path);
+        self.conv(r)
+    }
+    fn write_file(&mut self, path: &str, contents: &[u8], mode: u32) -> Result<(), FsError> {
+        let r = self.session.write_file(path, contents.to_vec(), mode);
+        self.conv(r)
+    }
+    fn mkdir(&mut self, path: &str, mode: u32) -> Result<(), FsError> {
+        let r = self.session.mkdir(path, mode);
+        self.conv(r)
+    }
+    fn symlink(&mut self, target: &str, path: &str) -> Result<(), FsError> {
+        let r = self.session.symlink(target, path);
+        self.conv(r)
+    }
+    fn hardlink(&mut self, existing: &str, path: &str) -> Result<(), FsError> {
+        let r = self.session.hardlink(existing, path);
+        self.conv(r)
+    }
+    fn remove(&mut self, path: &str) -> Result<(), FsError> {
+        let r = self.session.remove(path);
+        self.conv(r)
+    }
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), FsError> {
+        let r = self.session.rename(from, to);
+        self.conv(r)
+    }
+    fn chmod(&mut self, path: &str, mode: u32) -> Result<(), FsError> {
+        let r = self.session.chmod(path, mode);
+        self.conv(r)
+    }
+    fn chown(&mut self, path: &str, uid: u32, gid: u32) -> Result<(), FsError> {
+        let r = self.session.chown(path, uid, gid);
+        self.conv(r)
+    }
+    fn artifacts(&mut self) -> Vec<ArtifactInfo> {
+        use sha2::Digest;
+        self.artifacts
+            .iter()
+            .map(|(n, b)| ArtifactInfo { name: n.clone(), size: b.len() as u64, sha256: hex::encode(sha2::Sha256::digest(b)) })
+            .collect()
+    }
+    fn artifact(&mut self, name: &str) -> Result<Vec<u8>, FsError> {
+        self.artifacts.get(name).cloned().ok_or_else(|| FsError {
+            code: ErrorCode::NotFound,
+            path: name.into(),
+            message: "no artifact with this name is declared in recipe.toml".into(),
+        })
+    }
+    fn param(&mut self, name: &str) -> Option<String> {
+        self.params.get(name).cloned()
+    }
+    fn log(&mut self, level: Level, message: &str) {
+        eprintln!("[{level:?}] {message}");
+    }
+}
