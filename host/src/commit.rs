@@ -15,7 +15,9 @@ use std::io;
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
     /// The tree is not in the state the journal started from.
-    #[error("entry {seq} ({path}): the tree does not match the journal's before-state ({detail}); was it changed since the run?")]
+    #[error(
+        "entry {seq} ({path}): the tree does not match the journal's before-state ({detail}); was it changed since the run?"
+    )]
     Stale {
         /// Entry.
         seq: u64,
@@ -52,7 +54,12 @@ pub enum CommitError {
 pub fn commit(root: &DirRoot, entries: &[Entry], blobs: &Blobs) -> Result<(), CommitError> {
     preflight(root, entries, blobs)?;
     for e in entries {
-        apply(root.dir(), e, blobs).map_err(|source| CommitError::Io { seq: e.seq, path: e.path.clone(), op: e.op, source })?;
+        apply(root.dir(), e, blobs).map_err(|source| CommitError::Io {
+            seq: e.seq,
+            path: e.path.clone(),
+            op: e.op,
+            source,
+        })?;
     }
     Ok(())
 }
@@ -61,25 +68,45 @@ pub fn commit(root: &DirRoot, entries: &[Entry], blobs: &Blobs) -> Result<(), Co
 fn preflight(root: &DirRoot, entries: &[Entry], blobs: &Blobs) -> Result<(), CommitError> {
     let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
     for e in entries {
-        if let Some(State { sha256: Some(d), .. }) = &e.after
+        if let Some(State {
+            sha256: Some(d), ..
+        }) = &e.after
             && blobs.get(d).is_none()
         {
-            return Err(CommitError::MissingBlob { seq: e.seq, path: e.path.clone(), digest: d.0.clone() });
+            return Err(CommitError::MissingBlob {
+                seq: e.seq,
+                path: e.path.clone(),
+                digest: d.0.clone(),
+            });
         }
-        let paths = std::iter::once((e.path.as_str(), &e.before)).chain(e.from.as_deref().map(|f| (f, &None)));
+        let paths = std::iter::once((e.path.as_str(), &e.before))
+            .chain(e.from.as_deref().map(|f| (f, &None)));
         for (path, before) in paths {
             if seen.insert(path, ()).is_some() || (e.from.as_deref() == Some(path)) {
                 continue;
             }
-            let stale = |detail: String| CommitError::Stale { seq: e.seq, path: path.into(), detail };
+            let stale = |detail: String| CommitError::Stale {
+                seq: e.seq,
+                path: path.into(),
+                detail,
+            };
             let p = RootPath::lexical(path).map_err(|err| stale(err.to_string()))?;
             let now = root.lstat(&p).map_err(|err| stale(err.to_string()))?;
             match (before, now) {
                 (None, None) => {}
-                (None, Some(m)) => return Err(stale(format!("expected nothing, found a {:?}", m.kind))),
-                (Some(b), None) => return Err(stale(format!("expected a {:?}, found nothing", b.kind))),
+                (None, Some(m)) => {
+                    return Err(stale(format!("expected nothing, found a {:?}", m.kind)));
+                }
+                (Some(b), None) => {
+                    return Err(stale(format!("expected a {:?}, found nothing", b.kind)));
+                }
                 (Some(b), Some(m)) => {
-                    if b.kind != m.kind || b.mode != m.mode || b.uid != m.uid || b.gid != m.gid || b.size.is_some_and(|s| s != m.size) {
+                    if b.kind != m.kind
+                        || b.mode != m.mode
+                        || b.uid != m.uid
+                        || b.gid != m.gid
+                        || b.size.is_some_and(|s| s != m.size)
+                    {
                         return Err(stale(format!(
                             "expected {:?} mode {:04o} owner {}:{}, found {:?} mode {:04o} owner {}:{}",
                             b.kind, b.mode, b.uid, b.gid, m.kind, m.mode, m.uid, m.gid
@@ -89,7 +116,9 @@ fn preflight(root: &DirRoot, entries: &[Entry], blobs: &Blobs) -> Result<(), Com
                         let bytes = root.read(&p).map_err(|err| stale(err.to_string()))?;
                         let actual = crate::journal::Sha256Hex::of(&bytes);
                         if &actual != d {
-                            return Err(stale(format!("contents have sha256 {actual}, expected {d}")));
+                            return Err(stale(format!(
+                                "contents have sha256 {actual}, expected {d}"
+                            )));
                         }
                     }
                 }
@@ -111,13 +140,26 @@ fn chown(parent: &Dir, name: &str, uid: u32, gid: u32) -> io::Result<()> {
     use rustix::fs::{AtFlags, Gid, Uid, chownat};
     let (cur_uid, cur_gid) = {
         let m = parent.symlink_metadata(name)?;
-        (cap_std::fs::MetadataExt::uid(&m), cap_std::fs::MetadataExt::gid(&m))
+        (
+            cap_std::fs::MetadataExt::uid(&m),
+            cap_std::fs::MetadataExt::gid(&m),
+        )
     };
     if (cur_uid, cur_gid) == (uid, gid) {
         return Ok(());
     }
-    chownat(parent, name, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| {
-        io::Error::new(e.kind(), format!("chown to {uid}:{gid}: {e} (committing ownership changes needs root)"))
+    chownat(
+        parent,
+        name,
+        Some(Uid::from_raw(uid)),
+        Some(Gid::from_raw(gid)),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("chown to {uid}:{gid}: {e} (committing ownership changes needs root)"),
+        )
     })
 }
 
@@ -136,8 +178,14 @@ fn apply(root: &Dir, e: &Entry, blobs: &Blobs) -> io::Result<()> {
     let (parent_path, name) = split(&e.path)?;
     let parent = root.open_dir(parent_path.relative())?;
     let blob = |st: &State| -> io::Result<std::sync::Arc<[u8]>> {
-        let d = st.sha256.as_ref().ok_or_else(|| io::Error::other("file state without sha256"))?;
-        blobs.get(d).cloned().ok_or_else(|| io::Error::other(format!("missing blob {d}")))
+        let d = st
+            .sha256
+            .as_ref()
+            .ok_or_else(|| io::Error::other("file state without sha256"))?;
+        blobs
+            .get(d)
+            .cloned()
+            .ok_or_else(|| io::Error::other(format!("missing blob {d}")))
     };
     let after = e.after.as_ref();
     match e.op {
@@ -158,7 +206,10 @@ fn apply(root: &Dir, e: &Entry, blobs: &Blobs) -> io::Result<()> {
         }
         Op::Symlink => {
             let a = after.ok_or_else(|| io::Error::other("symlink without after-state"))?;
-            let target = a.target.as_deref().ok_or_else(|| io::Error::other("symlink without target"))?;
+            let target = a
+                .target
+                .as_deref()
+                .ok_or_else(|| io::Error::other("symlink without target"))?;
             parent.symlink_contents(target, &name)?;
             chown(&parent, &name, a.uid, a.gid)
         }
@@ -185,6 +236,8 @@ fn apply(root: &Dir, e: &Entry, blobs: &Blobs) -> io::Result<()> {
                 }
             }
         }
-        op => Err(io::Error::other(format!("{op:?} entry has no usable after-state"))),
+        op => Err(io::Error::other(format!(
+            "{op:?} entry has no usable after-state"
+        ))),
     }
 }

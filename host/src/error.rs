@@ -44,6 +44,10 @@ pub struct RunError {
 impl RunError {
     /// A new error.
     pub fn new(kind: RunErrorKind, recipe: &str, message: impl Into<String>) -> Self {
-        RunError { kind, recipe: recipe.into(), message: message.into() }
+        RunError {
+            kind,
+            recipe: recipe.into(),
+            message: message.into(),
+        }
     }
 }

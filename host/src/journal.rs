@@ -111,16 +111,23 @@ pub struct Journal {
 
 impl Default for Journal {
     fn default() -> Self {
-        Journal { format: FORMAT.into(), entries: Vec::new() }
+        Journal {
+            format: FORMAT.into(),
+            entries: Vec::new(),
+        }
     }
 }
 
 impl Journal {
     /// Parse a journal, refusing other formats.
     pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
-        let j: Journal = serde_json::from_slice(bytes).map_err(|e| format!("journal is not valid JSON: {e}"))?;
+        let j: Journal =
+            serde_json::from_slice(bytes).map_err(|e| format!("journal is not valid JSON: {e}"))?;
         if j.format != FORMAT {
-            return Err(format!("journal format {:?} is not supported (expected {FORMAT:?})", j.format));
+            return Err(format!(
+                "journal format {:?} is not supported (expected {FORMAT:?})",
+                j.format
+            ));
         }
         Ok(j)
     }
@@ -177,7 +184,8 @@ impl Blobs {
         let entries = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
         for e in entries {
             let e = e.map_err(|e| format!("{}: {e}", d.display()))?;
-            let bytes = std::fs::read(e.path()).map_err(|e2| format!("{}: {e2}", e.path().display()))?;
+            let bytes =
+                std::fs::read(e.path()).map_err(|e2| format!("{}: {e2}", e.path().display()))?;
             let (digest, _) = blobs.insert(bytes);
             if e.file_name().to_str() != Some(digest.0.as_str()) {
                 return Err(format!("blob {} has sha256 {}", e.path().display(), digest));
@@ -196,7 +204,8 @@ mod octal {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
         let s = String::deserialize(d)?;
-        u32::from_str_radix(&s, 8).map_err(|_| serde::de::Error::custom(format!("mode {s:?} is not octal")))
+        u32::from_str_radix(&s, 8)
+            .map_err(|_| serde::de::Error::custom(format!("mode {s:?} is not octal")))
     }
 }
 
@@ -206,9 +215,20 @@ mod tests {
 
     #[test]
     fn state_serialises_mode_as_octal() {
-        let s = State { kind: Kind::File, size: Some(3), sha256: None, mode: 0o4755, uid: 0, gid: 0, target: None };
+        let s = State {
+            kind: Kind::File,
+            size: Some(3),
+            sha256: None,
+            mode: 0o4755,
+            uid: 0,
+            gid: 0,
+            target: None,
+        };
         let j = serde_json::to_string(&s).unwrap();
-        assert_eq!(j, r#"{"type":"file","size":3,"mode":"4755","uid":0,"gid":0}"#);
+        assert_eq!(
+            j,
+            r#"{"type":"file","size":3,"mode":"4755","uid":0,"gid":0}"#
+        );
         assert_eq!(serde_json::from_str::<State>(&j).unwrap(), s);
     }
 

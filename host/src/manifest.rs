@@ -91,7 +91,9 @@ pub struct Artifact {
 impl Artifact {
     /// The name the recipe uses.
     pub fn name(&self) -> &str {
-        self.name.as_deref().unwrap_or_else(|| self.path.rsplit('/').next().unwrap_or(&self.path))
+        self.name
+            .as_deref()
+            .unwrap_or_else(|| self.path.rsplit('/').next().unwrap_or(&self.path))
     }
 }
 
@@ -123,7 +125,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { fuel: 10_000_000_000, memory_bytes: 256 << 20, wall_time_ms: 60_000, written_bytes: 256 << 20 }
+        Limits {
+            fuel: 10_000_000_000,
+            memory_bytes: 256 << 20,
+            wall_time_ms: 60_000,
+            written_bytes: 256 << 20,
+        }
     }
 }
 
@@ -182,7 +189,9 @@ pub enum ManifestError {
         message: String,
     },
     /// A pinned file has another hash.
-    #[error("{path}: sha256 is {actual}, but recipe.toml pins {expected}; rebuild with `rootwasm recipe build` or fix the pin")]
+    #[error(
+        "{path}: sha256 is {actual}, but recipe.toml pins {expected}; rebuild with `rootwasm recipe build` or fix the pin"
+    )]
     HashMismatch {
         /// File.
         path: PathBuf,
@@ -211,17 +220,33 @@ pub struct Recipe {
 impl Manifest {
     /// Parse `recipe.toml` text; `path` is for messages.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ManifestError> {
-        let invalid = |message: String| ManifestError::Invalid { path: path.into(), message };
+        let invalid = |message: String| ManifestError::Invalid {
+            path: path.into(),
+            message,
+        };
         let m: Manifest = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        if m.id.is_empty() || !m.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return Err(invalid(format!("id {:?} must be non-empty and use only [A-Za-z0-9._-]", m.id)));
+        if m.id.is_empty()
+            || !m
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(invalid(format!(
+                "id {:?} must be non-empty and use only [A-Za-z0-9._-]",
+                m.id
+            )));
         }
         if m.fixes.is_empty() {
-            return Err(invalid("`fixes` must name at least one vulnerability".into()));
+            return Err(invalid(
+                "`fixes` must name at least one vulnerability".into(),
+            ));
         }
         for f in &m.fixes {
             if !is_date(&f.published) {
-                return Err(invalid(format!("fixes {}: published {:?} is not YYYY-MM-DD", f.id, f.published)));
+                return Err(invalid(format!(
+                    "fixes {}: published {:?} is not YYYY-MM-DD",
+                    f.id, f.published
+                )));
             }
         }
         for p in std::iter::once(&m.component.path).chain(m.artifacts.iter().map(|a| &a.path)) {
@@ -230,10 +255,14 @@ impl Manifest {
         let mut names = std::collections::BTreeSet::new();
         for a in &m.artifacts {
             if !names.insert(a.name()) {
-                return Err(invalid(format!("artifact name {:?} is declared twice", a.name())));
+                return Err(invalid(format!(
+                    "artifact name {:?} is declared twice",
+                    a.name()
+                )));
             }
         }
-        Scope::new(&m.capabilities.read, &m.capabilities.write).map_err(|e| invalid(e.to_string()))?;
+        Scope::new(&m.capabilities.read, &m.capabilities.write)
+            .map_err(|e| invalid(e.to_string()))?;
         Ok(m)
     }
 }
@@ -243,7 +272,9 @@ fn is_date(s: &str) -> bool {
     b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 /// Recipe files must stay inside the recipe directory.
@@ -251,24 +282,45 @@ fn check_relative(p: &str) -> Result<(), String> {
     let path = Path::new(p);
     if p.is_empty()
         || path.is_absolute()
-        || path.components().any(|c| !matches!(c, std::path::Component::Normal(_)))
+        || path
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
     {
-        return Err(format!("file path {p:?} must be relative and stay inside the recipe directory"));
+        return Err(format!(
+            "file path {p:?} must be relative and stay inside the recipe directory"
+        ));
     }
     Ok(())
 }
 
 /// Read a recipe file and check it against its pinned sha256.
-fn read_pinned(dir: &Path, rel: &str, expected: &str) -> Result<(Sha256Hex, Vec<u8>), ManifestError> {
+fn read_pinned(
+    dir: &Path,
+    rel: &str,
+    expected: &str,
+) -> Result<(Sha256Hex, Vec<u8>), ManifestError> {
     let path = dir.join(rel);
-    let meta = std::fs::symlink_metadata(&path).map_err(|source| ManifestError::Io { path: path.clone(), source })?;
+    let meta = std::fs::symlink_metadata(&path).map_err(|source| ManifestError::Io {
+        path: path.clone(),
+        source,
+    })?;
     if !meta.is_file() {
-        return Err(ManifestError::Invalid { path, message: "must be a regular file, not a symlink or directory".into() });
+        return Err(ManifestError::Invalid {
+            path,
+            message: "must be a regular file, not a symlink or directory".into(),
+        });
     }
-    let bytes = std::fs::read(&path).map_err(|source| ManifestError::Io { path: path.clone(), source })?;
+    let bytes = std::fs::read(&path).map_err(|source| ManifestError::Io {
+        path: path.clone(),
+        source,
+    })?;
     let actual = Sha256Hex::of(&bytes);
     if actual.0 != expected.to_ascii_lowercase() {
-        return Err(ManifestError::HashMismatch { path, expected: expected.into(), actual: actual.0 });
+        return Err(ManifestError::HashMismatch {
+            path,
+            expected: expected.into(),
+            actual: actual.0,
+        });
     }
     Ok((actual, bytes))
 }
@@ -277,25 +329,43 @@ impl Recipe {
     /// Load `dir/recipe.toml`, then read and hash-check the component and artifacts.
     pub fn load(dir: &Path) -> Result<Self, ManifestError> {
         let manifest_path = dir.join("recipe.toml");
-        let text = std::fs::read_to_string(&manifest_path)
-            .map_err(|source| ManifestError::Io { path: manifest_path.clone(), source })?;
+        let text = std::fs::read_to_string(&manifest_path).map_err(|source| ManifestError::Io {
+            path: manifest_path.clone(),
+            source,
+        })?;
         let manifest = Manifest::parse(&text, &manifest_path)?;
-        let (_, component) = read_pinned(dir, &manifest.component.path, &manifest.component.sha256)?;
+        let (_, component) =
+            read_pinned(dir, &manifest.component.path, &manifest.component.sha256)?;
         let mut artifacts = BTreeMap::new();
         for a in &manifest.artifacts {
             artifacts.insert(a.name().to_owned(), read_pinned(dir, &a.path, &a.sha256)?);
         }
-        let scope = Scope::new(&manifest.capabilities.read, &manifest.capabilities.write)
-            .map_err(|e| ManifestError::Invalid { path: manifest_path.clone(), message: e.to_string() })?;
-        Ok(Recipe { dir: dir.to_owned(), manifest, component, artifacts, scope })
+        let scope =
+            Scope::new(&manifest.capabilities.read, &manifest.capabilities.write).map_err(|e| {
+                ManifestError::Invalid {
+                    path: manifest_path.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+        Ok(Recipe {
+            dir: dir.to_owned(),
+            manifest,
+            component,
+            artifacts,
+            scope,
+        })
     }
 
     /// Load the manifest and hash-checked artifacts only, for native tests
     /// that run the recipe as Rust and need no component.
-    pub fn load_without_component(dir: &Path) -> Result<(Manifest, BTreeMap<String, Vec<u8>>), ManifestError> {
+    pub fn load_without_component(
+        dir: &Path,
+    ) -> Result<(Manifest, BTreeMap<String, Vec<u8>>), ManifestError> {
         let manifest_path = dir.join("recipe.toml");
-        let text = std::fs::read_to_string(&manifest_path)
-            .map_err(|source| ManifestError::Io { path: manifest_path.clone(), source })?;
+        let text = std::fs::read_to_string(&manifest_path).map_err(|source| ManifestError::Io {
+            path: manifest_path.clone(),
+            source,
+        })?;
         let manifest = Manifest::parse(&text, &manifest_path)?;
         let mut artifacts = BTreeMap::new();
         for a in &manifest.artifacts {
@@ -337,7 +407,9 @@ read = ["/usr/**"]
     fn parses_and_rejects_unknown_fields() {
         assert!(Manifest::parse(GOOD, Path::new("r.toml")).is_ok());
         let bad = GOOD.replace("[capabilities]", "[capabilities]\nwrites = [\"/etc/**\"]");
-        let e = Manifest::parse(&bad, Path::new("r.toml")).unwrap_err().to_string();
+        let e = Manifest::parse(&bad, Path::new("r.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `writes`"), "{e}");
     }
 

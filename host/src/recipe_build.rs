@@ -33,7 +33,10 @@ pub enum BuildError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
-    move |source| BuildError::Io { path: path.into(), source }
+    move |source| BuildError::Io {
+        path: path.into(),
+        source,
+    }
 }
 
 fn cargo_json(args: &[&str], dir: &Path) -> Result<serde_json::Value, BuildError> {
@@ -41,25 +44,43 @@ fn cargo_json(args: &[&str], dir: &Path) -> Result<serde_json::Value, BuildError
         .args(args)
         .current_dir(dir)
         .output()
-        .map_err(|e| BuildError::Cargo(format!("running cargo: {e}; is the Rust toolchain installed?")))?;
+        .map_err(|e| {
+            BuildError::Cargo(format!(
+                "running cargo: {e}; is the Rust toolchain installed?"
+            ))
+        })?;
     if !out.status.success() {
-        return Err(BuildError::Cargo(format!("cargo {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr))));
+        return Err(BuildError::Cargo(format!(
+            "cargo {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        )));
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| BuildError::Cargo(format!("cargo {}: bad JSON: {e}", args.join(" "))))
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| BuildError::Cargo(format!("cargo {}: bad JSON: {e}", args.join(" "))))
 }
 
 /// Build the crate in `crate_dir` for wasm32-wasip2 and return the component bytes.
 pub fn build_component(crate_dir: &Path) -> Result<Vec<u8>, BuildError> {
     let manifest = crate_dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).map_err(io(&manifest))?;
-    let doc: toml::Table = toml::from_str(&text).map_err(|e| BuildError::Invalid { path: manifest.clone(), message: e.to_string() })?;
+    let doc: toml::Table = toml::from_str(&text).map_err(|e| BuildError::Invalid {
+        path: manifest.clone(),
+        message: e.to_string(),
+    })?;
     let name = doc
         .get("package")
         .and_then(|p| p.get("name"))
         .and_then(|n| n.as_str())
-        .ok_or_else(|| BuildError::Invalid { path: manifest.clone(), message: "no [package] name".into() })?
+        .ok_or_else(|| BuildError::Invalid {
+            path: manifest.clone(),
+            message: "no [package] name".into(),
+        })?
         .replace('-', "_");
-    let meta = cargo_json(&["metadata", "--format-version", "1", "--no-deps"], crate_dir)?;
+    let meta = cargo_json(
+        &["metadata", "--format-version", "1", "--no-deps"],
+        crate_dir,
+    )?;
     let target_dir = PathBuf::from(meta["target_directory"].as_str().unwrap_or("target"));
     let workspace = PathBuf::from(meta["workspace_root"].as_str().unwrap_or("."));
     let cargo_home = std::env::var_os("CARGO_HOME")
@@ -72,7 +93,14 @@ pub fn build_component(crate_dir: &Path) -> Result<Vec<u8>, BuildError> {
     ]
     .join("\x1f");
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .env("CARGO_ENCODED_RUSTFLAGS", flags)
         .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "s")
@@ -90,7 +118,9 @@ pub fn build_component(crate_dir: &Path) -> Result<Vec<u8>, BuildError> {
             manifest.display()
         )));
     }
-    let wasm = target_dir.join("wasm32-wasip2/release").join(format!("{name}.wasm"));
+    let wasm = target_dir
+        .join("wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
     std::fs::read(&wasm).map_err(io(&wasm))
 }
 
@@ -100,12 +130,19 @@ pub fn build_recipe(recipe_dir: &Path) -> Result<Sha256Hex, BuildError> {
     let toml_path = recipe_dir.join("recipe.toml");
     let text = std::fs::read_to_string(&toml_path).map_err(io(&toml_path))?;
     let mut doc: toml_edit::DocumentMut =
-        text.parse().map_err(|e: toml_edit::TomlError| BuildError::Invalid { path: toml_path.clone(), message: e.to_string() })?;
+        text.parse()
+            .map_err(|e: toml_edit::TomlError| BuildError::Invalid {
+                path: toml_path.clone(),
+                message: e.to_string(),
+            })?;
     let rel = doc
         .get("component")
         .and_then(|c| c.get("path"))
         .and_then(|p| p.as_str())
-        .ok_or_else(|| BuildError::Invalid { path: toml_path.clone(), message: "missing [component] path".into() })?
+        .ok_or_else(|| BuildError::Invalid {
+            path: toml_path.clone(),
+            message: "missing [component] path".into(),
+        })?
         .to_owned();
     let bytes = build_component(recipe_dir)?;
     let sha = Sha256Hex::of(&bytes);

@@ -55,7 +55,12 @@ pub struct RunResult {
 }
 
 /// Run `recipe` against `root`. Nothing in `root` is modified.
-pub fn run(sandbox: &Sandbox, recipe: &Recipe, root: Arc<dyn RootView + Send + Sync>, options: &RunOptions) -> RunResult {
+pub fn run(
+    sandbox: &Sandbox,
+    recipe: &Recipe,
+    root: Arc<dyn RootView + Send + Sync>,
+    options: &RunOptions,
+) -> RunResult {
     let id = recipe.manifest.id.clone();
     let mut result = RunResult {
         recipe: id.clone(),
@@ -74,7 +79,14 @@ pub fn run(sandbox: &Sandbox, recipe: &Recipe, root: Arc<dyn RootView + Send + S
     for (k, v) in &options.params {
         if !params.contains_key(k) {
             let known: Vec<_> = params.keys().cloned().collect();
-            return fail(result, RunError::new(RunErrorKind::Load, &id, format!("parameter {k:?} is not declared in recipe.toml (declared: {known:?})")));
+            return fail(
+                result,
+                RunError::new(
+                    RunErrorKind::Load,
+                    &id,
+                    format!("parameter {k:?} is not declared in recipe.toml (declared: {known:?})"),
+                ),
+            );
         }
         params.insert(k.clone(), v.clone());
     }
@@ -82,9 +94,15 @@ pub fn run(sandbox: &Sandbox, recipe: &Recipe, root: Arc<dyn RootView + Send + S
         Ok(l) => l,
         Err(e) => return fail(result, e),
     };
-    let inputs = Arc::new(Inputs { artifacts: recipe.artifacts.clone(), params });
+    let inputs = Arc::new(Inputs {
+        artifacts: recipe.artifacts.clone(),
+        params,
+    });
     let limits = &recipe.manifest.limits;
-    let session_limits = SessionLimits { max_written: limits.written_bytes, max_read: limits.memory_bytes };
+    let session_limits = SessionLimits {
+        max_written: limits.written_bytes,
+        max_read: limits.memory_bytes,
+    };
     let mut session = Session::new(root, recipe.scope.clone(), &id, session_limits);
     let epoch = options.source_date_epoch;
 
@@ -111,7 +129,8 @@ pub fn run(sandbox: &Sandbox, recipe: &Recipe, root: Arc<dyn RootView + Send + S
     // 2. Apply, staged.
     let mut session = s;
     session.set_phase(Phase::Apply);
-    let (mut session, out, r) = sandbox.call(&loaded, Call::Apply, session, inputs.clone(), limits, epoch);
+    let (mut session, out, r) =
+        sandbox.call(&loaded, Call::Apply, session, inputs.clone(), limits, epoch);
     result.output.append_from(out);
     let report = match r {
         Ok(Returned::Apply(r)) => r,
@@ -132,7 +151,14 @@ pub fn run(sandbox: &Sandbox, recipe: &Recipe, root: Arc<dyn RootView + Send + S
     let detail = after.detail.clone();
     result.check_after = Some(after);
     if !fixed {
-        return fail(result, RunError::new(RunErrorKind::CheckFailed, &id, format!("after apply, check still does not report the fix: {detail}")));
+        return fail(
+            result,
+            RunError::new(
+                RunErrorKind::CheckFailed,
+                &id,
+                format!("after apply, check still does not report the fix: {detail}"),
+            ),
+        );
     }
     result.changes = session.finish();
     result.outcome = Outcome::Applied { report };

@@ -41,8 +41,15 @@ pub struct Scope {
 impl Scope {
     /// Compile the `read` and `write` pattern lists.
     pub fn new(read: &[String], write: &[String]) -> Result<Self, PatternError> {
-        let compile = |v: &[String]| v.iter().map(|p| Glob::new(p)).collect::<Result<Vec<_>, _>>();
-        Ok(Scope { read: compile(read)?, write: compile(write)? })
+        let compile = |v: &[String]| {
+            v.iter()
+                .map(|p| Glob::new(p))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(Scope {
+            read: compile(read)?,
+            write: compile(write)?,
+        })
     }
 
     fn readable(&self) -> impl Iterator<Item = &Glob> {
@@ -55,7 +62,9 @@ impl Scope {
         match access {
             Access::Write => self.write.iter().any(|p| p.matches(path)),
             Access::Read => self.readable().any(|p| p.matches(path)),
-            Access::Stat => self.readable().any(|p| p.matches(path) || p.may_contain(path)),
+            Access::Stat => self
+                .readable()
+                .any(|p| p.matches(path) || p.may_contain(path)),
         }
     }
 
@@ -75,7 +84,10 @@ mod tests {
 
     fn scope() -> Scope {
         Scope::new(
-            &["/usr/lib/python3*/**/requests/**".into(), "/etc/os-release".into()],
+            &[
+                "/usr/lib/python3*/**/requests/**".into(),
+                "/etc/os-release".into(),
+            ],
             &["/usr/lib/python3*/**/requests/*.py".into()],
         )
         .unwrap()
@@ -84,10 +96,19 @@ mod tests {
     #[test]
     fn matching() {
         let s = scope();
-        assert!(s.allows(Access::Read, &p("/usr/lib/python3.11/site-packages/requests/x/y")));
+        assert!(s.allows(
+            Access::Read,
+            &p("/usr/lib/python3.11/site-packages/requests/x/y")
+        ));
         assert!(s.allows(Access::Read, &p("/usr/lib/python3/requests/a.py")));
-        assert!(s.allows(Access::Write, &p("/usr/lib/python3/dist-packages/requests/a.py")));
-        assert!(!s.allows(Access::Write, &p("/usr/lib/python3/dist-packages/requests/x/a.py")));
+        assert!(s.allows(
+            Access::Write,
+            &p("/usr/lib/python3/dist-packages/requests/a.py")
+        ));
+        assert!(!s.allows(
+            Access::Write,
+            &p("/usr/lib/python3/dist-packages/requests/x/a.py")
+        ));
         assert!(!s.allows(Access::Read, &p("/etc/passwd")));
         assert!(!s.allows(Access::Read, &p("/usr/lib/python3.11")));
     }

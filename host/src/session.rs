@@ -83,7 +83,11 @@ pub enum SessionError {
 }
 
 fn fs_err(code: ErrorCode, path: &str, message: impl Into<String>) -> SessionError {
-    SessionError::Fs(FsError { code, path: path.into(), message: message.into() })
+    SessionError::Fs(FsError {
+        code,
+        path: path.into(),
+        message: message.into(),
+    })
 }
 
 /// Result of a session call.
@@ -163,7 +167,12 @@ pub struct Session {
 
 impl Session {
     /// A session for `recipe` over `base`, limited to `scope`.
-    pub fn new(base: Arc<dyn RootView + Send + Sync>, scope: Scope, recipe: &str, limits: SessionLimits) -> Self {
+    pub fn new(
+        base: Arc<dyn RootView + Send + Sync>,
+        scope: Scope,
+        recipe: &str,
+        limits: SessionLimits,
+    ) -> Self {
         Session {
             base,
             scope,
@@ -195,7 +204,11 @@ impl Session {
 
     /// Stop and hand over the changes.
     pub fn finish(self) -> Changes {
-        Changes { entries: self.entries, blobs: self.blobs, staged: self.staged }
+        Changes {
+            entries: self.entries,
+            blobs: self.blobs,
+            staged: self.staged,
+        }
     }
 
     // ---- the merged view -------------------------------------------------
@@ -204,13 +217,19 @@ impl Session {
         match self.staged.get(p) {
             Some(Staged::Removed) => Ok(None),
             Some(Staged::Node(n)) => Ok(Some(n.meta)),
-            None => self.base.lstat(p).map_err(|e| fs_err(ErrorCode::Io, p.as_str(), e.to_string())),
+            None => self
+                .base
+                .lstat(p)
+                .map_err(|e| fs_err(ErrorCode::Io, p.as_str(), e.to_string())),
         }
     }
 
     fn link_target(&self, p: &RootPath) -> std::io::Result<String> {
         match self.staged.get(p) {
-            Some(Staged::Node(Node { content: Content::Link(t), .. })) => Ok(t.clone()),
+            Some(Staged::Node(Node {
+                content: Content::Link(t),
+                ..
+            })) => Ok(t.clone()),
             Some(_) => Err(std::io::Error::other("not a symlink")),
             None => self.base.readlink(p),
         }
@@ -218,10 +237,15 @@ impl Session {
 
     fn contents(&self, p: &RootPath) -> SessionResult<Arc<[u8]>> {
         match self.staged.get(p) {
-            Some(Staged::Node(Node { content: Content::Blob(d), .. })) => {
-                Ok(self.blobs.get(d).expect("staged blob is stored").clone())
-            }
-            _ => self.base.read(p).map(Into::into).map_err(|e| fs_err(ErrorCode::Io, p.as_str(), e.to_string())),
+            Some(Staged::Node(Node {
+                content: Content::Blob(d),
+                ..
+            })) => Ok(self.blobs.get(d).expect("staged blob is stored").clone()),
+            _ => self
+                .base
+                .read(p)
+                .map(Into::into)
+                .map_err(|e| fs_err(ErrorCode::Io, p.as_str(), e.to_string())),
         }
     }
 
@@ -230,7 +254,10 @@ impl Session {
         let base_is_dir = !self.staged.contains_key(dir)
             || matches!(self.base.lstat(dir), Ok(Some(m)) if m.kind == Kind::Dir);
         if base_is_dir {
-            let base = self.base.read_dir(dir).map_err(|e| fs_err(ErrorCode::Io, dir.as_str(), e.to_string()))?;
+            let base = self
+                .base
+                .read_dir(dir)
+                .map_err(|e| fs_err(ErrorCode::Io, dir.as_str(), e.to_string()))?;
             out.extend(base);
         }
         for (p, s) in &self.staged {
@@ -246,7 +273,9 @@ impl Session {
 
     /// The journal state of `p` in the merged view.
     fn state(&mut self, p: &RootPath) -> SessionResult<Option<State>> {
-        let Some(meta) = self.node(p)? else { return Ok(None) };
+        let Some(meta) = self.node(p)? else {
+            return Ok(None);
+        };
         let mut st = State {
             kind: meta.kind,
             size: None,
@@ -260,7 +289,10 @@ impl Session {
             Kind::File => {
                 st.size = Some(meta.size);
                 st.sha256 = Some(match self.staged.get(p) {
-                    Some(Staged::Node(Node { content: Content::Blob(d), .. })) => d.clone(),
+                    Some(Staged::Node(Node {
+                        content: Content::Blob(d),
+                        ..
+                    })) => d.clone(),
                     _ => match self.base_digests.get(p) {
                         Some(d) => d.clone(),
                         None => {
@@ -272,7 +304,10 @@ impl Session {
                 });
             }
             Kind::Symlink => {
-                st.target = Some(self.link_target(p).map_err(|e| fs_err(ErrorCode::Io, p.as_str(), e.to_string()))?)
+                st.target = Some(
+                    self.link_target(p)
+                        .map_err(|e| fs_err(ErrorCode::Io, p.as_str(), e.to_string()))?,
+                )
             }
             _ => {}
         }
@@ -305,7 +340,8 @@ impl Session {
 
     /// Check the named path, resolve it, check the resolved path.
     fn scoped(&self, access: Access, path: &str, follow: Follow) -> SessionResult<RootPath> {
-        let named = RootPath::lexical(path).map_err(|e| fs_err(ErrorCode::InvalidPath, path, e.to_string()))?;
+        let named = RootPath::lexical(path)
+            .map_err(|e| fs_err(ErrorCode::InvalidPath, path, e.to_string()))?;
         let denied = |resolved: Option<&RootPath>| SessionError::Denied {
             recipe: self.recipe.clone(),
             access,
@@ -325,12 +361,23 @@ impl Session {
     fn writable(&self, path: &str) -> SessionResult<()> {
         match self.phase {
             Phase::Apply => Ok(()),
-            Phase::Check => Err(SessionError::ReadOnly { recipe: self.recipe.clone(), path: path.into() }),
+            Phase::Check => Err(SessionError::ReadOnly {
+                recipe: self.recipe.clone(),
+                path: path.into(),
+            }),
         }
     }
 
     fn not_root(p: &RootPath, path: &str) -> SessionResult<()> {
-        if p.is_root() { Err(fs_err(ErrorCode::InvalidPath, path, "the root itself cannot be changed")) } else { Ok(()) }
+        if p.is_root() {
+            Err(fs_err(
+                ErrorCode::InvalidPath,
+                path,
+                "the root itself cannot be changed",
+            ))
+        } else {
+            Ok(())
+        }
     }
 
     fn store(&mut self, path: &str, bytes: Vec<u8>) -> SessionResult<Sha256Hex> {
@@ -341,7 +388,10 @@ impl Session {
                 return Err(fs_err(
                     ErrorCode::LimitExceeded,
                     path,
-                    format!("writing {len} bytes would exceed the recipe's limit of {} bytes written", self.limits.max_written),
+                    format!(
+                        "writing {len} bytes would exceed the recipe's limit of {} bytes written",
+                        self.limits.max_written
+                    ),
                 ));
             }
             self.written += len;
@@ -350,7 +400,13 @@ impl Session {
         Ok(digest)
     }
 
-    fn record(&mut self, op: Op, path: &RootPath, from: Option<&RootPath>, before: Option<State>) -> SessionResult<()> {
+    fn record(
+        &mut self,
+        op: Op,
+        path: &RootPath,
+        from: Option<&RootPath>,
+        before: Option<State>,
+    ) -> SessionResult<()> {
         let after = self.state(path)?;
         self.entries.push(Entry {
             seq: self.entries.len() as u64,
@@ -375,7 +431,10 @@ impl Session {
     /// Metadata following symlinks.
     pub fn stat(&mut self, path: &str) -> SessionResult<Option<Meta>> {
         let p = match self.scoped(Access::Stat, path, Follow::Final) {
-            Err(SessionError::Fs(FsError { code: ErrorCode::NotFound, .. })) => return Ok(None),
+            Err(SessionError::Fs(FsError {
+                code: ErrorCode::NotFound,
+                ..
+            })) => return Ok(None),
             r => r?,
         };
         self.node(&p)
@@ -386,12 +445,19 @@ impl Session {
         let p = self.scoped(Access::Read, path, Follow::Final)?;
         match self.node(&p)? {
             None => Err(fs_err(ErrorCode::NotFound, path, "no such file")),
-            Some(m) if m.kind == Kind::Dir => Err(fs_err(ErrorCode::IsADirectory, path, "is a directory")),
-            Some(m) if m.kind != Kind::File => Err(fs_err(ErrorCode::Unsupported, path, "not a regular file")),
+            Some(m) if m.kind == Kind::Dir => {
+                Err(fs_err(ErrorCode::IsADirectory, path, "is a directory"))
+            }
+            Some(m) if m.kind != Kind::File => {
+                Err(fs_err(ErrorCode::Unsupported, path, "not a regular file"))
+            }
             Some(m) if m.size > self.limits.max_read => Err(fs_err(
                 ErrorCode::LimitExceeded,
                 path,
-                format!("file is {} bytes, more than the recipe's memory limit of {}", m.size, self.limits.max_read),
+                format!(
+                    "file is {} bytes, more than the recipe's memory limit of {}",
+                    m.size, self.limits.max_read
+                ),
             )),
             Some(_) => Ok(self.contents(&p)?.to_vec()),
         }
@@ -402,8 +468,14 @@ impl Session {
         let p = self.scoped(Access::Stat, path, Follow::Final)?;
         match self.node(&p)? {
             None => Err(fs_err(ErrorCode::NotFound, path, "no such directory")),
-            Some(m) if m.kind != Kind::Dir => Err(fs_err(ErrorCode::NotADirectory, path, "not a directory")),
-            Some(_) => Ok(self.list(&p)?.into_iter().filter(|(name, _)| self.scope.visible(&p.join(name))).collect()),
+            Some(m) if m.kind != Kind::Dir => {
+                Err(fs_err(ErrorCode::NotADirectory, path, "not a directory"))
+            }
+            Some(_) => Ok(self
+                .list(&p)?
+                .into_iter()
+                .filter(|(name, _)| self.scope.visible(&p.join(name)))
+                .collect()),
         }
     }
 
@@ -411,9 +483,9 @@ impl Session {
     pub fn readlink(&mut self, path: &str) -> SessionResult<String> {
         let p = self.scoped(Access::Read, path, Follow::NotFinal)?;
         match self.node(&p)? {
-            Some(m) if m.kind == Kind::Symlink => {
-                self.link_target(&p).map_err(|e| fs_err(ErrorCode::Io, path, e.to_string()))
-            }
+            Some(m) if m.kind == Kind::Symlink => self
+                .link_target(&p)
+                .map_err(|e| fs_err(ErrorCode::Io, path, e.to_string())),
             Some(_) => Err(fs_err(ErrorCode::InvalidPath, path, "not a symlink")),
             None => Err(fs_err(ErrorCode::NotFound, path, "no such symlink")),
         }
@@ -435,19 +507,42 @@ impl Session {
         let before = self.state(&p)?;
         let size = contents.len() as u64;
         let digest = self.store(path, contents)?;
-        let meta = Meta { kind: Kind::File, size, mode: mode & 0o7777, uid: owner.0, gid: owner.1 };
-        self.staged.insert(p.clone(), Staged::Node(Node { meta, content: Content::Blob(digest) }));
+        let meta = Meta {
+            kind: Kind::File,
+            size,
+            mode: mode & 0o7777,
+            uid: owner.0,
+            gid: owner.1,
+        };
+        self.staged.insert(
+            p.clone(),
+            Staged::Node(Node {
+                meta,
+                content: Content::Blob(digest),
+            }),
+        );
         self.record(Op::WriteFile, &p, None, before)
     }
 
     fn owner_of_parent(&self, p: &RootPath) -> SessionResult<(u32, u32)> {
         match self.node(&p.parent())? {
             Some(m) if m.kind == Kind::Dir => Ok((m.uid, m.gid)),
-            _ => Err(fs_err(ErrorCode::NotFound, p.as_str(), "parent directory does not exist")),
+            _ => Err(fs_err(
+                ErrorCode::NotFound,
+                p.as_str(),
+                "parent directory does not exist",
+            )),
         }
     }
 
-    fn create(&mut self, op: Op, path: &str, kind: Kind, mode: u32, content: Content) -> SessionResult<()> {
+    fn create(
+        &mut self,
+        op: Op,
+        path: &str,
+        kind: Kind,
+        mode: u32,
+        content: Content,
+    ) -> SessionResult<()> {
         self.writable(path)?;
         let p = self.scoped(Access::Write, path, Follow::NotFinal)?;
         Self::not_root(&p, path)?;
@@ -455,8 +550,15 @@ impl Session {
             return Err(fs_err(ErrorCode::AlreadyExists, path, "already exists"));
         }
         let (uid, gid) = self.owner_of_parent(&p)?;
-        let meta = Meta { kind, size: 0, mode, uid, gid };
-        self.staged.insert(p.clone(), Staged::Node(Node { meta, content }));
+        let meta = Meta {
+            kind,
+            size: 0,
+            mode,
+            uid,
+            gid,
+        };
+        self.staged
+            .insert(p.clone(), Staged::Node(Node { meta, content }));
         self.record(op, &p, None, None)
     }
 
@@ -468,9 +570,19 @@ impl Session {
     /// Create a symlink at `path` to `target`.
     pub fn symlink(&mut self, target: &str, path: &str) -> SessionResult<()> {
         if target.is_empty() || target.contains('\0') {
-            return Err(fs_err(ErrorCode::InvalidPath, path, format!("invalid symlink target {target:?}")));
+            return Err(fs_err(
+                ErrorCode::InvalidPath,
+                path,
+                format!("invalid symlink target {target:?}"),
+            ));
         }
-        self.create(Op::Symlink, path, Kind::Symlink, 0o777, Content::Link(target.into()))
+        self.create(
+            Op::Symlink,
+            path,
+            Kind::Symlink,
+            0o777,
+            Content::Link(target.into()),
+        )
     }
 
     /// Create `path` as a hardlink to the file `existing`.
@@ -479,16 +591,28 @@ impl Session {
         let src = self.scoped(Access::Read, existing, Follow::NotFinal)?;
         let p = self.scoped(Access::Write, path, Follow::NotFinal)?;
         Self::not_root(&p, path)?;
-        let Some(meta) = self.node(&src)? else { return Err(fs_err(ErrorCode::NotFound, existing, "no such file")) };
+        let Some(meta) = self.node(&src)? else {
+            return Err(fs_err(ErrorCode::NotFound, existing, "no such file"));
+        };
         if meta.kind != Kind::File {
-            return Err(fs_err(ErrorCode::Unsupported, existing, "only regular files can be hardlinked"));
+            return Err(fs_err(
+                ErrorCode::Unsupported,
+                existing,
+                "only regular files can be hardlinked",
+            ));
         }
         if self.node(&p)?.is_some() {
             return Err(fs_err(ErrorCode::AlreadyExists, path, "already exists"));
         }
         let bytes = self.contents(&src)?.to_vec();
         let digest = self.store(path, bytes)?;
-        self.staged.insert(p.clone(), Staged::Node(Node { meta, content: Content::Blob(digest) }));
+        self.staged.insert(
+            p.clone(),
+            Staged::Node(Node {
+                meta,
+                content: Content::Blob(digest),
+            }),
+        );
         self.record(Op::Hardlink, &p, Some(&src), None)
     }
 
@@ -498,9 +622,19 @@ impl Session {
         let p = self.scoped(Access::Write, path, Follow::NotFinal)?;
         Self::not_root(&p, path)?;
         match self.node(&p)? {
-            None => return Err(fs_err(ErrorCode::NotFound, path, "no such file or directory")),
+            None => {
+                return Err(fs_err(
+                    ErrorCode::NotFound,
+                    path,
+                    "no such file or directory",
+                ));
+            }
             Some(m) if m.kind == Kind::Dir && !self.list(&p)?.is_empty() => {
-                return Err(fs_err(ErrorCode::DirectoryNotEmpty, path, "directory is not empty"));
+                return Err(fs_err(
+                    ErrorCode::DirectoryNotEmpty,
+                    path,
+                    "directory is not empty",
+                ));
             }
             Some(_) => {}
         }
@@ -516,12 +650,22 @@ impl Session {
         let dst = self.scoped(Access::Write, to, Follow::NotFinal)?;
         Self::not_root(&src, from)?;
         Self::not_root(&dst, to)?;
-        let Some(meta) = self.node(&src)? else { return Err(fs_err(ErrorCode::NotFound, from, "no such file")) };
+        let Some(meta) = self.node(&src)? else {
+            return Err(fs_err(ErrorCode::NotFound, from, "no such file"));
+        };
         if meta.kind == Kind::Dir {
-            return Err(fs_err(ErrorCode::Unsupported, from, "renaming directories is not supported; create the new one and move its entries"));
+            return Err(fs_err(
+                ErrorCode::Unsupported,
+                from,
+                "renaming directories is not supported; create the new one and move its entries",
+            ));
         }
         if meta.kind != Kind::File && meta.kind != Kind::Symlink {
-            return Err(fs_err(ErrorCode::Unsupported, from, "only files and symlinks can be renamed"));
+            return Err(fs_err(
+                ErrorCode::Unsupported,
+                from,
+                "only files and symlinks can be renamed",
+            ));
         }
         if self.node(&dst)?.is_some_and(|m| m.kind == Kind::Dir) {
             return Err(fs_err(ErrorCode::IsADirectory, to, "is a directory"));
@@ -530,22 +674,11 @@ impl Session {
             return Ok(());
         }
         let node = self.copy_up(&src)?;
-        let before_src = self.state(&src)?;
         let before = self.state(&dst)?;
         self.staged.insert(src.clone(), Staged::Removed);
         self.staged.insert(dst.clone(), Staged::Node(node));
-        // One entry for the destination; the source's removal is recorded too,
-        // so every changed path has its own before/after.
+        // One entry: `from` is gone afterwards, and its old state is `after`.
         self.record(Op::Rename, &dst, Some(&src), before)?;
-        self.entries.push(Entry {
-            seq: self.entries.len() as u64,
-            recipe: self.recipe.clone(),
-            op: Op::Remove,
-            path: src.to_string(),
-            from: None,
-            before: before_src,
-            after: None,
-        });
         Ok(())
     }
 
@@ -554,15 +687,26 @@ impl Session {
         if let Some(Staged::Node(n)) = self.staged.get(p) {
             return Ok(n.clone());
         }
-        let meta = self.node(p)?.ok_or_else(|| fs_err(ErrorCode::NotFound, p.as_str(), "no such file"))?;
+        let meta = self
+            .node(p)?
+            .ok_or_else(|| fs_err(ErrorCode::NotFound, p.as_str(), "no such file"))?;
         let content = match meta.kind {
             Kind::File => {
                 let bytes = self.contents(p)?.to_vec();
                 Content::Blob(self.store(p.as_str(), bytes)?)
             }
-            Kind::Symlink => Content::Link(self.link_target(p).map_err(|e| fs_err(ErrorCode::Io, p.as_str(), e.to_string()))?),
+            Kind::Symlink => Content::Link(
+                self.link_target(p)
+                    .map_err(|e| fs_err(ErrorCode::Io, p.as_str(), e.to_string()))?,
+            ),
             Kind::Dir => Content::None,
-            _ => return Err(fs_err(ErrorCode::Unsupported, p.as_str(), "devices, fifos and sockets cannot be changed")),
+            _ => {
+                return Err(fs_err(
+                    ErrorCode::Unsupported,
+                    p.as_str(),
+                    "devices, fifos and sockets cannot be changed",
+                ));
+            }
         };
         Ok(Node { meta, content })
     }
@@ -573,7 +717,11 @@ impl Session {
         Self::not_root(&p, path)?;
         let before = self.state(&p)?;
         if before.is_none() {
-            return Err(fs_err(ErrorCode::NotFound, path, "no such file or directory"));
+            return Err(fs_err(
+                ErrorCode::NotFound,
+                path,
+                "no such file or directory",
+            ));
         }
         let mut node = self.copy_up(&p)?;
         f(&mut node.meta);

@@ -36,7 +36,8 @@ impl<'h> Context<'h> {
     }
     /// A file as UTF-8 text.
     pub fn read_to_string(&mut self, path: &str) -> Result<String> {
-        String::from_utf8(self.read(path)?).map_err(|_| Error::msg(format!("{path}: not UTF-8 text")))
+        String::from_utf8(self.read(path)?)
+            .map_err(|_| Error::msg(format!("{path}: not UTF-8 text")))
     }
     /// Directory entries, sorted by name.
     pub fn read_dir(&mut self, path: &str) -> Result<Vec<DirEntry>, FsError> {
@@ -127,7 +128,11 @@ impl<'h> Context<'h> {
         let mut stack = vec![base];
         while let Some(dir) = stack.pop() {
             for e in self.read_dir(&dir)? {
-                let path = if dir == "/" { format!("/{}", e.name) } else { format!("{dir}/{}", e.name) };
+                let path = if dir == "/" {
+                    format!("/{}", e.name)
+                } else {
+                    format!("{dir}/{}", e.name)
+                };
                 if glob.matches(&path) {
                     out.push(path.clone());
                 }
@@ -142,11 +147,19 @@ impl<'h> Context<'h> {
 
     /// Replace `path` with the artifact `name`, after checking the artifact's
     /// sha256 against `sha256` (lowercase hex) as a second pin inside the code.
-    pub fn replace_with_artifact(&mut self, path: &str, name: &str, sha256: &str, mode: u32) -> Result<()> {
+    pub fn replace_with_artifact(
+        &mut self,
+        path: &str,
+        name: &str,
+        sha256: &str,
+        mode: u32,
+    ) -> Result<()> {
         let bytes = self.artifact(name)?;
         let actual = hex::encode(Sha256::digest(&bytes));
         if actual != sha256 {
-            return Err(Error::msg(format!("artifact {name} has sha256 {actual}, expected {sha256}")));
+            return Err(Error::msg(format!(
+                "artifact {name} has sha256 {actual}, expected {sha256}"
+            )));
         }
         self.write_file(path, &bytes, mode)?;
         Ok(())

@@ -27,9 +27,14 @@ pub fn split(diff: &str) -> Result<Vec<FilePatch>> {
         if lines[i].starts_with("--- ") && lines.get(i + 1).is_some_and(|l| l.starts_with("+++ ")) {
             let name = lines[i + 1][4..].trim_end_matches(['\n', '\r']);
             let name = name.split('\t').next().unwrap_or(name).to_owned();
-            out.push(FilePatch { path: name, diff: String::new() });
+            out.push(FilePatch {
+                path: name,
+                diff: String::new(),
+            });
         }
-        let starts_header = lines[i].starts_with("diff ") || lines[i].starts_with("index ") || lines[i].starts_with("Only in ");
+        let starts_header = lines[i].starts_with("diff ")
+            || lines[i].starts_with("index ")
+            || lines[i].starts_with("Only in ");
         if let Some(f) = out.last_mut() {
             if !starts_header {
                 f.diff.push_str(lines[i]);
@@ -38,7 +43,9 @@ pub fn split(diff: &str) -> Result<Vec<FilePatch>> {
         i += 1;
     }
     if out.is_empty() {
-        return Err(Error::msg("the diff names no files (no ---/+++ header lines)"));
+        return Err(Error::msg(
+            "the diff names no files (no ---/+++ header lines)",
+        ));
     }
     Ok(out)
 }
@@ -47,26 +54,41 @@ pub fn split(diff: &str) -> Result<Vec<FilePatch>> {
 pub fn strip_path(path: &str, n: usize) -> Result<String> {
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     if parts.len() <= n || path.starts_with('/') && n == 0 {
-        return Err(Error::msg(format!("diff path {path:?} has too few components to strip {n}")));
+        return Err(Error::msg(format!(
+            "diff path {path:?} has too few components to strip {n}"
+        )));
     }
     let rest = &parts[n..];
     if rest.iter().any(|p| *p == ".." || *p == ".") {
-        return Err(Error::msg(format!("diff path {path:?} contains '.' or '..'")));
+        return Err(Error::msg(format!(
+            "diff path {path:?} contains '.' or '..'"
+        )));
     }
     Ok(rest.join("/"))
 }
 
 /// Apply a one-file unified diff to `old`, the contents of `path` (named in errors).
 pub fn apply(path: &str, old: &str, diff: &str) -> Result<String> {
-    let patch = Patch::from_str(diff).map_err(|e| Error::msg(format!("{path}: malformed diff: {e}")))?;
+    let patch =
+        Patch::from_str(diff).map_err(|e| Error::msg(format!("{path}: malformed diff: {e}")))?;
     if patch.hunks().is_empty() {
         return Err(Error::msg(format!("{path}: the diff has no hunks")));
     }
     let lines: Vec<&str> = old.split_inclusive('\n').collect();
     for (i, h) in patch.hunks().iter().enumerate() {
         let r = h.old_range();
-        let header = format!("@@ -{},{} +{},{} @@", r.start(), r.len(), h.new_range().start(), h.new_range().len());
-        let at = if r.len() == 0 { r.start() } else { r.start() - 1 };
+        let header = format!(
+            "@@ -{},{} +{},{} @@",
+            r.start(),
+            r.len(),
+            h.new_range().start(),
+            h.new_range().len()
+        );
+        let at = if r.len() == 0 {
+            r.start()
+        } else {
+            r.start() - 1
+        };
         let expected = h.lines().iter().filter_map(|l| match l {
             Line::Context(s) | Line::Delete(s) => Some(*s),
             Line::Insert(_) => None,
@@ -101,13 +123,20 @@ mod tests {
 
     #[test]
     fn refuses_offset_and_names_the_hunk() {
-        let e = apply("/x", "z\na\nb\nc\nd\n", DIFF).unwrap_err().to_string();
-        assert!(e.contains("/x: hunk #1 @@ -2,2 +2,2 @@ does not apply: line 2"), "{e}");
+        let e = apply("/x", "z\na\nb\nc\nd\n", DIFF)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/x: hunk #1 @@ -2,2 +2,2 @@ does not apply: line 2"),
+            "{e}"
+        );
     }
 
     #[test]
     fn splits_git_diffs() {
-        let d = format!("diff --git a/x b/x\nindex 1..2 100644\n{DIFF}diff --git a/y b/y\n--- a/y\n+++ b/y\t2023-01-01\n@@ -1 +1 @@\n-a\n+b\n");
+        let d = format!(
+            "diff --git a/x b/x\nindex 1..2 100644\n{DIFF}diff --git a/y b/y\n--- a/y\n+++ b/y\t2023-01-01\n@@ -1 +1 @@\n-a\n+b\n"
+        );
         let files = split(&d).unwrap();
         assert_eq!(files.len(), 2);
         assert_eq!(files[0].path, "b/x");

@@ -12,7 +12,10 @@ use sha2::{Digest, Sha256};
 
 /// The RECORD hash of `bytes`: `sha256=` and url-safe base64 without padding.
 pub fn record_hash(bytes: &[u8]) -> String {
-    format!("sha256={}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes)))
+    format!(
+        "sha256={}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes))
+    )
 }
 
 /// The `Version:` of a dist-info's METADATA, if present.
@@ -42,13 +45,24 @@ impl Record {
         let text = cx.read(&path)?;
         let crlf = text.windows(2).any(|w| w == b"\r\n");
         let mut rows = Vec::new();
-        let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_slice());
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_slice());
         for r in rdr.records() {
             let r = r.map_err(|e| Error::msg(format!("{path}: {e}")))?;
             rows.push(r.iter().map(str::to_owned).collect());
         }
-        let site = dist_info.rsplit_once('/').map_or("/", |(s, _)| if s.is_empty() { "/" } else { s }).to_owned();
-        Ok(Record { path, site, rows, crlf })
+        let site = dist_info
+            .rsplit_once('/')
+            .map_or("/", |(s, _)| if s.is_empty() { "/" } else { s })
+            .to_owned();
+        Ok(Record {
+            path,
+            site,
+            rows,
+            crlf,
+        })
     }
 
     /// The rootfs path a RECORD row names.
@@ -109,12 +123,22 @@ impl Record {
 
     /// Write RECORD back, in pip's CSV dialect and line endings, keeping its mode.
     pub fn save(&self, cx: &mut Context<'_>) -> Result<()> {
-        let term = if self.crlf { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') };
-        let mut w = csv::WriterBuilder::new().flexible(true).terminator(term).from_writer(Vec::new());
+        let term = if self.crlf {
+            csv::Terminator::CRLF
+        } else {
+            csv::Terminator::Any(b'\n')
+        };
+        let mut w = csv::WriterBuilder::new()
+            .flexible(true)
+            .terminator(term)
+            .from_writer(Vec::new());
         for r in &self.rows {
-            w.write_record(r).map_err(|e| Error::msg(format!("{}: {e}", self.path)))?;
+            w.write_record(r)
+                .map_err(|e| Error::msg(format!("{}: {e}", self.path)))?;
         }
-        let bytes = w.into_inner().map_err(|e| Error::msg(format!("{}: {e}", self.path)))?;
+        let bytes = w
+            .into_inner()
+            .map_err(|e| Error::msg(format!("{}: {e}", self.path)))?;
         let mode = cx.stat(&self.path)?.map_or(0o644, |m| m.mode);
         cx.write_file(&self.path, &bytes, mode)?;
         Ok(())
@@ -128,6 +152,9 @@ mod tests {
     #[test]
     fn hash_is_urlsafe_unpadded() {
         // The RECORD hash of an empty file, as pip writes it.
-        assert_eq!(record_hash(b""), "sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
+        assert_eq!(
+            record_hash(b""),
+            "sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+        );
     }
 }

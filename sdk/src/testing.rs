@@ -52,7 +52,8 @@ pub struct Applied {
 impl Applied {
     /// Write the changes into the rootfs, exactly as `rootwasm run --commit` does.
     pub fn commit(&self) -> Result<()> {
-        rootwasm::commit::commit(&self.root, &self.changes.entries, &self.changes.blobs).map_err(|e| Error::msg(e.to_string()))
+        rootwasm::commit::commit(&self.root, &self.changes.entries, &self.changes.blobs)
+            .map_err(|e| Error::msg(e.to_string()))
     }
 }
 
@@ -68,10 +69,18 @@ impl Harness {
     /// component itself is not needed) and open `rootfs`.
     pub fn new(recipe_dir: impl AsRef<Path>, rootfs: impl AsRef<Path>) -> Result<Self> {
         let dir = recipe_dir.as_ref();
-        let (manifest, artifacts) = Loaded::load_without_component(dir).map_err(|e| Error::msg(e.to_string()))?;
-        let root = DirRoot::open(rootfs.as_ref()).map_err(|e| Error::msg(format!("{}: {e}", rootfs.as_ref().display())))?;
+        let (manifest, artifacts) =
+            Loaded::load_without_component(dir).map_err(|e| Error::msg(e.to_string()))?;
+        let root = DirRoot::open(rootfs.as_ref())
+            .map_err(|e| Error::msg(format!("{}: {e}", rootfs.as_ref().display())))?;
         let params = manifest.params.clone();
-        Ok(Harness { manifest, artifacts, params, root: Arc::new(root), root_path: rootfs.as_ref().into() })
+        Ok(Harness {
+            manifest,
+            artifacts,
+            params,
+            root: Arc::new(root),
+            root_path: rootfs.as_ref().into(),
+        })
     }
 
     /// Override a parameter.
@@ -81,9 +90,15 @@ impl Harness {
     }
 
     fn host(&self) -> Result<NativeHost<'_>> {
-        let scope = rootwasm::scope::Scope::new(&self.manifest.capabilities.read, &self.manifest.capabilities.write)
-            .map_err(|e| Error::msg(e.to_string()))?;
-        let limits = SessionLimits { max_written: self.manifest.limits.written_bytes, max_read: self.manifest.limits.memory_bytes };
+        let scope = rootwasm::scope::Scope::new(
+            &self.manifest.capabilities.read,
+            &self.manifest.capabilities.write,
+        )
+        .map_err(|e| Error::msg(e.to_string()))?;
+        let limits = SessionLimits {
+            max_written: self.manifest.limits.written_bytes,
+            max_read: self.manifest.limits.memory_bytes,
+        };
         Ok(NativeHost {
             session: Session::new(self.root.clone(), scope, &self.manifest.id, limits),
             artifacts: &self.artifacts,
@@ -106,7 +121,10 @@ impl Harness {
         let before = R::check(&mut Context::new(&mut h));
         let before = h.result(before)?;
         if before.status != CheckStatus::Vulnerable {
-            return Err(Error::msg(format!("check before apply: {:?}: {}", before.status, before.detail)));
+            return Err(Error::msg(format!(
+                "check before apply: {:?}: {}",
+                before.status, before.detail
+            )));
         }
         h.session.set_phase(Phase::Apply);
         let report = R::apply(&mut Context::new(&mut h));
@@ -115,11 +133,23 @@ impl Harness {
         let after = R::check(&mut Context::new(&mut h));
         let check = h.result(after)?;
         if check.status != CheckStatus::Fixed {
-            return Err(Error::msg(format!("check after apply: {:?}: {}", check.status, check.detail)));
+            return Err(Error::msg(format!(
+                "check after apply: {:?}: {}",
+                check.status, check.detail
+            )));
         }
         let changes = h.session.finish();
-        let journal = Journal { entries: changes.entries.clone(), ..Journal::default() };
-        Ok(Applied { report, check, journal, changes, root: self.root.clone() })
+        let journal = Journal {
+            entries: changes.entries.clone(),
+            ..Journal::default()
+        };
+        Ok(Applied {
+            report,
+            check,
+            journal,
+            changes,
+            root: self.root.clone(),
+        })
     }
 
     /// The rootfs directory.
@@ -139,11 +169,19 @@ impl NativeHost<'_> {
 
     fn conv<T>(&mut self, r: Result<T, SessionError>) -> Result<T, FsError> {
         r.map_err(|e| match e {
-            SessionError::Fs(e) => FsError { code: code(e.code), path: e.path, message: e.message },
+            SessionError::Fs(e) => FsError {
+                code: code(e.code),
+                path: e.path,
+                message: e.message,
+            },
             v => {
                 let msg = v.to_string();
                 self.violation.get_or_insert(msg.clone());
-                FsError { code: ErrorCode::Io, path: String::new(), message: msg }
+                FsError {
+                    code: ErrorCode::Io,
+                    path: String::new(),
+                    message: msg,
+                }
             }
         })
     }
@@ -178,7 +216,13 @@ fn kind(k: HKind) -> Kind {
 }
 
 fn meta(m: rootwasm::rootfs::Meta) -> Metadata {
-    Metadata { kind: kind(m.kind), size: m.size, mode: m.mode, uid: m.uid, gid: m.gid }
+    Metadata {
+        kind: kind(m.kind),
+        size: m.size,
+        mode: m.mode,
+        uid: m.uid,
+        gid: m.gid,
+    }
 }
 
 impl Host for NativeHost<'_> {
@@ -196,7 +240,14 @@ impl Host for NativeHost<'_> {
     }
     fn read_dir(&mut self, path: &str) -> Result<Vec<DirEntry>, FsError> {
         let r = self.session.read_dir(path);
-        self.conv(r).map(|v| v.into_iter().map(|(name, k)| DirEntry { name, kind: kind(k) }).collect())
+        self.conv(r).map(|v| {
+            v.into_iter()
+                .map(|(name, k)| DirEntry {
+                    name,
+                    kind: kind(k),
+                })
+                .collect()
+        })
     }
     fn readlink(&mut self, path: &str) -> Result<String, FsError> {
         let r = self.session.readlink(path);
@@ -238,7 +289,11 @@ impl Host for NativeHost<'_> {
         use sha2::Digest;
         self.artifacts
             .iter()
-            .map(|(n, b)| ArtifactInfo { name: n.clone(), size: b.len() as u64, sha256: hex::encode(sha2::Sha256::digest(b)) })
+            .map(|(n, b)| ArtifactInfo {
+                name: n.clone(),
+                size: b.len() as u64,
+                sha256: hex::encode(sha2::Sha256::digest(b)),
+            })
             .collect()
     }
     fn artifact(&mut self, name: &str) -> Result<Vec<u8>, FsError> {

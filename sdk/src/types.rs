@@ -171,15 +171,24 @@ pub struct Check {
 impl Check {
     /// The fix is present.
     pub fn fixed(detail: impl Into<String>) -> Self {
-        Check { status: CheckStatus::Fixed, detail: detail.into() }
+        Check {
+            status: CheckStatus::Fixed,
+            detail: detail.into(),
+        }
     }
     /// The vulnerable code is present.
     pub fn vulnerable(detail: impl Into<String>) -> Self {
-        Check { status: CheckStatus::Vulnerable, detail: detail.into() }
+        Check {
+            status: CheckStatus::Vulnerable,
+            detail: detail.into(),
+        }
     }
     /// Nothing to fix here.
     pub fn not_applicable(detail: impl Into<String>) -> Self {
-        Check { status: CheckStatus::NotApplicable, detail: detail.into() }
+        Check {
+            status: CheckStatus::NotApplicable,
+            detail: detail.into(),
+        }
     }
 }
 

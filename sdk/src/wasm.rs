@@ -29,7 +29,11 @@ fn err(e: w::Error) -> FsError {
         w::ErrorCode::LimitExceeded => ErrorCode::LimitExceeded,
         w::ErrorCode::Io => ErrorCode::Io,
     };
-    FsError { code, path: e.path, message: e.message }
+    FsError {
+        code,
+        path: e.path,
+        message: e.message,
+    }
 }
 
 fn kind(k: w::NodeKind) -> Kind {
@@ -45,7 +49,13 @@ fn kind(k: w::NodeKind) -> Kind {
 }
 
 fn meta(m: w::Metadata) -> Metadata {
-    Metadata { kind: kind(m.kind), size: m.size, mode: m.mode, uid: m.uid, gid: m.gid }
+    Metadata {
+        kind: kind(m.kind),
+        size: m.size,
+        mode: m.mode,
+        uid: m.uid,
+        gid: m.gid,
+    }
 }
 
 /// The WIT imports.
@@ -63,7 +73,14 @@ impl Host for WitHost {
     }
     fn read_dir(&mut self, path: &str) -> Result<Vec<DirEntry>, FsError> {
         rootfs::read_dir(path)
-            .map(|v| v.into_iter().map(|e| DirEntry { name: e.name, kind: kind(e.kind) }).collect())
+            .map(|v| {
+                v.into_iter()
+                    .map(|e| DirEntry {
+                        name: e.name,
+                        kind: kind(e.kind),
+                    })
+                    .collect()
+            })
             .map_err(err)
     }
     fn readlink(&mut self, path: &str) -> Result<String, FsError> {
@@ -94,7 +111,14 @@ impl Host for WitHost {
         rootfs::chown(path, uid, gid).map_err(err)
     }
     fn artifacts(&mut self) -> Vec<ArtifactInfo> {
-        artifacts::all().into_iter().map(|a| ArtifactInfo { name: a.name, size: a.size, sha256: a.sha256 }).collect()
+        artifacts::all()
+            .into_iter()
+            .map(|a| ArtifactInfo {
+                name: a.name,
+                size: a.size,
+                sha256: a.sha256,
+            })
+            .collect()
     }
     fn artifact(&mut self, name: &str) -> Result<Vec<u8>, FsError> {
         artifacts::read(name).map_err(err)
@@ -143,5 +167,8 @@ pub fn check<R: crate::Recipe>() -> Result<wit::CheckReport, String> {
         CheckStatus::Vulnerable => wit::CheckStatus::Vulnerable,
         CheckStatus::NotApplicable => wit::CheckStatus::NotApplicable,
     };
-    Ok(wit::CheckReport { status, detail: c.detail })
+    Ok(wit::CheckReport {
+        status,
+        detail: c.detail,
+    })
 }

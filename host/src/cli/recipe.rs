@@ -17,10 +17,14 @@ pub enum RecipeCommand {
 pub fn run(c: RecipeCommand) -> anyhow::Result<ExitCode> {
     match c {
         RecipeCommand::Build { dir } => {
-            let sha = rootwasm::recipe_build::build_recipe(&dir).with_context(|| format!("building recipe {}", dir.display()))?;
+            let sha = rootwasm::recipe_build::build_recipe(&dir)
+                .with_context(|| format!("building recipe {}", dir.display()))?;
             // Loading it back checks that the manifest is valid and the pin matches.
             let recipe = rootwasm::manifest::Recipe::load(&dir)?;
-            println!("{}: component {} sha256 {sha}", recipe.manifest.id, recipe.manifest.component.path);
+            println!(
+                "{}: component {} sha256 {sha}",
+                recipe.manifest.id, recipe.manifest.component.path
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -40,7 +40,9 @@ pub struct RunArgs {
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
-    s.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
 }
 
 fn source_date_epoch(flag: Option<u64>) -> anyhow::Result<u64> {
@@ -48,22 +50,35 @@ fn source_date_epoch(flag: Option<u64>) -> anyhow::Result<u64> {
         return Ok(v);
     }
     match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => v.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds")),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds")),
         Err(_) => Ok(0),
     }
 }
 
 pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
-    let recipe = Recipe::load(&a.recipe).with_context(|| format!("loading recipe {}", a.recipe.display()))?;
-    let root = Arc::new(DirRoot::open(&a.rootfs).with_context(|| format!("opening rootfs {}", a.rootfs.display()))?);
-    let cache = a.cache_dir.map(ComponentCache::new).unwrap_or_else(|| ComponentCache::new(ComponentCache::default_dir()));
+    let recipe = Recipe::load(&a.recipe)
+        .with_context(|| format!("loading recipe {}", a.recipe.display()))?;
+    let root = Arc::new(
+        DirRoot::open(&a.rootfs)
+            .with_context(|| format!("opening rootfs {}", a.rootfs.display()))?,
+    );
+    let cache = a
+        .cache_dir
+        .map(ComponentCache::new)
+        .unwrap_or_else(|| ComponentCache::new(ComponentCache::default_dir()));
     let sandbox = Sandbox::new(SandboxOptions { cache })?;
     let options = RunOptions {
         source_date_epoch: source_date_epoch(a.source_date_epoch)?,
         params: a.params.into_iter().collect::<BTreeMap<_, _>>(),
     };
     let result = rootwasm::run::run(&sandbox, &recipe, root.clone(), &options);
-    let journal = Journal { entries: result.changes.entries.clone(), ..Journal::default() };
+    let journal = Journal {
+        entries: result.changes.entries.clone(),
+        ..Journal::default()
+    };
 
     if let Some(out) = &a.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -90,7 +105,11 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         Outcome::Applied { .. } if a.commit => {
             rootwasm::commit::commit(&root, &result.changes.entries, &result.changes.blobs)
                 .with_context(|| format!("committing to {}", a.rootfs.display()))?;
-            eprintln!("committed {} change(s) to {}", journal.entries.len(), a.rootfs.display());
+            eprintln!(
+                "committed {} change(s) to {}",
+                journal.entries.len(),
+                a.rootfs.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         _ => Ok(ExitCode::SUCCESS),
@@ -121,17 +140,27 @@ fn status(s: CheckStatus) -> &'static str {
     }
 }
 
-fn print_summary(recipe: &Recipe, result: &rootwasm::run::RunResult, journal: &Journal, commit: bool) {
+fn print_summary(
+    recipe: &Recipe,
+    result: &rootwasm::run::RunResult,
+    journal: &Journal,
+    commit: bool,
+) {
     let m = &recipe.manifest;
     let cves: Vec<_> = m.fixes.iter().map(|f| f.id.as_str()).collect();
-    println!("recipe   {} ({:?}, {} {} {})", m.id, m.patch_type, m.target.ecosystem, m.target.package, m.target.affected);
+    println!(
+        "recipe   {} ({:?}, {} {} {})",
+        m.id, m.patch_type, m.target.ecosystem, m.target.package, m.target.affected
+    );
     println!("fixes    {}", cves.join(", "));
     if let Some(c) = &result.check_before {
         println!("before   {}: {}", status(c.status), c.detail);
     }
     let outcome = match &result.outcome {
         Outcome::Applied { .. } if commit => "applied".to_string(),
-        Outcome::Applied { .. } => "applied to the staging area only (dry run; pass --commit to write)".to_string(),
+        Outcome::Applied { .. } => {
+            "applied to the staging area only (dry run; pass --commit to write)".to_string()
+        }
         Outcome::AlreadyFixed => "already fixed; nothing to do".into(),
         Outcome::NotApplicable => "not applicable to this rootfs".into(),
         Outcome::Failed(e) => format!("FAILED ({:?})", e.kind),
@@ -139,7 +168,10 @@ fn print_summary(recipe: &Recipe, result: &rootwasm::run::RunResult, journal: &J
     println!("result   {outcome}");
     if let Outcome::Applied { report } = &result.outcome {
         for p in &report.packages {
-            println!("package  {} {} at {}: {} -> {}", p.ecosystem, p.name, p.location, p.version_before, p.version_after);
+            println!(
+                "package  {} {} at {}: {} -> {}",
+                p.ecosystem, p.name, p.location, p.version_before, p.version_after
+            );
         }
         for n in &report.notes {
             println!("note     {n}");
@@ -151,8 +183,15 @@ fn print_summary(recipe: &Recipe, result: &rootwasm::run::RunResult, journal: &J
     if !journal.entries.is_empty() {
         println!("changes  ({})", journal.entries.len());
         for e in &journal.entries {
-            let from = e.from.as_deref().map(|f| format!(" (from {f})")).unwrap_or_default();
-            let op = serde_json::to_value(e.op).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let from = e
+                .from
+                .as_deref()
+                .map(|f| format!(" (from {f})"))
+                .unwrap_or_default();
+            let op = serde_json::to_value(e.op)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
             println!("  {op:<10} {}{from}", e.path);
             println!("             before: {}", describe(&e.before));
             println!("             after:  {}", describe(&e.after));

@@ -2,9 +2,9 @@
 
 use super::{Kind, Meta, RootPath, RootView};
 use cap_std::ambient_authority;
+use cap_std::fs::FileTypeExt;
 use cap_std::fs::{Dir, FileType, MetadataExt};
 use std::io;
-use cap_std::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 /// A directory tree seen as a root filesystem.
@@ -20,7 +20,10 @@ impl DirRoot {
     /// Open `path` as a root.
     pub fn open(path: &Path) -> io::Result<Self> {
         let dir = Dir::open_ambient_dir(path, ambient_authority())?;
-        Ok(DirRoot { dir, path: path.to_owned() })
+        Ok(DirRoot {
+            dir,
+            path: path.to_owned(),
+        })
     }
 
     /// The host path of the root.

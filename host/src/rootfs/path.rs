@@ -93,7 +93,9 @@ impl RootPath {
         if dir.is_root() {
             !self.is_root()
         } else {
-            self.0.len() > dir.0.len() && self.0.starts_with(&dir.0) && self.0.as_bytes()[dir.0.len()] == b'/'
+            self.0.len() > dir.0.len()
+                && self.0.starts_with(&dir.0)
+                && self.0.as_bytes()[dir.0.len()] == b'/'
         }
     }
 }
@@ -144,7 +146,12 @@ pub enum ResolveError {
 /// the root, and `..` never climbs above it. The result names no symlink
 /// except, with [`Follow::NotFinal`], the last component. The last component
 /// may be absent; every component before it exists and is a directory.
-pub fn resolve<L, R>(path: &str, follow: Follow, mut lstat: L, mut readlink: R) -> Result<RootPath, ResolveError>
+pub fn resolve<L, R>(
+    path: &str,
+    follow: Follow,
+    mut lstat: L,
+    mut readlink: R,
+) -> Result<RootPath, ResolveError>
 where
     L: FnMut(&RootPath) -> std::io::Result<Option<Meta>>,
     R: FnMut(&RootPath) -> std::io::Result<String>,
@@ -152,7 +159,10 @@ where
     if path.contains('\0') {
         return Err(ResolveError::Invalid(path.into()));
     }
-    let io_err = |p: &RootPath, e: std::io::Error| ResolveError::Io { path: p.to_string(), message: e.to_string() };
+    let io_err = |p: &RootPath, e: std::io::Error| ResolveError::Io {
+        path: p.to_string(),
+        message: e.to_string(),
+    };
     let mut todo: VecDeque<String> = components(path).collect();
     let mut done: Vec<String> = Vec::new();
     let mut links = 0;
@@ -192,7 +202,9 @@ where
 }
 
 fn components(path: &str) -> impl Iterator<Item = String> + '_ {
-    path.split('/').filter(|c| !c.is_empty() && *c != ".").map(str::to_owned)
+    path.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -212,8 +224,22 @@ mod tests {
                     Ok(self
                         .0
                         .get(p.as_str())
-                        .map(|(kind, _)| Meta { kind: *kind, size: 0, mode: 0o755, uid: 0, gid: 0 })
-                        .or_else(|| p.is_root().then_some(Meta { kind: Kind::Dir, size: 0, mode: 0o755, uid: 0, gid: 0 })))
+                        .map(|(kind, _)| Meta {
+                            kind: *kind,
+                            size: 0,
+                            mode: 0o755,
+                            uid: 0,
+                            gid: 0,
+                        })
+                        .or_else(|| {
+                            p.is_root().then_some(Meta {
+                                kind: Kind::Dir,
+                                size: 0,
+                                mode: 0o755,
+                                uid: 0,
+                                gid: 0,
+                            })
+                        }))
                 },
                 |p| Ok(self.0[p.as_str()].1.to_string()),
             )
@@ -238,35 +264,79 @@ mod tests {
 
     #[test]
     fn absolute_symlinks_resolve_inside_the_root() {
-        assert_eq!(tree().resolve("/hostetc/passwd", Follow::Final).unwrap().as_str(), "/etc/passwd");
+        assert_eq!(
+            tree()
+                .resolve("/hostetc/passwd", Follow::Final)
+                .unwrap()
+                .as_str(),
+            "/etc/passwd"
+        );
     }
 
     #[test]
     fn dotdot_cannot_climb_out() {
         let t = tree();
-        assert_eq!(t.resolve("/../../etc/passwd", Follow::Final).unwrap().as_str(), "/etc/passwd");
-        assert_eq!(t.resolve("/up/etc", Follow::Final).unwrap().as_str(), "/etc");
-        assert_eq!(t.resolve("/usr/lib/up2", Follow::Final).unwrap().as_str(), "/etc/passwd");
-        assert_eq!(t.resolve("/lib/../etc", Follow::Final).unwrap().as_str(), "/usr/etc");
+        assert_eq!(
+            t.resolve("/../../etc/passwd", Follow::Final)
+                .unwrap()
+                .as_str(),
+            "/etc/passwd"
+        );
+        assert_eq!(
+            t.resolve("/up/etc", Follow::Final).unwrap().as_str(),
+            "/etc"
+        );
+        assert_eq!(
+            t.resolve("/usr/lib/up2", Follow::Final).unwrap().as_str(),
+            "/etc/passwd"
+        );
+        assert_eq!(
+            t.resolve("/lib/../etc", Follow::Final).unwrap().as_str(),
+            "/usr/etc"
+        );
     }
 
     #[test]
     fn final_symlink_is_kept_when_asked() {
-        assert_eq!(tree().resolve("/lib", Follow::NotFinal).unwrap().as_str(), "/lib");
-        assert_eq!(tree().resolve("/lib/file", Follow::NotFinal).unwrap().as_str(), "/usr/lib/file");
+        assert_eq!(
+            tree().resolve("/lib", Follow::NotFinal).unwrap().as_str(),
+            "/lib"
+        );
+        assert_eq!(
+            tree()
+                .resolve("/lib/file", Follow::NotFinal)
+                .unwrap()
+                .as_str(),
+            "/usr/lib/file"
+        );
     }
 
     #[test]
     fn loops_are_errors() {
-        assert!(matches!(tree().resolve("/loop1/x", Follow::Final), Err(ResolveError::Loop(_))));
-        assert!(matches!(tree().resolve("/loop1", Follow::Final), Err(ResolveError::Loop(_))));
+        assert!(matches!(
+            tree().resolve("/loop1/x", Follow::Final),
+            Err(ResolveError::Loop(_))
+        ));
+        assert!(matches!(
+            tree().resolve("/loop1", Follow::Final),
+            Err(ResolveError::Loop(_))
+        ));
     }
 
     #[test]
     fn missing_and_non_directories() {
-        assert!(matches!(tree().resolve("/nope/x", Follow::Final), Err(ResolveError::NotFound(_))));
-        assert!(matches!(tree().resolve("/etc/passwd/x", Follow::Final), Err(ResolveError::NotADirectory(_))));
-        assert_eq!(tree().resolve("/etc/new", Follow::Final).unwrap().as_str(), "/etc/new");
+        assert!(matches!(
+            tree().resolve("/nope/x", Follow::Final),
+            Err(ResolveError::NotFound(_))
+        ));
+        assert!(matches!(
+            tree().resolve("/etc/passwd/x", Follow::Final),
+            Err(ResolveError::NotADirectory(_))
+        ));
+        assert_eq!(
+            tree().resolve("/etc/new", Follow::Final).unwrap().as_str(),
+            "/etc/new"
+        );
     }
 
     #[test]
@@ -278,6 +348,10 @@ mod tests {
         assert_eq!(p.parent().as_str(), "/usr/lib");
         assert_eq!(p.file_name(), "x");
         assert!(p.is_inside(&RootPath::lexical("/usr").unwrap()));
-        assert!(!RootPath::lexical("/usrx").unwrap().is_inside(&RootPath::lexical("/usr").unwrap()));
+        assert!(
+            !RootPath::lexical("/usrx")
+                .unwrap()
+                .is_inside(&RootPath::lexical("/usr").unwrap())
+        );
     }
 }

@@ -46,11 +46,18 @@ impl ComponentCache {
     fn path_for(&self, engine: &Engine, wasm_sha256: &str) -> PathBuf {
         let mut h = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        self.dir.join("components").join(format!("{wasm_sha256}-{:016x}.cwasm", h.finish()))
+        self.dir
+            .join("components")
+            .join(format!("{wasm_sha256}-{:016x}.cwasm", h.finish()))
     }
 
     /// The compiled component for `wasm` (whose sha256 the caller verified).
-    pub fn load(&self, engine: &Engine, wasm: &[u8], wasm_sha256: &str) -> wasmtime::Result<(Component, CacheUse)> {
+    pub fn load(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+        wasm_sha256: &str,
+    ) -> wasmtime::Result<(Component, CacheUse)> {
         let path = self.path_for(engine, wasm_sha256);
         if path.is_file() {
             // SAFETY: the file is in our own cache directory, written by
@@ -69,7 +76,10 @@ impl ComponentCache {
     fn store(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         let dir = path.parent().expect("cache path has a parent");
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         std::io::Write::write_all(&mut tmp, bytes)?;
         tmp.persist(path).map_err(|e| e.error)?;

@@ -21,7 +21,13 @@ fn kind(k: Kind) -> types::NodeKind {
 }
 
 fn meta(m: Meta) -> types::Metadata {
-    types::Metadata { kind: kind(m.kind), size: m.size, mode: m.mode, uid: m.uid, gid: m.gid }
+    types::Metadata {
+        kind: kind(m.kind),
+        size: m.size,
+        mode: m.mode,
+        uid: m.uid,
+        gid: m.gid,
+    }
 }
 
 impl types::Host for StoreState {
@@ -60,7 +66,15 @@ impl rootfs::Host for StoreState {
         self.session.read(&path)
     }
     fn read_dir(&mut self, path: String) -> R<Vec<types::DirEntry>> {
-        Ok(self.session.read_dir(&path)?.into_iter().map(|(name, k)| types::DirEntry { name, kind: kind(k) }).collect())
+        Ok(self
+            .session
+            .read_dir(&path)?
+            .into_iter()
+            .map(|(name, k)| types::DirEntry {
+                name,
+                kind: kind(k),
+            })
+            .collect())
     }
     fn readlink(&mut self, path: String) -> R<String> {
         self.session.readlink(&path)
@@ -97,7 +111,11 @@ impl artifacts::Host for StoreState {
             .inputs
             .artifacts
             .iter()
-            .map(|(name, (sha, bytes))| artifacts::Artifact { name: name.clone(), size: bytes.len() as u64, sha256: sha.0.clone() })
+            .map(|(name, (sha, bytes))| artifacts::Artifact {
+                name: name.clone(),
+                size: bytes.len() as u64,
+                sha256: sha.0.clone(),
+            })
             .collect())
     }
     fn read(&mut self, name: String) -> R<Vec<u8>> {
@@ -117,7 +135,12 @@ impl params::Host for StoreState {
         Ok(self.inputs.params.get(&name).cloned())
     }
     fn all(&mut self) -> wasmtime::Result<Vec<(String, String)>> {
-        Ok(self.inputs.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        Ok(self
+            .inputs
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 }
 
@@ -129,6 +152,9 @@ impl log::Host for StoreState {
             log::Level::Warn => "warn",
             log::Level::Error => "error",
         };
-        self.push_log(LogLine { level: level.into(), message })
+        self.push_log(LogLine {
+            level: level.into(),
+            message,
+        })
     }
 }

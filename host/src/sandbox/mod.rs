@@ -59,7 +59,9 @@ pub struct SandboxOptions {
 
 impl Default for SandboxOptions {
     fn default() -> Self {
-        SandboxOptions { cache: ComponentCache::new(ComponentCache::default_dir()) }
+        SandboxOptions {
+            cache: ComponentCache::new(ComponentCache::default_dir()),
+        }
     }
 }
 
@@ -154,10 +156,20 @@ impl Sandbox {
     /// A new engine with fuel, epochs and the recipe linker.
     pub fn new(options: SandboxOptions) -> Result<Self, RunError> {
         let mut config = Config::new();
-        config.consume_fuel(true).epoch_interruption(true).wasm_component_model(true);
-        let engine = Engine::new(&config).map_err(|e| RunError::new(RunErrorKind::Load, "", format!("starting wasmtime: {e}")))?;
-        let linker = Self::linker(&engine)
-            .map_err(|e| RunError::new(RunErrorKind::Load, "", format!("linking the recipe world: {e}")))?;
+        config
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .wasm_component_model(true);
+        let engine = Engine::new(&config).map_err(|e| {
+            RunError::new(RunErrorKind::Load, "", format!("starting wasmtime: {e}"))
+        })?;
+        let linker = Self::linker(&engine).map_err(|e| {
+            RunError::new(
+                RunErrorKind::Load,
+                "",
+                format!("linking the recipe world: {e}"),
+            )
+        })?;
         let stop = Arc::new(AtomicBool::new(false));
         let (e, s) = (engine.weak(), stop.clone());
         std::thread::Builder::new()
@@ -171,8 +183,19 @@ impl Sandbox {
                     }
                 }
             })
-            .map_err(|e| RunError::new(RunErrorKind::Load, "", format!("starting the epoch thread: {e}")))?;
-        Ok(Sandbox { engine, linker, cache: options.cache, stop })
+            .map_err(|e| {
+                RunError::new(
+                    RunErrorKind::Load,
+                    "",
+                    format!("starting the epoch thread: {e}"),
+                )
+            })?;
+        Ok(Sandbox {
+            engine,
+            linker,
+            cache: options.cache,
+            stop,
+        })
     }
 
     fn linker(engine: &Engine) -> wasmtime::Result<Linker<StoreState>> {
@@ -193,22 +216,48 @@ impl Sandbox {
         let mut l = Linker::new(engine);
         bindings::Recipe::add_to_linker::<StoreState, Own>(&mut l, |s| s)?;
         // The harmless part of wasi:cli/imports; deliberately no filesystem or sockets.
-        clocks::wall_clock::add_to_linker::<_, WasiClocks>(&mut l, |s| wasmtime_wasi::clocks::WasiClocksView::clocks(s))?;
-        clocks::monotonic_clock::add_to_linker::<_, WasiClocks>(&mut l, |s| wasmtime_wasi::clocks::WasiClocksView::clocks(s))?;
+        clocks::wall_clock::add_to_linker::<_, WasiClocks>(&mut l, |s| {
+            wasmtime_wasi::clocks::WasiClocksView::clocks(s)
+        })?;
+        clocks::monotonic_clock::add_to_linker::<_, WasiClocks>(&mut l, |s| {
+            wasmtime_wasi::clocks::WasiClocksView::clocks(s)
+        })?;
         random::random::add_to_linker::<_, WasiRandom>(&mut l, |s| s.wasi.random())?;
         random::insecure::add_to_linker::<_, WasiRandom>(&mut l, |s| s.wasi.random())?;
         random::insecure_seed::add_to_linker::<_, WasiRandom>(&mut l, |s| s.wasi.random())?;
-        cli::exit::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-        cli::environment::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-        cli::stdin::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-        cli::stdout::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-        cli::stderr::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-        cli::terminal_input::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-        cli::terminal_output::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-        cli::terminal_stdin::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-        cli::terminal_stdout::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-        cli::terminal_stderr::add_to_linker::<_, WasiCli>(&mut l, |s| wasmtime_wasi::cli::WasiCliView::cli(s))?;
-        wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<_, Io>(&mut l, |s| &mut s.table)?;
+        cli::exit::add_to_linker::<_, WasiCli>(&mut l, |s| {
+            wasmtime_wasi::cli::WasiCliView::cli(s)
+        })?;
+        cli::environment::add_to_linker::<_, WasiCli>(&mut l, |s| {
+            wasmtime_wasi::cli::WasiCliView::cli(s)
+        })?;
+        cli::stdin::add_to_linker::<_, WasiCli>(&mut l, |s| {
+            wasmtime_wasi::cli::WasiCliView::cli(s)
+        })?;
+        cli::stdout::add_to_linker::<_, WasiCli>(&mut l, |s| {
+            wasmtime_wasi::cli::WasiCliView::cli(s)
+        })?;
+        cli::stderr::add_to_linker::<_, WasiCli>(&mut l, |s| {
+            wasmtime_wasi::cli::WasiCliView::cli(s)
+        })?;
+        cli::terminal_input::add_to_linker::<_, WasiCli>(&mut l, |s| {
+            wasmtime_wasi::cli::WasiCliView::cli(s)
+        })?;
+        cli::terminal_output::add_to_linker::<_, WasiCli>(&mut l, |s| {
+            wasmtime_wasi::cli::WasiCliView::cli(s)
+        })?;
+        cli::terminal_stdin::add_to_linker::<_, WasiCli>(&mut l, |s| {
+            wasmtime_wasi::cli::WasiCliView::cli(s)
+        })?;
+        cli::terminal_stdout::add_to_linker::<_, WasiCli>(&mut l, |s| {
+            wasmtime_wasi::cli::WasiCliView::cli(s)
+        })?;
+        cli::terminal_stderr::add_to_linker::<_, WasiCli>(&mut l, |s| {
+            wasmtime_wasi::cli::WasiCliView::cli(s)
+        })?;
+        wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<_, Io>(&mut l, |s| {
+            &mut s.table
+        })?;
         io::poll::add_to_linker::<_, Io>(&mut l, |s| &mut s.table)?;
         io::streams::add_to_linker::<_, Io>(&mut l, |s| &mut s.table)?;
         Ok(l)
@@ -226,11 +275,19 @@ impl Sandbox {
         let (component, cache) = self
             .cache
             .load(&self.engine, &recipe.component, recipe.component_sha256())
-            .map_err(|e| load_err(format!("{} is not a valid wasm component: {e:#}", recipe.manifest.component.path)))?;
+            .map_err(|e| {
+                load_err(format!(
+                    "{} is not a valid wasm component: {e:#}",
+                    recipe.manifest.component.path
+                ))
+            })?;
         let ty = component.component_type();
         for (name, _) in ty.imports(&self.engine) {
             if !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p)) {
-                let why = if ["wasi:filesystem", "wasi:sockets", "wasi:http"].iter().any(|p| name.starts_with(p)) {
+                let why = if ["wasi:filesystem", "wasi:sockets", "wasi:http"]
+                    .iter()
+                    .any(|p| name.starts_with(p))
+                {
                     "recipes get no WASI file or network access: reach the rootfs through rootwasm:recipe/rootfs and ship data as [[artifacts]]"
                 } else {
                     "only rootwasm:recipe interfaces and WASI stdio, clocks, random and io are available"
@@ -238,7 +295,10 @@ impl Sandbox {
                 return Err(RunError::new(
                     RunErrorKind::ForbiddenImport,
                     id,
-                    format!("component {} imports `{name}`, which is not allowed: {why}", recipe.manifest.component.path),
+                    format!(
+                        "component {} imports `{name}`, which is not allowed: {why}",
+                        recipe.manifest.component.path
+                    ),
                 ));
             }
         }
@@ -246,7 +306,11 @@ impl Sandbox {
             .linker
             .instantiate_pre(&component)
             .and_then(RecipePre::new)
-            .map_err(|e| load_err(format!("component does not fit the rootwasm:recipe world: {e:#}")))?;
+            .map_err(|e| {
+                load_err(format!(
+                    "component does not fit the rootwasm:recipe world: {e:#}"
+                ))
+            })?;
         Ok(Loaded { pre, cache })
     }
 
@@ -306,7 +370,12 @@ impl Sandbox {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
         let fuel_ok = store.set_fuel(limits.fuel);
-        store.set_epoch_deadline(limits.wall_time_ms.div_ceil(EPOCH_TICK.as_millis() as u64).max(1));
+        store.set_epoch_deadline(
+            limits
+                .wall_time_ms
+                .div_ceil(EPOCH_TICK.as_millis() as u64)
+                .max(1),
+        );
         store.epoch_deadline_trap();
 
         let result = fuel_ok.and_then(|()| {
@@ -316,7 +385,8 @@ impl Sandbox {
                 Call::Apply => instance.call_apply(&mut store)?.map(Returned::Apply),
             })
         });
-        let out_full = stdout.contents().len() >= OUTPUT_CAPTURE_BYTES || stderr.contents().len() >= OUTPUT_CAPTURE_BYTES;
+        let out_full = stdout.contents().len() >= OUTPUT_CAPTURE_BYTES
+            || stderr.contents().len() >= OUTPUT_CAPTURE_BYTES;
         let state = store.into_data();
         let captured = Captured {
             stdout: String::from_utf8_lossy(&stdout.contents()).into_owned(),
@@ -326,27 +396,63 @@ impl Sandbox {
         let phase = call.name();
         let result = match result {
             Ok(Ok(r)) => Ok(r),
-            Ok(Err(msg)) => Err(RunError::new(RunErrorKind::RecipeFailed, &recipe, format!("{phase} returned an error: {msg}"))),
-            Err(e) => Err(classify(e, &recipe, phase, limits, state.memory.hit, out_full)),
+            Ok(Err(msg)) => Err(RunError::new(
+                RunErrorKind::RecipeFailed,
+                &recipe,
+                format!("{phase} returned an error: {msg}"),
+            )),
+            Err(e) => Err(classify(
+                e,
+                &recipe,
+                phase,
+                limits,
+                state.memory.hit,
+                out_full,
+            )),
         };
         (state.session, captured, result)
     }
 }
 
 /// Turn a trap into an error that says which limit or rule stopped the recipe.
-fn classify(e: wasmtime::Error, recipe: &str, phase: &str, limits: &Limits, memory_hit: bool, out_full: bool) -> RunError {
+fn classify(
+    e: wasmtime::Error,
+    recipe: &str,
+    phase: &str,
+    limits: &Limits,
+    memory_hit: bool,
+    out_full: bool,
+) -> RunError {
     let (kind, message) = if let Some(v) = e.downcast_ref::<Violation>() {
         (RunErrorKind::ScopeViolation, v.0.clone())
     } else if let Some(o) = e.downcast_ref::<OutputLimit>() {
         (RunErrorKind::OutputLimit, o.to_string())
     } else if matches!(e.downcast_ref::<Trap>(), Some(Trap::OutOfFuel)) {
-        (RunErrorKind::OutOfFuel, format!("ran out of fuel ({} units); raise [limits] fuel in recipe.toml if the recipe really needs more", limits.fuel))
+        (
+            RunErrorKind::OutOfFuel,
+            format!(
+                "ran out of fuel ({} units); raise [limits] fuel in recipe.toml if the recipe really needs more",
+                limits.fuel
+            ),
+        )
     } else if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-        (RunErrorKind::Timeout, format!("exceeded its wall-time limit of {} ms", limits.wall_time_ms))
+        (
+            RunErrorKind::Timeout,
+            format!("exceeded its wall-time limit of {} ms", limits.wall_time_ms),
+        )
     } else if memory_hit {
-        (RunErrorKind::MemoryLimit, format!("tried to grow memory beyond its limit of {} bytes; raise [limits] memory-bytes in recipe.toml if needed", limits.memory_bytes))
+        (
+            RunErrorKind::MemoryLimit,
+            format!(
+                "tried to grow memory beyond its limit of {} bytes; raise [limits] memory-bytes in recipe.toml if needed",
+                limits.memory_bytes
+            ),
+        )
     } else if out_full {
-        (RunErrorKind::OutputLimit, format!("wrote more than {OUTPUT_CAPTURE_BYTES} bytes to stdout or stderr"))
+        (
+            RunErrorKind::OutputLimit,
+            format!("wrote more than {OUTPUT_CAPTURE_BYTES} bytes to stdout or stderr"),
+        )
     } else {
         (RunErrorKind::Trap, format!("trapped: {e:#}"))
     };

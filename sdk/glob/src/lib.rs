@@ -52,7 +52,11 @@ impl std::fmt::Display for GlobError {
 
 impl std::error::Error for GlobError {}
 
-const OPTS: MatchOptions = MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: false };
+const OPTS: MatchOptions = MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
 
 fn parts(path: &str) -> impl Iterator<Item = &str> {
     path.split('/').filter(|s| !s.is_empty() && *s != ".")
@@ -61,7 +65,10 @@ fn parts(path: &str) -> impl Iterator<Item = &str> {
 impl Glob {
     /// Compile `text`, which must start with `/` and contain no `.` or `..` components.
     pub fn new(text: &str) -> Result<Self, GlobError> {
-        let err = |reason: &str| GlobError { pattern: text.into(), reason: reason.into() };
+        let err = |reason: &str| GlobError {
+            pattern: text.into(),
+            reason: reason.into(),
+        };
         if !text.starts_with('/') {
             return Err(err("must be absolute, starting with '/'"));
         }
@@ -79,7 +86,10 @@ impl Glob {
                 p => segs.push(Seg::Wild(Pattern::new(p).map_err(|e| err(e.msg))?)),
             }
         }
-        Ok(Glob { text: text.into(), segs })
+        Ok(Glob {
+            text: text.into(),
+            segs,
+        })
     }
 
     /// The pattern as written.
@@ -127,7 +137,10 @@ fn matches_from(segs: &[Seg], parts: &[&str]) -> bool {
     match (segs.first(), parts.first()) {
         (None, None) => true,
         (None, Some(_)) => false,
-        (Some(Seg::Any), _) => matches_from(&segs[1..], parts) || (!parts.is_empty() && matches_from(segs, &parts[1..])),
+        (Some(Seg::Any), _) => {
+            matches_from(&segs[1..], parts)
+                || (!parts.is_empty() && matches_from(segs, &parts[1..]))
+        }
         (Some(_), None) => false,
         (Some(s), Some(p)) => seg_matches(s, p) && matches_from(&segs[1..], &parts[1..]),
     }
@@ -156,7 +169,11 @@ mod tests {
         let one = Glob::new("/a/*.py").unwrap();
         assert!(one.matches("/a/x.py"));
         assert!(!one.matches("/a/b/x.py"));
-        assert!(Glob::new("/etc/os-release").unwrap().matches("/etc/os-release"));
+        assert!(
+            Glob::new("/etc/os-release")
+                .unwrap()
+                .matches("/etc/os-release")
+        );
     }
 
     #[test]
@@ -166,7 +183,11 @@ mod tests {
         assert!(g.may_contain("/usr/lib"));
         assert!(g.may_contain("/usr/lib/python3.11/a/b/c"));
         assert!(!g.may_contain("/usr/share"));
-        assert!(!Glob::new("/etc/os-release").unwrap().may_contain("/etc/os-release"));
+        assert!(
+            !Glob::new("/etc/os-release")
+                .unwrap()
+                .may_contain("/etc/os-release")
+        );
         assert_eq!(g.base(), "/usr/lib");
     }
 

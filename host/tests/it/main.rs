@@ -1,0 +1,8 @@
+//! The one integration test binary. Modules are named after what they check;
+//! `support` builds the guest components and sets up trees.
+
+mod backport;
+mod determinism;
+mod hostile;
+mod session;
+mod support;
