@@ -54,10 +54,14 @@ pub trait Recipe {
 }
 
 /// Export a [`Recipe`] as the component's `apply` and `check`. Natively it
-/// expands to nothing, so the same crate builds for tests.
+/// only checks that the type is a recipe, so the same crate builds for tests.
 #[macro_export]
 macro_rules! export_recipe {
     ($recipe:ty) => {
+        #[cfg(not(target_family = "wasm"))]
+        const _: () = {
+            let _ = <$recipe as $crate::Recipe>::apply;
+        };
         #[cfg(target_family = "wasm")]
         const _: () = {
             struct __RootwasmExport;

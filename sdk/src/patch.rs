@@ -35,10 +35,10 @@ pub fn split(diff: &str) -> Result<Vec<FilePatch>> {
         let starts_header = lines[i].starts_with("diff ")
             || lines[i].starts_with("index ")
             || lines[i].starts_with("Only in ");
-        if let Some(f) = out.last_mut() {
-            if !starts_header {
-                f.diff.push_str(lines[i]);
-            }
+        if let Some(f) = out.last_mut()
+            && !starts_header
+        {
+            f.diff.push_str(lines[i]);
         }
         i += 1;
     }
@@ -84,7 +84,7 @@ pub fn apply(path: &str, old: &str, diff: &str) -> Result<String> {
             h.new_range().start(),
             h.new_range().len()
         );
-        let at = if r.len() == 0 {
+        let at = if r.is_empty() {
             r.start()
         } else {
             r.start() - 1

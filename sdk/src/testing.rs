@@ -7,8 +7,8 @@
 //! ```no_run
 //! # struct MyFix;
 //! # impl rootwasm_sdk::Recipe for MyFix {
-//! #   fn check(_: &mut rootwasm_sdk::Context) -> rootwasm_sdk::Result<rootwasm_sdk::Check> { todo!() }
-//! #   fn apply(_: &mut rootwasm_sdk::Context) -> rootwasm_sdk::Result<rootwasm_sdk::Report> { todo!() }
+//! #   fn check(_: &mut rootwasm_sdk::Context) -> rootwasm_sdk::Result<rootwasm_sdk::Check> { Ok(rootwasm_sdk::Check::vulnerable("")) }
+//! #   fn apply(_: &mut rootwasm_sdk::Context) -> rootwasm_sdk::Result<rootwasm_sdk::Report> { Ok(Default::default()) }
 //! # }
 //! use rootwasm_sdk::testing::Harness;
 //! let h = Harness::new(env!("CARGO_MANIFEST_DIR"), "/tmp/rootfs").unwrap();

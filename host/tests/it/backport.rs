@@ -10,7 +10,9 @@ use std::process::Command;
 const SITE: &str = "usr/local/lib/python3.11/site-packages";
 
 fn python_leak(site: &Path) -> serde_json::Value {
-    let out = Command::new("python3")
+    // The test setup makes a venv with requests' dependencies pinned; fall back to python3.
+    let python = std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python)
         .arg(repo().join("tests/python/proxy_auth_leak.py"))
         .arg(site)
         .env("PYTHONDONTWRITEBYTECODE", "1")

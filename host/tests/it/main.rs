@@ -4,5 +4,6 @@
 mod backport;
 mod determinism;
 mod hostile;
+mod reproducible;
 mod session;
 mod support;

@@ -28,7 +28,8 @@ enum Seg {
 }
 
 /// A compiled absolute glob. `*`, `?` and `[...]` match within one path
-/// component; a whole component `**` matches any number of components.
+/// component; a whole component `**` matches any number of components,
+/// zero included (so `/a/**` matches `/a` itself).
 #[derive(Clone, Debug)]
 pub struct Glob {
     text: String,
@@ -165,7 +166,9 @@ mod tests {
         assert!(g.matches("/usr/lib/python3.11/site-packages/requests/x/y"));
         assert!(g.matches("/usr/lib/python3/requests/a.py"));
         assert!(!g.matches("/usr/lib/python3.11"));
-        assert!(!g.matches("/usr/lib/python3.11/requests"));
+        // `**` matches zero components too, so `dir/**` covers `dir` itself.
+        assert!(g.matches("/usr/lib/python3.11/requests"));
+        assert!(!g.matches("/usr/lib/python3.11/urllib3/x"));
         let one = Glob::new("/a/*.py").unwrap();
         assert!(one.matches("/a/x.py"));
         assert!(!one.matches("/a/b/x.py"));

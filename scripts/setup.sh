@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Everything the sample and the tests need on a fresh Debian machine (as root),
+# idempotent: the Rust wasm target, and a Python venv with the test oracles.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null; then
+    echo "error: cargo not found; install Rust 1.95 with rustup first" >&2
+    exit 1
+fi
+rustup target add wasm32-wasip2 >/dev/null
+
+if [ "${1:-}" = "--tests" ]; then
+    py=target/py/bin/python
+    if [ ! -x "$py" ]; then
+        python3 -m venv target/py
+    fi
+    "$py" -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+fi
