@@ -84,6 +84,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         std::fs::write(out.join("journal.json"), journal.to_json())?;
         result.changes.blobs.write_to(&out.join("blobs"))?;
+        std::fs::write(out.join("report.json"), report_json(&result, &journal))?;
     }
     for line in &result.output.logs {
         eprintln!("[{}] {}: {}", line.level, recipe.manifest.id, line.message);
@@ -114,6 +115,34 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         }
         _ => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// `report.json`: how the run went, both checks, what apply reported, and the
+/// recipe's captured output. Deterministic, like the journal.
+fn report_json(result: &rootwasm::run::RunResult, journal: &Journal) -> String {
+    let (outcome, report, error) = match &result.outcome {
+        Outcome::Applied { report } => ("applied", Some(report), None),
+        Outcome::AlreadyFixed => ("already-fixed", None, None),
+        Outcome::NotApplicable => ("not-applicable", None, None),
+        Outcome::Failed(e) => ("failed", None, Some(e)),
+    };
+    let v = serde_json::json!({
+        "recipe": result.recipe,
+        "outcome": outcome,
+        "error": error,
+        "check_before": result.check_before.as_ref().map(check_json),
+        "report": report,
+        "check_after": result.check_after.as_ref().map(check_json),
+        "journal_sha256": rootwasm::journal::Sha256Hex::of(journal.to_json().as_bytes()),
+        "output": result.output,
+    });
+    let mut s = serde_json::to_string_pretty(&v).expect("report serialises");
+    s.push('\n');
+    s
+}
+
+fn check_json(c: &rootwasm::sandbox::CheckReport) -> serde_json::Value {
+    serde_json::json!({ "status": status(c.status).replace(' ', "-"), "detail": c.detail })
 }
 
 fn describe(s: &Option<State>) -> String {

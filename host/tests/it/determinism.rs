@@ -40,6 +40,11 @@ fn journals_are_byte_identical_across_runs_and_paths() {
         tree_hash(&b.path().join("out")),
         "blob stores differ"
     );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.path().join("out/report.json")).unwrap()).unwrap();
+    assert_eq!(report["outcome"], "applied");
+    assert_eq!(report["check_after"]["status"], "fixed");
+    assert_eq!(report["report"]["fixed"][0], "CVE-2023-32681");
     // And the journal is what the docs say: version 1, three entries.
     let j: serde_json::Value = serde_json::from_slice(&ja).unwrap();
     assert_eq!(j["format"], "rootwasm.journal/v1");

@@ -185,3 +185,8 @@ fn unknown_manifest_field_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("unknown field `wirte`"), "{stderr}");
 }
+
+#[test]
+fn wasi_sockets_import_is_refused_at_load() {
+    expect_refused("net-import", "", "", "imports `wasi:sockets/");
+}
