@@ -11,6 +11,15 @@ fi
 rustup target add wasm32-wasip2 >/dev/null
 
 if [ "${1:-}" = "--tests" ]; then
+    # Other people's tools that check our output.
+    missing=""
+    for tool in skopeo umoci; do
+        command -v "$tool" >/dev/null || missing="$missing $tool"
+    done
+    if [ -n "$missing" ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+    fi
     py=target/py/bin/python
     if [ ! -x "$py" ]; then
         python3 -m venv target/py

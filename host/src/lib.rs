@@ -17,8 +17,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "sandbox")]
+pub mod apply;
 pub mod commit;
 pub mod error;
+pub mod image;
 pub mod journal;
 pub mod manifest;
 pub mod recipe_build;

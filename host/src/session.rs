@@ -151,15 +151,118 @@ pub struct Changes {
     pub staged: BTreeMap<RootPath, Staged>,
 }
 
+/// Staged changes over a base view: what a recipe sees, and what the next
+/// recipe in a run builds on.
+pub struct Overlay {
+    base: Arc<dyn RootView + Send + Sync>,
+    staged: BTreeMap<RootPath, Staged>,
+    blobs: Blobs,
+}
+
+impl Overlay {
+    /// `changes` applied over `base`.
+    pub fn new(base: Arc<dyn RootView + Send + Sync>, changes: &Changes) -> Self {
+        Overlay {
+            base,
+            staged: changes.staged.clone(),
+            blobs: changes.blobs.clone(),
+        }
+    }
+
+    pub(crate) fn node(&self, p: &RootPath) -> SessionResult<Option<Meta>> {
+        match self.staged.get(p) {
+            Some(Staged::Removed) => Ok(None),
+            Some(Staged::Node(n)) => Ok(Some(n.meta)),
+            None => self
+                .base
+                .lstat(p)
+                .map_err(|e| fs_err(ErrorCode::Io, p.as_str(), e.to_string())),
+        }
+    }
+
+    pub(crate) fn link_target(&self, p: &RootPath) -> std::io::Result<String> {
+        match self.staged.get(p) {
+            Some(Staged::Node(Node {
+                content: Content::Link(t),
+                ..
+            })) => Ok(t.clone()),
+            Some(_) => Err(std::io::Error::other("not a symlink")),
+            None => self.base.readlink(p),
+        }
+    }
+
+    pub(crate) fn contents(&self, p: &RootPath) -> SessionResult<Arc<[u8]>> {
+        match self.staged.get(p) {
+            Some(Staged::Node(Node {
+                content: Content::Blob(d),
+                ..
+            })) => Ok(self.blobs.get(d).expect("staged blob is stored").clone()),
+            _ => self
+                .base
+                .read(p)
+                .map(Into::into)
+                .map_err(|e| fs_err(ErrorCode::Io, p.as_str(), e.to_string())),
+        }
+    }
+
+    pub(crate) fn list(&self, dir: &RootPath) -> SessionResult<BTreeMap<String, Kind>> {
+        let mut out = BTreeMap::new();
+        let base_is_dir = !self.staged.contains_key(dir)
+            || matches!(self.base.lstat(dir), Ok(Some(m)) if m.kind == Kind::Dir);
+        if base_is_dir {
+            let base = self
+                .base
+                .read_dir(dir)
+                .map_err(|e| fs_err(ErrorCode::Io, dir.as_str(), e.to_string()))?;
+            out.extend(base);
+        }
+        for (p, s) in &self.staged {
+            if !p.is_root() && p.parent() == *dir {
+                match s {
+                    Staged::Removed => out.remove(p.file_name()),
+                    Staged::Node(n) => out.insert(p.file_name().to_owned(), n.meta.kind),
+                };
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn io_of(e: SessionError) -> std::io::Error {
+    match e {
+        SessionError::Fs(FsError {
+            code: ErrorCode::NotFound,
+            message,
+            ..
+        }) => std::io::Error::new(std::io::ErrorKind::NotFound, message),
+        e => std::io::Error::other(e.to_string()),
+    }
+}
+
+impl RootView for Overlay {
+    fn lstat(&self, path: &RootPath) -> std::io::Result<Option<Meta>> {
+        self.node(path).map_err(io_of)
+    }
+    fn read(&self, path: &RootPath) -> std::io::Result<Vec<u8>> {
+        self.contents(path).map(|c| c.to_vec()).map_err(io_of)
+    }
+    fn read_dir(&self, path: &RootPath) -> std::io::Result<Vec<(String, Kind)>> {
+        self.list(path)
+            .map(|m| m.into_iter().collect())
+            .map_err(io_of)
+    }
+    fn readlink(&self, path: &RootPath) -> std::io::Result<String> {
+        self.link_target(path)
+    }
+}
+
 /// A recipe's scoped, staged, journaled view of one rootfs.
 pub struct Session {
-    base: Arc<dyn RootView + Send + Sync>,
+    view: Overlay,
     scope: Scope,
     recipe: String,
     limits: SessionLimits,
     phase: Phase,
-    staged: BTreeMap<RootPath, Staged>,
-    blobs: Blobs,
     entries: Vec<Entry>,
     written: u64,
     base_digests: HashMap<RootPath, Sha256Hex>,
@@ -174,13 +277,15 @@ impl Session {
         limits: SessionLimits,
     ) -> Self {
         Session {
-            base,
+            view: Overlay {
+                base,
+                staged: BTreeMap::new(),
+                blobs: Blobs::default(),
+            },
             scope,
             recipe: recipe.into(),
             limits,
             phase: Phase::Check,
-            staged: BTreeMap::new(),
-            blobs: Blobs::default(),
             entries: Vec::new(),
             written: 0,
             base_digests: HashMap::new(),
@@ -206,69 +311,27 @@ impl Session {
     pub fn finish(self) -> Changes {
         Changes {
             entries: self.entries,
-            blobs: self.blobs,
-            staged: self.staged,
+            blobs: self.view.blobs,
+            staged: self.view.staged,
         }
     }
 
     // ---- the merged view -------------------------------------------------
 
     fn node(&self, p: &RootPath) -> SessionResult<Option<Meta>> {
-        match self.staged.get(p) {
-            Some(Staged::Removed) => Ok(None),
-            Some(Staged::Node(n)) => Ok(Some(n.meta)),
-            None => self
-                .base
-                .lstat(p)
-                .map_err(|e| fs_err(ErrorCode::Io, p.as_str(), e.to_string())),
-        }
+        self.view.node(p)
     }
 
     fn link_target(&self, p: &RootPath) -> std::io::Result<String> {
-        match self.staged.get(p) {
-            Some(Staged::Node(Node {
-                content: Content::Link(t),
-                ..
-            })) => Ok(t.clone()),
-            Some(_) => Err(std::io::Error::other("not a symlink")),
-            None => self.base.readlink(p),
-        }
+        self.view.link_target(p)
     }
 
     fn contents(&self, p: &RootPath) -> SessionResult<Arc<[u8]>> {
-        match self.staged.get(p) {
-            Some(Staged::Node(Node {
-                content: Content::Blob(d),
-                ..
-            })) => Ok(self.blobs.get(d).expect("staged blob is stored").clone()),
-            _ => self
-                .base
-                .read(p)
-                .map(Into::into)
-                .map_err(|e| fs_err(ErrorCode::Io, p.as_str(), e.to_string())),
-        }
+        self.view.contents(p)
     }
 
     fn list(&self, dir: &RootPath) -> SessionResult<BTreeMap<String, Kind>> {
-        let mut out = BTreeMap::new();
-        let base_is_dir = !self.staged.contains_key(dir)
-            || matches!(self.base.lstat(dir), Ok(Some(m)) if m.kind == Kind::Dir);
-        if base_is_dir {
-            let base = self
-                .base
-                .read_dir(dir)
-                .map_err(|e| fs_err(ErrorCode::Io, dir.as_str(), e.to_string()))?;
-            out.extend(base);
-        }
-        for (p, s) in &self.staged {
-            if !p.is_root() && p.parent() == *dir {
-                match s {
-                    Staged::Removed => out.remove(p.file_name()),
-                    Staged::Node(n) => out.insert(p.file_name().to_owned(), n.meta.kind),
-                };
-            }
-        }
-        Ok(out)
+        self.view.list(dir)
     }
 
     /// The journal state of `p` in the merged view.
@@ -288,7 +351,7 @@ impl Session {
         match meta.kind {
             Kind::File => {
                 st.size = Some(meta.size);
-                st.sha256 = Some(match self.staged.get(p) {
+                st.sha256 = Some(match self.view.staged.get(p) {
                     Some(Staged::Node(Node {
                         content: Content::Blob(d),
                         ..
@@ -383,7 +446,7 @@ impl Session {
     fn store(&mut self, path: &str, bytes: Vec<u8>) -> SessionResult<Sha256Hex> {
         let len = bytes.len() as u64;
         let digest = Sha256Hex::of(&bytes);
-        if self.blobs.get(&digest).is_none() {
+        if self.view.blobs.get(&digest).is_none() {
             if self.written + len > self.limits.max_written {
                 return Err(fs_err(
                     ErrorCode::LimitExceeded,
@@ -395,7 +458,7 @@ impl Session {
                 ));
             }
             self.written += len;
-            self.blobs.insert(bytes);
+            self.view.blobs.insert(bytes);
         }
         Ok(digest)
     }
@@ -514,7 +577,7 @@ impl Session {
             uid: owner.0,
             gid: owner.1,
         };
-        self.staged.insert(
+        self.view.staged.insert(
             p.clone(),
             Staged::Node(Node {
                 meta,
@@ -557,7 +620,8 @@ impl Session {
             uid,
             gid,
         };
-        self.staged
+        self.view
+            .staged
             .insert(p.clone(), Staged::Node(Node { meta, content }));
         self.record(op, &p, None, None)
     }
@@ -606,7 +670,7 @@ impl Session {
         }
         let bytes = self.contents(&src)?.to_vec();
         let digest = self.store(path, bytes)?;
-        self.staged.insert(
+        self.view.staged.insert(
             p.clone(),
             Staged::Node(Node {
                 meta,
@@ -639,7 +703,7 @@ impl Session {
             Some(_) => {}
         }
         let before = self.state(&p)?;
-        self.staged.insert(p.clone(), Staged::Removed);
+        self.view.staged.insert(p.clone(), Staged::Removed);
         self.record(Op::Remove, &p, None, before)
     }
 
@@ -675,8 +739,8 @@ impl Session {
         }
         let node = self.copy_up(&src)?;
         let before = self.state(&dst)?;
-        self.staged.insert(src.clone(), Staged::Removed);
-        self.staged.insert(dst.clone(), Staged::Node(node));
+        self.view.staged.insert(src.clone(), Staged::Removed);
+        self.view.staged.insert(dst.clone(), Staged::Node(node));
         // One entry: `from` is gone afterwards, and its old state is `after`.
         self.record(Op::Rename, &dst, Some(&src), before)?;
         Ok(())
@@ -684,7 +748,7 @@ impl Session {
 
     /// The node at `p` as a staged node, its contents copied into the blobs.
     fn copy_up(&mut self, p: &RootPath) -> SessionResult<Node> {
-        if let Some(Staged::Node(n)) = self.staged.get(p) {
+        if let Some(Staged::Node(n)) = self.view.staged.get(p) {
             return Ok(n.clone());
         }
         let meta = self
@@ -725,7 +789,7 @@ impl Session {
         }
         let mut node = self.copy_up(&p)?;
         f(&mut node.meta);
-        self.staged.insert(p.clone(), Staged::Node(node));
+        self.view.staged.insert(p.clone(), Staged::Node(node));
         self.record(op, &p, None, before)
     }
 

@@ -1,5 +1,6 @@
 //! Command-line verbs.
 
+mod apply;
 mod recipe;
 mod run;
 
@@ -16,6 +17,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Patch an image: run the recipes that apply and add one layer with their changes.
+    Apply(apply::ApplyArgs),
     /// Run one recipe against a directory tree (dry run unless --commit).
     Run(run::RunArgs),
     /// Work on recipes.
@@ -26,6 +29,7 @@ enum Command {
 /// Run the chosen verb. `Ok` carries the exit code for outcomes the verb reports itself.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Apply(a) => apply::run(a),
         Command::Run(a) => run::run(a),
         Command::Recipe(c) => recipe::run(c),
     }

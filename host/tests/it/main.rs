@@ -1,9 +1,12 @@
 //! The one integration test binary. Modules are named after what they check;
 //! `support` builds the guest components and sets up trees.
 
+mod apply;
 mod backport;
+mod bad_images;
 mod determinism;
 mod hostile;
+mod images;
 mod reproducible;
 mod session;
 mod support;

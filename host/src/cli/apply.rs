@@ -1,0 +1,182 @@
+//! `rootwasm apply <IMAGE> --recipes <DIR> --output <IMAGE>`
+
+use anyhow::{Context, bail};
+use clap::Args;
+use rootwasm::apply::{ApplyError, ApplyOptions, OnFailure, apply};
+use rootwasm::image::layer::LayerLimits;
+use rootwasm::image::{Reference, sink, source};
+use rootwasm::manifest::Recipe;
+use rootwasm::sandbox::{ComponentCache, Sandbox, SandboxOptions};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// Input image: oci:<dir>[:<tag>] or docker-archive:<file>.
+    image: String,
+    /// Directory of recipes (one subdirectory each, with recipe.toml).
+    #[arg(long)]
+    recipes: PathBuf,
+    /// Output image: oci:<dir>[:<tag>] or docker-archive:<file>[:<name:tag>].
+    #[arg(long)]
+    output: String,
+    /// Only these recipe ids (repeatable). Default: every recipe; those whose
+    /// check finds nothing to fix are reported as not applicable.
+    #[arg(long = "recipe")]
+    only: Vec<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Stop at the first failing recipe and write nothing.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Clock and mtime for the patch [default: $SOURCE_DATE_EPOCH, else the input config's `created`].
+    #[arg(long)]
+    source_date_epoch: Option<u64>,
+    /// Largest uncompressed layer accepted, bytes.
+    #[arg(long, default_value_t = LayerLimits::default().max_layer_bytes)]
+    max_layer_bytes: u64,
+    /// Most entries accepted in one layer.
+    #[arg(long, default_value_t = LayerLimits::default().max_entries)]
+    max_layer_entries: u64,
+    /// Largest file a recipe may read from a layer, bytes.
+    #[arg(long, default_value_t = LayerLimits::default().max_captured_file)]
+    max_file_bytes: u64,
+    /// Where compiled components are cached.
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+}
+
+/// Every recipe directory under `dir`, sorted by name.
+fn load_recipes(dir: &Path, only: &[String]) -> anyhow::Result<Vec<Recipe>> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading recipes directory {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("recipe.toml").is_file())
+        .collect();
+    dirs.sort();
+    let mut recipes = Vec::new();
+    for d in dirs {
+        let r = Recipe::load(&d).with_context(|| format!("loading recipe {}", d.display()))?;
+        if only.is_empty() || only.contains(&r.manifest.id) {
+            recipes.push(r);
+        }
+    }
+    for id in only {
+        if !recipes.iter().any(|r| &r.manifest.id == id) {
+            bail!("--recipe {id}: no recipe with that id in {}", dir.display());
+        }
+    }
+    if recipes.is_empty() {
+        bail!(
+            "no recipes found in {} (each recipe is a subdirectory with recipe.toml)",
+            dir.display()
+        );
+    }
+    Ok(recipes)
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
+    let input = Reference::parse(&a.image)?;
+    let output = Reference::parse(&a.output)?;
+    if same_path(input.path(), output.path()) {
+        bail!(
+            "the output {} is the input; rootwasm never modifies its input: choose another output",
+            a.output
+        );
+    }
+    let recipes = load_recipes(&a.recipes, &a.only)?;
+    let epoch = match a.source_date_epoch {
+        Some(e) => Some(e),
+        None => match std::env::var("SOURCE_DATE_EPOCH") {
+            Ok(v) => Some(
+                v.trim()
+                    .parse()
+                    .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number"))?,
+            ),
+            Err(_) => None,
+        },
+    };
+    let cache = a
+        .cache_dir
+        .map(ComponentCache::new)
+        .unwrap_or_else(|| ComponentCache::new(ComponentCache::default_dir()));
+    let sandbox = Sandbox::new(SandboxOptions { cache })?;
+    let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
+    let progress = |m: &str| eprintln!("rootwasm: {m}");
+    let opts = ApplyOptions {
+        recipes: &recipes,
+        on_failure: if a.fail_fast {
+            OnFailure::Stop
+        } else {
+            OnFailure::Continue
+        },
+        source_date_epoch: epoch,
+        layer_limits: LayerLimits {
+            max_layer_bytes: a.max_layer_bytes,
+            max_entries: a.max_layer_entries,
+            max_captured_file: a.max_file_bytes,
+        },
+        input_name: a.image.clone(),
+        progress: &progress,
+    };
+    let applied = match apply(&sandbox, &src, &opts) {
+        Ok(x) => x,
+        Err(ApplyError::FailFast(e)) => {
+            eprintln!("error: {e}");
+            eprintln!("stopped at the first failure (--fail-fast); no image was written.");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e).with_context(|| format!("patching {}", a.image)),
+    };
+    progress(&format!("writing {}", a.output));
+    sink::write(&output, &applied.output).with_context(|| format!("writing {}", a.output))?;
+
+    if a.json {
+        let v = serde_json::json!({
+            "input": a.image,
+            "output": a.output,
+            "digest": applied.output.top.digest,
+            "platforms": applied.platforms,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "{:<12} {:<28} {:<12} {:<24} {:<18} RESULT",
+            "PLATFORM", "RECIPE", "PACKAGE", "VERSION", "CVES"
+        );
+        for p in &applied.platforms {
+            for r in &p.recipes {
+                let version = match (&r.version_before, &r.version_after) {
+                    (Some(b), Some(a)) => format!("{b} -> {a}"),
+                    _ => "-".into(),
+                };
+                let result = match &r.error {
+                    Some(e) => format!("failed: {}", e.message),
+                    None => r.result.clone(),
+                };
+                println!(
+                    "{:<12} {:<28} {:<12} {:<24} {:<18} {result}",
+                    p.platform,
+                    r.recipe,
+                    r.package,
+                    version,
+                    r.cves.join(",")
+                );
+            }
+        }
+        println!("\nwrote {} ({})", a.output, applied.output.top.digest);
+    }
+    Ok(if applied.any_failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,270 @@
+//! The merged root view of an image's layers, as a container runtime would
+//! see it, built from the layer indexes without extracting anything.
+//!
+//! Applying layers bottom-up honours whiteouts and opaque directories, and
+//! refuses layers that would misbehave when extracted: a write through a
+//! symlink, a whiteout through a symlink, a hardlink to something missing.
+
+use super::error::ImageError;
+use super::layer::{EntryKind, LayerIndex};
+use crate::journal::Sha256Hex;
+use crate::rootfs::{Kind, Meta, RootPath, RootView};
+use std::collections::BTreeMap;
+use std::io;
+
+/// One node of the merged tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MergedNode {
+    /// Metadata.
+    pub meta: Meta,
+    /// Modification time.
+    pub mtime: u64,
+    /// Index of the layer that last wrote it.
+    pub layer: usize,
+    /// Symlink target.
+    pub link: Option<String>,
+    /// Captured contents (files).
+    pub content: Option<Sha256Hex>,
+    /// Extended attributes.
+    pub xattrs: Vec<(String, Vec<u8>)>,
+    /// Device numbers.
+    pub device: Option<(u32, u32)>,
+}
+
+/// The merged tree.
+#[derive(Clone, Debug, Default)]
+pub struct Merged {
+    nodes: BTreeMap<RootPath, MergedNode>,
+    contents: BTreeMap<Sha256Hex, Vec<u8>>,
+}
+
+fn dir_node(layer: usize) -> MergedNode {
+    MergedNode {
+        meta: Meta {
+            kind: Kind::Dir,
+            size: 0,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+        },
+        mtime: 0,
+        layer,
+        link: None,
+        content: None,
+        xattrs: Vec::new(),
+        device: None,
+    }
+}
+
+impl Merged {
+    /// Apply layer `i` on top.
+    pub fn apply(
+        &mut self,
+        i: usize,
+        layer_digest: &str,
+        index: LayerIndex,
+    ) -> Result<(), ImageError> {
+        self.contents.extend(index.contents);
+        for e in index.entries {
+            let err = |reason: String| ImageError::Entry {
+                layer: layer_digest.into(),
+                entry: e.name.clone(),
+                reason,
+            };
+            // Every directory on the way must be a real directory in the merged tree so far.
+            let parent = if e.kind == EntryKind::Opaque {
+                e.path.clone()
+            } else {
+                e.path.parent()
+            };
+            let mut chain = Vec::new();
+            let mut p = parent.clone();
+            while !p.is_root() {
+                chain.push(p.clone());
+                p = p.parent();
+            }
+            for a in chain.into_iter().rev() {
+                match self.nodes.get(&a) {
+                    Some(n) if n.meta.kind == Kind::Symlink => {
+                        let what = match e.kind {
+                            EntryKind::Whiteout | EntryKind::Opaque => "whiteout",
+                            _ => "entry",
+                        };
+                        return Err(err(format!(
+                            "{what} goes through the symlink {a} (-> {}); extracting it would write outside that directory",
+                            n.link.as_deref().unwrap_or("?")
+                        )));
+                    }
+                    Some(n) if n.meta.kind != Kind::Dir => {
+                        return Err(err(format!("{a} is not a directory")));
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.nodes.insert(a, dir_node(i));
+                    }
+                }
+            }
+            match e.kind {
+                EntryKind::Whiteout => {
+                    self.remove_below(&e.path, |_| true);
+                    self.nodes.remove(&e.path);
+                }
+                EntryKind::Opaque => {
+                    // Hide what lower layers put in the directory; the directory itself stays.
+                    self.remove_below(&e.path, |n| n.layer < i);
+                }
+                kind => {
+                    let mut node = MergedNode {
+                        meta: Meta {
+                            kind: Kind::File,
+                            size: 0,
+                            mode: e.mode,
+                            uid: e.uid,
+                            gid: e.gid,
+                        },
+                        mtime: e.mtime,
+                        layer: i,
+                        link: None,
+                        content: None,
+                        xattrs: e.xattrs.clone(),
+                        device: None,
+                    };
+                    match kind {
+                        EntryKind::File { content } => {
+                            node.meta.size = e.size;
+                            node.content = content;
+                        }
+                        EntryKind::Dir => node.meta.kind = Kind::Dir,
+                        EntryKind::Symlink { target } => {
+                            node.meta.kind = Kind::Symlink;
+                            node.meta.mode = 0o777;
+                            node.link = Some(target);
+                        }
+                        EntryKind::Hardlink { target } => {
+                            let t = self.nodes.get(&target).ok_or_else(|| {
+                                err(format!("hardlink to {target}, which does not exist"))
+                            })?;
+                            if t.meta.kind != Kind::File {
+                                return Err(err(format!(
+                                    "hardlink to {target}, which is not a regular file"
+                                )));
+                            }
+                            node = t.clone();
+                            node.layer = i;
+                        }
+                        EntryKind::CharDevice(a, b) => {
+                            node.meta.kind = Kind::CharDevice;
+                            node.device = Some((a, b));
+                        }
+                        EntryKind::BlockDevice(a, b) => {
+                            node.meta.kind = Kind::BlockDevice;
+                            node.device = Some((a, b));
+                        }
+                        EntryKind::Fifo => node.meta.kind = Kind::Fifo,
+                        EntryKind::Whiteout | EntryKind::Opaque => unreachable!(),
+                    }
+                    if node.meta.kind == Kind::Dir {
+                        // A directory entry over a directory keeps its children.
+                        self.nodes.insert(e.path.clone(), node);
+                    } else {
+                        self.remove_below(&e.path, |_| true);
+                        self.nodes.insert(e.path.clone(), node);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Remove every node strictly below `path` that `pred` selects.
+    fn remove_below(&mut self, path: &RootPath, pred: impl Fn(&MergedNode) -> bool) {
+        let below: Vec<RootPath> = self
+            .nodes
+            .range(path.clone()..)
+            .take_while(|(p, _)| p.as_str().starts_with(path.as_str()))
+            .filter(|(p, n)| p.is_inside(path) && pred(n))
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in below {
+            self.nodes.remove(&p);
+        }
+    }
+
+    /// The node at `path`.
+    pub fn get(&self, path: &RootPath) -> Option<&MergedNode> {
+        self.nodes.get(path)
+    }
+
+    /// Captured contents by digest.
+    pub fn content(&self, d: &Sha256Hex) -> Option<&Vec<u8>> {
+        self.contents.get(d)
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Is the tree empty?
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+impl RootView for Merged {
+    fn lstat(&self, path: &RootPath) -> io::Result<Option<Meta>> {
+        if path.is_root() {
+            return Ok(Some(
+                self.nodes.get(path).map_or(dir_node(0).meta, |n| n.meta),
+            ));
+        }
+        Ok(self.nodes.get(path).map(|n| n.meta))
+    }
+
+    fn read(&self, path: &RootPath) -> io::Result<Vec<u8>> {
+        let n = self
+            .nodes
+            .get(path)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))?;
+        let d = n.content.as_ref().ok_or_else(|| {
+            io::Error::other(format!(
+                "{path} was not indexed for reading; it is outside every selected recipe's scope"
+            ))
+        })?;
+        Ok(self
+            .contents
+            .get(d)
+            .cloned()
+            .expect("captured content is stored"))
+    }
+
+    fn read_dir(&self, path: &RootPath) -> io::Result<Vec<(String, Kind)>> {
+        let prefix = if path.is_root() {
+            "/".to_owned()
+        } else {
+            format!("{}/", path.as_str())
+        };
+        let mut out = Vec::new();
+        let under = self
+            .nodes
+            .range(path.clone()..)
+            .take_while(|(p, _)| p.as_str().starts_with(path.as_str()));
+        for (p, n) in under {
+            let Some(rest) = p.as_str().strip_prefix(&prefix) else {
+                continue;
+            };
+            if !rest.is_empty() && !rest.contains('/') {
+                out.push((rest.to_owned(), n.meta.kind));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn readlink(&self, path: &RootPath) -> io::Result<String> {
+        self.nodes
+            .get(path)
+            .and_then(|n| n.link.clone())
+            .ok_or_else(|| io::Error::other("not a symlink"))
+    }
+}

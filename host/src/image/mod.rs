@@ -1,0 +1,20 @@
+//! Container images: the model, sources and sinks, safe layer reading, the
+//! merged root view, and the patch layer.
+//!
+//! Data flows one way: [`source`] opens an image; [`layer`] reads each layer
+//! into an index; [`merge`] stacks the indexes into a [`RootView`](crate::rootfs::RootView)
+//! for the recipes; [`patch`] turns the recipes' journaled changes into one
+//! new layer and new config, manifest and index; [`sink`] writes the result.
+//! The input is never written.
+
+pub mod error;
+pub mod layer;
+pub mod merge;
+pub mod model;
+pub mod patch;
+pub mod reference;
+pub mod sink;
+pub mod source;
+
+pub use error::ImageError;
+pub use reference::Reference;

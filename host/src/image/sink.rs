@@ -1,0 +1,315 @@
+//! Writing images: OCI layouts and docker-archive tars.
+//!
+//! Outputs are written next to their destination and renamed into place, so
+//! a failure leaves nothing half-written. Blobs copied from the input are
+//! re-hashed on the way and refused if they do not match their descriptors.
+
+use super::error::ImageError;
+use super::model::*;
+use super::reference::Reference;
+use super::source::BlobStore;
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::Path;
+
+/// Where a blob of the output comes from.
+pub enum Blob {
+    /// Made by rootwasm.
+    New(Vec<u8>),
+    /// Copied from the input.
+    Input,
+}
+
+/// A finished image: its top descriptor and every blob it needs.
+pub struct OutputImage<'a> {
+    /// The manifest or index to point at.
+    pub top: Descriptor,
+    /// Every blob reachable from `top`, by digest, with its size.
+    pub blobs: BTreeMap<Digest, (u64, Blob)>,
+    /// The input's blobs.
+    pub input: &'a dyn BlobStore,
+    /// Repo tags for a docker-archive's manifest.json.
+    pub repo_tags: Vec<String>,
+    /// Config digest and layer digests of the single manifest (docker-archive only).
+    pub docker: Option<(Digest, Vec<Digest>)>,
+    /// mtime for archive members.
+    pub epoch: u64,
+}
+
+fn copy_verified(
+    input: &dyn BlobStore,
+    digest: &Digest,
+    size: u64,
+    out: &mut dyn Write,
+) -> Result<(), ImageError> {
+    let mut r = input.open(digest)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n_total = 0u64;
+    loop {
+        let n = r.read(&mut buf).map_err(|e| ImageError::Layer {
+            layer: digest.to_string(),
+            reason: e.to_string(),
+        })?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        n_total += n as u64;
+        out.write_all(&buf[..n]).map_err(|e| ImageError::Layer {
+            layer: digest.to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    let actual = Digest::from_hasher(h);
+    if &actual != digest || n_total != size {
+        return Err(ImageError::DigestMismatch {
+            what: format!("blob {digest} copied from the input"),
+            expected: format!("{digest} ({size} bytes)"),
+            actual: format!("{actual} ({n_total} bytes)"),
+        });
+    }
+    Ok(())
+}
+
+/// Write `image` to `reference`.
+pub fn write(reference: &Reference, image: &OutputImage<'_>) -> Result<(), ImageError> {
+    match reference {
+        Reference::OciLayout { dir, tag } => write_layout(dir, tag.as_deref(), image),
+        Reference::DockerArchive { path, tag } => write_archive(path, tag.as_deref(), image),
+    }
+}
+
+fn write_layout(dir: &Path, tag: Option<&str>, image: &OutputImage<'_>) -> Result<(), ImageError> {
+    let exists = dir.exists();
+    let mut existing: Option<Index> = None;
+    if exists {
+        let non_empty = std::fs::read_dir(dir)
+            .map_err(ImageError::io(dir))?
+            .next()
+            .is_some();
+        if non_empty {
+            if !dir.join("oci-layout").is_file() {
+                return Err(ImageError::Reference {
+                    reference: format!("oci:{}", dir.display()),
+                    reason: "exists and is not an OCI layout; choose a new or empty directory"
+                        .into(),
+                });
+            }
+            let text = std::fs::read(dir.join("index.json"))
+                .map_err(ImageError::io(dir.join("index.json")))?;
+            existing = Some(serde_json::from_slice(&text).map_err(|e| {
+                ImageError::malformed(dir.join("index.json").display().to_string(), e)
+            })?);
+        }
+    }
+    // A new layout is built beside the destination and renamed into place;
+    // an existing one gets new blobs (content-addressed) and a new index.json.
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let staging = if existing.is_some() {
+        None
+    } else {
+        Some(
+            tempfile::Builder::new()
+                .prefix(".rootwasm-out-")
+                .tempdir_in(parent)
+                .map_err(ImageError::io(parent))?,
+        )
+    };
+    let root = staging.as_ref().map_or(dir, |t| t.path());
+    let blobs_dir = root.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs_dir).map_err(ImageError::io(&blobs_dir))?;
+    for (digest, (size, blob)) in &image.blobs {
+        let path = blobs_dir.join(digest.hex());
+        if path.exists() {
+            continue;
+        }
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(&blobs_dir).map_err(ImageError::io(&blobs_dir))?;
+        match blob {
+            Blob::New(bytes) => tmp.write_all(bytes).map_err(ImageError::io(&path))?,
+            Blob::Input => copy_verified(image.input, digest, *size, &mut tmp)?,
+        }
+        tmp.persist(&path)
+            .map_err(|e| ImageError::io(&path)(e.error))?;
+    }
+    let mut top = image.top.clone();
+    if let Some(t) = tag {
+        top.annotations
+            .get_or_insert_with(Default::default)
+            .insert(ANNOTATION_REF_NAME.into(), t.into());
+    }
+    let mut index = existing.unwrap_or(Index {
+        schema_version: 2,
+        media_type: Some(MEDIA_INDEX.into()),
+        manifests: Vec::new(),
+        annotations: None,
+        extra: Default::default(),
+    });
+    index
+        .manifests
+        .retain(|d| tag.is_none() || d.annotation(ANNOTATION_REF_NAME) != tag);
+    if tag.is_none() {
+        index.manifests.clear();
+    }
+    index.manifests.push(top);
+    let write_atomic = |name: &str, bytes: &[u8]| -> Result<(), ImageError> {
+        let mut t = tempfile::NamedTempFile::new_in(root).map_err(ImageError::io(root))?;
+        t.write_all(bytes)
+            .map_err(ImageError::io(root.join(name)))?;
+        t.persist(root.join(name))
+            .map_err(|e| ImageError::io(root.join(name))(e.error))?;
+        Ok(())
+    };
+    write_atomic("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    write_atomic("index.json", &to_canonical_json(&index))?;
+    if let Some(t) = staging {
+        let tmp = t.keep();
+        if exists {
+            std::fs::remove_dir(dir).map_err(ImageError::io(dir))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(ImageError::io(dir))?;
+    }
+    Ok(())
+}
+
+fn append(
+    b: &mut tar::Builder<impl Write>,
+    name: &str,
+    size: u64,
+    epoch: u64,
+    data: &mut dyn Read,
+) -> std::io::Result<()> {
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o644);
+    h.set_mtime(epoch);
+    h.set_size(size);
+    h.set_uid(0);
+    h.set_gid(0);
+    b.append_data(&mut h, name, data)
+}
+
+/// Docker 25+'s `docker save` format: an OCI layout plus the legacy manifest.json.
+fn write_archive(
+    path: &Path,
+    tag: Option<&str>,
+    image: &OutputImage<'_>,
+) -> Result<(), ImageError> {
+    let (config, layers) = image.docker.clone().ok_or_else(|| ImageError::Reference {
+        reference: format!("docker-archive:{}", path.display()),
+        reason: "a docker archive holds one platform, but this image is multi-platform; write it with oci:<dir>".into(),
+    })?;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(parent).map_err(ImageError::io(parent))?;
+    let io = |e: std::io::Error| ImageError::io(path)(e);
+    {
+        let mut b = tar::Builder::new(std::io::BufWriter::new(tmp.as_file()));
+        b.mode(tar::HeaderMode::Deterministic);
+        for (digest, (size, blob)) in &image.blobs {
+            let name = format!("blobs/sha256/{}", digest.hex());
+            match blob {
+                Blob::New(bytes) => {
+                    append(&mut b, &name, *size, image.epoch, &mut bytes.as_slice()).map_err(io)?
+                }
+                Blob::Input => {
+                    // Stream through a verifying reader so large layers never sit in memory.
+                    let mut r = image.input.open(digest)?;
+                    let mut v = VerifyingReader {
+                        inner: &mut r,
+                        hash: Sha256::new(),
+                        n: 0,
+                    };
+                    append(&mut b, &name, *size, image.epoch, &mut v).map_err(io)?;
+                    let actual = Digest::from_hasher(v.hash);
+                    if &actual != digest || v.n != *size {
+                        return Err(ImageError::DigestMismatch {
+                            what: format!("blob {digest} copied from the input"),
+                            expected: digest.to_string(),
+                            actual: actual.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        let mut top = image.top.clone();
+        let tags: Vec<String> = match tag {
+            Some(t) => vec![t.to_owned()],
+            None => image.repo_tags.clone(),
+        };
+        if let Some(t) = tags.first() {
+            top.annotations
+                .get_or_insert_with(Default::default)
+                .insert("io.containerd.image.name".into(), t.clone());
+            let short = t.rsplit_once(':').map_or(t.as_str(), |(_, s)| s);
+            top.annotations
+                .get_or_insert_with(Default::default)
+                .insert(ANNOTATION_REF_NAME.into(), short.into());
+        }
+        let index = Index {
+            schema_version: 2,
+            media_type: Some(MEDIA_INDEX.into()),
+            manifests: vec![top],
+            annotations: None,
+            extra: Default::default(),
+        };
+        let idx = to_canonical_json(&index);
+        append(
+            &mut b,
+            "index.json",
+            idx.len() as u64,
+            image.epoch,
+            &mut idx.as_slice(),
+        )
+        .map_err(io)?;
+        let legacy = serde_json::json!([{
+            "Config": format!("blobs/sha256/{}", config.hex()),
+            "RepoTags": tags,
+            "Layers": layers.iter().map(|l| format!("blobs/sha256/{}", l.hex())).collect::<Vec<_>>(),
+        }]);
+        let legacy = serde_json::to_vec(&legacy).expect("json");
+        append(
+            &mut b,
+            "manifest.json",
+            legacy.len() as u64,
+            image.epoch,
+            &mut legacy.as_slice(),
+        )
+        .map_err(io)?;
+        let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
+        append(
+            &mut b,
+            "oci-layout",
+            layout.len() as u64,
+            image.epoch,
+            &mut layout.as_slice(),
+        )
+        .map_err(io)?;
+        b.into_inner().map_err(io)?.flush().map_err(io)?;
+    }
+    tmp.persist(path)
+        .map_err(|e| ImageError::io(path)(e.error))?;
+    Ok(())
+}
+
+struct VerifyingReader<'a> {
+    inner: &'a mut dyn Read,
+    hash: Sha256,
+    n: u64,
+}
+
+impl Read for VerifyingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.n += n as u64;
+        Ok(n)
+    }
+}

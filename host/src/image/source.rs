@@ -1,0 +1,458 @@
+//! Reading images: OCI layouts and docker-archive tars.
+//!
+//! Both are opened as a [`BlobStore`] plus the descriptor of the image to
+//! patch. Nothing is ever written to the input: layouts are read through a
+//! cap-std directory, archives through a read-only file handle.
+
+use super::error::ImageError;
+use super::model::*;
+use super::reference::Reference;
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Largest JSON document (index, manifest, config) rootwasm reads.
+pub const MAX_DOCUMENT: u64 = 16 << 20;
+
+/// Content-addressed blobs of one image.
+pub trait BlobStore: Send + Sync {
+    /// A reader over the blob's bytes, not verified (callers hash while reading).
+    fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ImageError>;
+
+    /// The whole blob, checked against `desc` (size and digest).
+    fn read(&self, desc: &Descriptor, what: &str) -> Result<Vec<u8>, ImageError> {
+        if desc.size > MAX_DOCUMENT {
+            return Err(ImageError::malformed(
+                what,
+                format!(
+                    "{} bytes is larger than the {MAX_DOCUMENT}-byte limit for documents",
+                    desc.size
+                ),
+            ));
+        }
+        let mut buf = Vec::new();
+        self.open(&desc.digest)?
+            .take(desc.size + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| {
+                ImageError::malformed(what, format!("reading blob {}: {e}", desc.digest))
+            })?;
+        let actual = Digest::of(&buf);
+        if actual != desc.digest || buf.len() as u64 != desc.size {
+            return Err(ImageError::DigestMismatch {
+                what: what.into(),
+                expected: format!("{} ({} bytes)", desc.digest, desc.size),
+                actual: format!("{actual} ({} bytes)", buf.len()),
+            });
+        }
+        Ok(buf)
+    }
+}
+
+/// What an image reference points at.
+#[derive(Clone, Debug)]
+pub enum Top {
+    /// A single-platform manifest.
+    Manifest(Descriptor),
+    /// A multi-platform index.
+    Index(Descriptor),
+}
+
+impl Top {
+    /// Its descriptor.
+    pub fn descriptor(&self) -> &Descriptor {
+        match self {
+            Top::Manifest(d) | Top::Index(d) => d,
+        }
+    }
+}
+
+/// An opened input image.
+pub struct Source {
+    /// Its blobs.
+    pub store: Box<dyn BlobStore>,
+    /// The manifest or index to patch.
+    pub top: Top,
+    /// Repo tags a docker-archive carried, to write back.
+    pub repo_tags: Vec<String>,
+}
+
+/// Open `reference` for reading.
+pub fn open(reference: &Reference) -> Result<Source, ImageError> {
+    match reference {
+        Reference::OciLayout { dir, tag } => open_layout(dir, tag.as_deref()),
+        Reference::DockerArchive { path, tag } => open_archive(path, tag.as_deref()),
+    }
+}
+
+fn top_of(desc: Descriptor, what: &str) -> Result<Top, ImageError> {
+    if is_index(&desc.media_type) {
+        Ok(Top::Index(desc))
+    } else if is_manifest(&desc.media_type) {
+        Ok(Top::Manifest(desc))
+    } else {
+        Err(ImageError::malformed(
+            what,
+            format!(
+                "descriptor has media type {:?}, not an image manifest or index",
+                desc.media_type
+            ),
+        ))
+    }
+}
+
+/// Pick the descriptor to patch from an OCI `index.json`.
+fn pick(index: &Index, tag: Option<&str>, what: &str) -> Result<Descriptor, ImageError> {
+    match tag {
+        Some(t) => index
+            .manifests
+            .iter()
+            .find(|d| d.annotation(ANNOTATION_REF_NAME) == Some(t))
+            .cloned()
+            .ok_or_else(|| ImageError::malformed(what, format!("no image tagged {t:?}"))),
+        None => match index.manifests.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(ImageError::malformed(what, "lists no images")),
+            many => {
+                let tags: Vec<_> = many
+                    .iter()
+                    .filter_map(|d| d.annotation(ANNOTATION_REF_NAME))
+                    .collect();
+                Err(ImageError::malformed(
+                    what,
+                    format!(
+                        "lists {} images; pick one with oci:<dir>:<tag> (tags: {tags:?})",
+                        many.len()
+                    ),
+                ))
+            }
+        },
+    }
+}
+
+// ---- OCI layout --------------------------------------------------------
+
+struct LayoutStore {
+    dir: Dir,
+    path: PathBuf,
+}
+
+impl BlobStore for LayoutStore {
+    fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ImageError> {
+        let rel = format!("blobs/sha256/{}", digest.hex());
+        match self.dir.open(&rel) {
+            Ok(f) => Ok(Box::new(f.into_std())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ImageError::MissingBlob {
+                what: self.path.display().to_string(),
+                digest: digest.to_string(),
+            }),
+            Err(e) => Err(ImageError::io(self.path.join(rel))(e)),
+        }
+    }
+}
+
+fn open_layout(path: &Path, tag: Option<&str>) -> Result<Source, ImageError> {
+    let dir = Dir::open_ambient_dir(path, ambient_authority()).map_err(ImageError::io(path))?;
+    let layout = dir
+        .read_to_string("oci-layout")
+        .map_err(ImageError::io(path.join("oci-layout")))?;
+    let v: serde_json::Value = serde_json::from_str(&layout)
+        .map_err(|e| ImageError::malformed(path.join("oci-layout").display().to_string(), e))?;
+    if v.get("imageLayoutVersion")
+        .and_then(|v| v.as_str())
+        .is_none()
+    {
+        return Err(ImageError::malformed(
+            path.join("oci-layout").display().to_string(),
+            "no imageLayoutVersion",
+        ));
+    }
+    let what = path.join("index.json").display().to_string();
+    let text = dir
+        .read("index.json")
+        .map_err(ImageError::io(path.join("index.json")))?;
+    let index: Index =
+        serde_json::from_slice(&text).map_err(|e| ImageError::malformed(&what, e))?;
+    let desc = pick(&index, tag, &what)?;
+    let top = top_of(desc, &what)?;
+    Ok(Source {
+        store: Box::new(LayoutStore {
+            dir,
+            path: path.into(),
+        }),
+        top,
+        repo_tags: Vec::new(),
+    })
+}
+
+// ---- docker-archive ------------------------------------------------------
+
+/// A `docker save` tar: entry name -> (offset, size) of its data.
+struct ArchiveStore {
+    file: Mutex<File>,
+    path: PathBuf,
+    entries: BTreeMap<String, (u64, u64)>,
+    /// Digest -> entry name, for legacy archives whose files are not named by digest.
+    by_digest: BTreeMap<Digest, String>,
+}
+
+struct Section<'a> {
+    file: &'a Mutex<File>,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for Section<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos >= self.end {
+            return Ok(0);
+        }
+        let n = buf.len().min((self.end - self.pos) as usize);
+        let mut f = self.file.lock().expect("archive lock");
+        f.seek(SeekFrom::Start(self.pos))?;
+        let got = f.read(&mut buf[..n])?;
+        if got == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "archive is truncated",
+            ));
+        }
+        self.pos += got as u64;
+        Ok(got)
+    }
+}
+
+impl ArchiveStore {
+    fn section(&self, name: &str) -> Option<Section<'_>> {
+        self.entries.get(name).map(|&(pos, size)| Section {
+            file: &self.file,
+            pos,
+            end: pos + size,
+        })
+    }
+
+    fn read_entry(&self, name: &str) -> Result<Vec<u8>, ImageError> {
+        let what = format!("{}: {name}", self.path.display());
+        let (_, size) = *self
+            .entries
+            .get(name)
+            .ok_or_else(|| ImageError::malformed(&what, "no such entry in the archive"))?;
+        if size > MAX_DOCUMENT {
+            return Err(ImageError::malformed(
+                &what,
+                "too large for a JSON document",
+            ));
+        }
+        let mut buf = Vec::new();
+        self.section(name)
+            .expect("entry exists")
+            .read_to_end(&mut buf)
+            .map_err(ImageError::io(&self.path))?;
+        Ok(buf)
+    }
+}
+
+impl BlobStore for ArchiveStore {
+    fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ImageError> {
+        let name = self
+            .by_digest
+            .get(digest)
+            .cloned()
+            .unwrap_or_else(|| format!("blobs/sha256/{}", digest.hex()));
+        match self.section(&name) {
+            Some(s) => Ok(Box::new(s)),
+            None => Err(ImageError::MissingBlob {
+                what: self.path.display().to_string(),
+                digest: digest.to_string(),
+            }),
+        }
+    }
+}
+
+// SAFETY of Send/Sync: the File is behind a Mutex.
+fn normalize(name: &str) -> String {
+    name.trim_start_matches("./").to_owned()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct LegacyEntry {
+    config: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    layers: Vec<String>,
+}
+
+fn open_archive(path: &Path, tag: Option<&str>) -> Result<Source, ImageError> {
+    let file = File::open(path).map_err(ImageError::io(path))?;
+    let mut entries = BTreeMap::new();
+    {
+        let mut ar = tar::Archive::new(&file);
+        let iter = ar
+            .entries_with_seek()
+            .map_err(|e| ImageError::malformed(path.display().to_string(), e))?;
+        for e in iter {
+            let e = e.map_err(|e| {
+                ImageError::malformed(path.display().to_string(), format!("not a valid tar: {e}"))
+            })?;
+            if e.header().entry_type().is_file() {
+                let name = normalize(
+                    &e.path()
+                        .map_err(|e2| ImageError::malformed(path.display().to_string(), e2))?
+                        .to_string_lossy(),
+                );
+                entries.insert(name, (e.raw_file_position(), e.size()));
+            }
+        }
+    }
+    let mut store = ArchiveStore {
+        file: Mutex::new(file),
+        path: path.into(),
+        entries,
+        by_digest: BTreeMap::new(),
+    };
+    let what = format!("{}: manifest.json", path.display());
+
+    // Docker 25+ writes an OCI layout inside the archive; prefer it.
+    if store.entries.contains_key("index.json") && store.entries.contains_key("oci-layout") {
+        let idx_what = format!("{}: index.json", path.display());
+        let index: Index = serde_json::from_slice(&store.read_entry("index.json")?)
+            .map_err(|e| ImageError::malformed(&idx_what, e))?;
+        let wanted = tag.map(|t| t.rsplit_once(':').map_or(t, |(_, tag)| tag).to_owned());
+        let desc = match pick(&index, None, &idx_what) {
+            Ok(d) => d,
+            Err(_) => pick(&index, wanted.as_deref(), &idx_what)?,
+        };
+        let repo_tags = legacy_tags(&store, &what);
+        return Ok(Source {
+            top: top_of(desc, &idx_what)?,
+            store: Box::new(store),
+            repo_tags,
+        });
+    }
+
+    // The legacy form: manifest.json names the config and the layer tars.
+    let list: Vec<LegacyEntry> = serde_json::from_slice(&store.read_entry("manifest.json")?)
+        .map_err(|e| ImageError::malformed(&what, e))?;
+    let entry = match (list.len(), tag) {
+        (1, _) => &list[0],
+        (0, _) => return Err(ImageError::malformed(&what, "lists no images")),
+        (_, Some(t)) => list
+            .iter()
+            .find(|e| {
+                e.repo_tags
+                    .as_ref()
+                    .is_some_and(|r| r.iter().any(|x| x == t))
+            })
+            .ok_or_else(|| ImageError::malformed(&what, format!("no image tagged {t:?}")))?,
+        (n, None) => {
+            return Err(ImageError::malformed(
+                &what,
+                format!("lists {n} images; pick one with docker-archive:<file>:<name:tag>"),
+            ));
+        }
+    };
+    let config_bytes = store.read_entry(&normalize(&entry.config))?;
+    let config = Descriptor::for_bytes(MEDIA_DOCKER_CONFIG, &config_bytes);
+    store
+        .by_digest
+        .insert(config.digest.clone(), normalize(&entry.config));
+    let mut layers = Vec::new();
+    for l in &entry.layers {
+        let name = normalize(l);
+        let mut sec = store.section(&name).ok_or_else(|| {
+            ImageError::malformed(&what, format!("layer {l} is not in the archive"))
+        })?;
+        // Hash the layer blob as stored; its compression is sniffed from the magic bytes.
+        let mut h = Sha256::new();
+        let mut head = [0u8; 4];
+        let mut first = true;
+        let mut buf = vec![0u8; 1 << 16];
+        let mut size = 0u64;
+        loop {
+            let n = sec.read(&mut buf).map_err(ImageError::io(path))?;
+            if n == 0 {
+                break;
+            }
+            if first {
+                head[..n.min(4)].copy_from_slice(&buf[..n.min(4)]);
+                first = false;
+            }
+            h.update(&buf[..n]);
+            size += n as u64;
+        }
+        let media_type = match head {
+            [0x1f, 0x8b, _, _] => MEDIA_DOCKER_LAYER_GZIP,
+            [0x28, 0xb5, 0x2f, 0xfd] => "application/vnd.docker.image.rootfs.diff.tar.zstd",
+            _ => MEDIA_DOCKER_LAYER_TAR,
+        };
+        let d = Descriptor {
+            media_type: media_type.into(),
+            digest: Digest::from_hasher(h),
+            size,
+            platform: None,
+            annotations: None,
+            extra: Default::default(),
+        };
+        store.by_digest.insert(d.digest.clone(), name);
+        layers.push(d);
+    }
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(MEDIA_DOCKER_MANIFEST.into()),
+        config,
+        layers,
+        annotations: None,
+        extra: Default::default(),
+    };
+    let bytes = to_canonical_json(&manifest);
+    let desc = Descriptor::for_bytes(MEDIA_DOCKER_MANIFEST, &bytes);
+    store
+        .entries
+        .insert(format!("\0synthetic/{}", desc.digest.hex()), (0, 0));
+    let repo_tags = entry.repo_tags.clone().unwrap_or_default();
+    let store = SyntheticManifest {
+        inner: store,
+        digest: desc.digest.clone(),
+        bytes,
+    };
+    Ok(Source {
+        store: Box::new(store),
+        top: Top::Manifest(desc),
+        repo_tags,
+    })
+}
+
+fn legacy_tags(store: &ArchiveStore, what: &str) -> Vec<String> {
+    let Ok(bytes) = store.read_entry("manifest.json") else {
+        return Vec::new();
+    };
+    let _ = what;
+    serde_json::from_slice::<Vec<LegacyEntry>>(&bytes)
+        .ok()
+        .and_then(|l| l.into_iter().next())
+        .and_then(|e| e.repo_tags)
+        .unwrap_or_default()
+}
+
+/// A legacy archive has no manifest blob; rootwasm synthesises one so the
+/// rest of the pipeline sees an ordinary image.
+struct SyntheticManifest {
+    inner: ArchiveStore,
+    digest: Digest,
+    bytes: Vec<u8>,
+}
+
+impl BlobStore for SyntheticManifest {
+    fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ImageError> {
+        if digest == &self.digest {
+            return Ok(Box::new(self.bytes.as_slice()));
+        }
+        self.inner.open(digest)
+    }
+}

@@ -1,0 +1,433 @@
+//! `rootwasm apply` on images built from real content, checked with skopeo,
+//! umoci and the requests behaviour test.
+
+use crate::images::*;
+use crate::support::*;
+use std::path::Path;
+use std::process::Command;
+
+const OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n";
+
+/// A small base layer: os-release, a merged-/usr symlink, an empty /tmp.
+fn base_layer(tmp: &Path) -> Layer {
+    let d = tmp.join("base");
+    if d.exists() {
+        return Layer::from_dir(&d);
+    }
+    std::fs::create_dir_all(d.join("etc")).unwrap();
+    std::fs::create_dir_all(d.join("usr/bin")).unwrap();
+    std::fs::create_dir_all(d.join("usr/local/bin")).unwrap();
+    std::fs::create_dir_all(d.join("tmp")).unwrap();
+    std::fs::write(d.join("etc/os-release"), OS_RELEASE).unwrap();
+    std::os::unix::fs::symlink("usr/bin", d.join("bin")).unwrap();
+    Layer::from_dir(&d)
+}
+
+fn requests_layer() -> Layer {
+    Layer::from_dir(&repo().join("tests/fixtures/requests-2.30.0/rootfs"))
+}
+
+fn skopeo(args: &[&str]) -> (bool, String) {
+    let o = Command::new("skopeo")
+        .args(args)
+        .output()
+        .expect("skopeo is installed by scripts/setup.sh");
+    (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+fn apply(input: &str, output: &str, recipes: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "apply",
+        input,
+        "--recipes",
+        recipes.to_str().unwrap(),
+        "--output",
+        output,
+    ];
+    args.extend_from_slice(extra);
+    rootwasm(&args)
+}
+
+fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+fn blob(layout: &Path, digest: &str) -> Vec<u8> {
+    std::fs::read(layout.join("blobs/sha256").join(&digest[7..])).unwrap()
+}
+
+fn top_manifest(layout: &Path) -> (String, serde_json::Value) {
+    let idx = read_json(&layout.join("index.json"));
+    let d = idx["manifests"][0]["digest"].as_str().unwrap().to_owned();
+    let m = serde_json::from_slice(&blob(layout, &d)).unwrap();
+    (d, m)
+}
+
+#[test]
+fn patches_an_oci_image_and_other_tools_agree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layers = [base_layer(tmp.path()), requests_layer()];
+    let img = image(&layers, "amd64");
+    let input = tmp.path().join("in");
+    write_layout(&input, &[(&img, "amd64")], "v1");
+    let input_hash = tree_hash(&input);
+    let recipes = repo().join("recipes");
+
+    let out = tmp.path().join("out");
+    let o = apply(
+        &format!("oci:{}:v1", input.display()),
+        &format!("oci:{}:patched", out.display()),
+        &recipes,
+        &["--json"],
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stderr.contains("reading layer 1/2"),
+        "progress goes to stderr: {stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let r = &report["platforms"][0]["recipes"][0];
+    assert_eq!(r["recipe"], "requests-cve-2023-32681");
+    assert_eq!(r["result"], "applied");
+    assert_eq!(r["version_before"], "2.30.0");
+    assert_eq!(r["version_after"], "2.30.0");
+    assert_eq!(tree_hash(&input), input_hash, "the input was modified");
+
+    // Same layers plus one; same entrypoint, env, labels and healthcheck.
+    let (mdigest, m) = top_manifest(&out);
+    assert_eq!(report["digest"], mdigest);
+    let layers_out: Vec<&str> = m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap())
+        .collect();
+    assert_eq!(layers_out.len(), 3);
+    assert_eq!(
+        &layers_out[..2],
+        &img.layer_digests
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()[..]
+    );
+    assert_eq!(
+        m["annotations"]["org.opencontainers.image.base.digest"],
+        img.manifest_digest
+    );
+    assert_eq!(
+        m["annotations"]["org.opencontainers.image.base.name"],
+        format!("oci:{}:v1", input.display())
+    );
+    assert_eq!(
+        m["layers"][2]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&blob(&out, m["config"]["digest"].as_str().unwrap())).unwrap();
+    let cfg_in: serde_json::Value = serde_json::from_slice(
+        &img.blobs
+            .iter()
+            .find(|(d, _)| *d == img.config_digest)
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    assert_eq!(
+        cfg["config"], cfg_in["config"],
+        "entrypoint, env, labels, healthcheck must not change"
+    );
+    assert_eq!(cfg["rootfs"]["diff_ids"].as_array().unwrap().len(), 3);
+    let hist = cfg["history"].as_array().unwrap();
+    assert!(
+        hist.last().unwrap()["created_by"]
+            .as_str()
+            .unwrap()
+            .contains("rootwasm apply requests-cve-2023-32681")
+    );
+    assert_eq!(
+        hist.last().unwrap()["created"],
+        "2024-01-02T03:04:05Z",
+        "SOURCE_DATE_EPOCH defaults to the input's created"
+    );
+
+    // The new layer: the patched file, the new RECORD, a whiteout for the stale bytecode.
+    let layer = blob(&out, layers_out[2]);
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(layer.as_slice()));
+    let names: Vec<String> = ar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    let site = "usr/local/lib/python3.11/site-packages";
+    for want in [
+        format!("{site}/requests/sessions.py"),
+        format!("{site}/requests-2.30.0.dist-info/RECORD"),
+        format!("{site}/requests/__pycache__/.wh.sessions.cpython-311.pyc"),
+    ] {
+        assert!(
+            names.contains(&want),
+            "{want} not in the patch layer: {names:?}"
+        );
+    }
+    assert!(
+        names.iter().all(|n| n.starts_with("usr")),
+        "only the changed paths and their parents: {names:?}"
+    );
+
+    // skopeo opens it; umoci unpacks it and shows the patched contents.
+    let (ok, out_text) = skopeo(&["inspect", &format!("oci:{}:patched", out.display())]);
+    assert!(ok, "{out_text}");
+    assert!(out_text.contains(&mdigest), "{out_text}");
+    let bundle = tmp.path().join("bundle");
+    let o = Command::new("umoci")
+        .args(["unpack", "--rootless", "--image"])
+        .arg(format!("{}:patched", out.display()))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rootfs = bundle.join("rootfs");
+    let sessions = std::fs::read_to_string(rootfs.join(site).join("requests/sessions.py")).unwrap();
+    assert!(sessions.contains("if not scheme.startswith('https') and username and password:"));
+    assert!(
+        !rootfs
+            .join(site)
+            .join("requests/__pycache__/sessions.cpython-311.pyc")
+            .exists()
+    );
+    assert!(
+        rootfs
+            .join(site)
+            .join("requests/__pycache__/models.cpython-311.pyc")
+            .exists()
+    );
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("etc/os-release")).unwrap(),
+        OS_RELEASE
+    );
+
+    // Determinism: another output path, same digests.
+    let out2 = tmp.path().join("elsewhere/deeper/out2");
+    std::fs::create_dir_all(out2.parent().unwrap()).unwrap();
+    let o = apply(
+        &format!("oci:{}:v1", input.display()),
+        &format!("oci:{}:patched", out2.display()),
+        &recipes,
+        &[],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_eq!(
+        top_manifest(&out2).0,
+        mdigest,
+        "two runs gave different manifests"
+    );
+}
+
+#[test]
+fn docker_archive_in_and_out_round_trips_through_skopeo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layers = [base_layer(tmp.path()), requests_layer()];
+    let img = image(&layers, "amd64");
+    let input = tmp.path().join("in.tar");
+    write_legacy_archive(&input, &img, &layers, "example/app:1.0");
+    let before = std::fs::read(&input).unwrap();
+    let out = tmp.path().join("out.tar");
+    let o = apply(
+        &format!("docker-archive:{}", input.display()),
+        &format!("docker-archive:{}", out.display()),
+        &repo().join("recipes"),
+        &[],
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stdout.contains("requests-cve-2023-32681")
+            && stdout.contains("2.30.0 -> 2.30.0")
+            && stdout.contains("applied"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        before,
+        "the input archive was modified"
+    );
+
+    let (ok, out_text) = skopeo(&["inspect", &format!("docker-archive:{}", out.display())]);
+    assert!(ok, "{out_text}");
+    // docker-archive -> oci -> the layer digests survive skopeo's conversions.
+    let oci = tmp.path().join("copied");
+    let (ok, out_text) = skopeo(&[
+        "copy",
+        &format!("docker-archive:{}", out.display()),
+        &format!("oci:{}:x", oci.display()),
+    ]);
+    assert!(ok, "{out_text}");
+    let (ok, out_text) = skopeo(&["inspect", "--raw", &format!("oci:{}:x", oci.display())]);
+    assert!(ok, "{out_text}");
+    let m: serde_json::Value = serde_json::from_str(&out_text).unwrap();
+    assert_eq!(m["layers"].as_array().unwrap().len(), 3);
+    let (ok, cfg) = skopeo(&["inspect", "--config", &format!("oci:{}:x", oci.display())]);
+    assert!(ok, "{cfg}");
+    let cfg: serde_json::Value = serde_json::from_str(&cfg).unwrap();
+    assert_eq!(
+        cfg["rootfs"]["diff_ids"][0],
+        layers[0].diff_id(),
+        "diff_ids are preserved through skopeo"
+    );
+    assert_eq!(cfg["rootfs"]["diff_ids"][1], layers[1].diff_id());
+    assert_eq!(cfg["config"]["Entrypoint"][0], "/usr/local/bin/python3");
+
+    // And rootwasm reads skopeo's docker-archive output back.
+    let back = tmp.path().join("back.tar");
+    let (ok, out_text) = skopeo(&[
+        "copy",
+        &format!("oci:{}:x", oci.display()),
+        &format!("docker-archive:{}:example/app:patched", back.display()),
+    ]);
+    assert!(ok, "{out_text}");
+    let o = apply(
+        &format!("docker-archive:{}", back.display()),
+        &format!("oci:{}", tmp.path().join("again").display()),
+        &repo().join("recipes"),
+        &["--json"],
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("\"already-fixed\""),
+        "the patch is seen as present: {stdout}"
+    );
+}
+
+#[test]
+fn multi_platform_patches_only_where_recipes_apply() {
+    let tmp = tempfile::tempdir().unwrap();
+    let amd = image(&[base_layer(tmp.path()), requests_layer()], "amd64");
+    let arm = image(&[base_layer(tmp.path())], "arm64");
+    let input = tmp.path().join("in");
+    write_layout(&input, &[(&amd, "amd64"), (&arm, "arm64")], "multi");
+    let out = tmp.path().join("out");
+    let o = apply(
+        &format!("oci:{}:multi", input.display()),
+        &format!("oci:{}:multi", out.display()),
+        &repo().join("recipes"),
+        &["--json"],
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    let (_, index) = top_manifest(&out);
+    let ms = index["manifests"].as_array().unwrap();
+    assert_eq!(ms.len(), 2);
+    assert_ne!(ms[0]["digest"], amd.manifest_digest, "amd64 is patched");
+    assert_eq!(ms[0]["platform"]["architecture"], "amd64");
+    assert_eq!(
+        ms[1]["digest"], arm.manifest_digest,
+        "arm64 has no requests and passes through untouched"
+    );
+    let (ok, out_text) = skopeo(&["inspect", "--raw", &format!("oci:{}:multi", out.display())]);
+    assert!(ok, "{out_text}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        report["platforms"][1]["recipes"][0]["result"],
+        "not-applicable"
+    );
+}
+
+#[test]
+fn repatching_replaces_the_patch_layer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layers = [base_layer(tmp.path()), requests_layer()];
+    let img = image(&layers, "amd64");
+    let input = tmp.path().join("in");
+    write_layout(&input, &[(&img, "amd64")], "v1");
+    let first = tmp.path().join("first");
+    let o = apply(
+        &format!("oci:{}:v1", input.display()),
+        &format!("oci:{}:p", first.display()),
+        &repo().join("recipes"),
+        &[],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+
+    // A second recipe on the patched image: still one patch layer, holding both fixes.
+    let more = tmp.path().join("more");
+    recipe_dir(
+        &more,
+        "trivial",
+        guest("trivial"),
+        "[capabilities]\nwrite = [\"/etc/rootwasm-trivial\"]",
+    );
+    copy_tree(
+        &repo().join("recipes/requests-cve-2023-32681"),
+        &more.join("requests"),
+    );
+    let second = tmp.path().join("second");
+    let o = apply(
+        &format!("oci:{}:p", first.display()),
+        &format!("oci:{}:p", second.display()),
+        &more,
+        &["--json"],
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("\"already-fixed\""), "{stdout}");
+    let (_, m) = top_manifest(&second);
+    let ls = m["layers"].as_array().unwrap();
+    assert_eq!(ls.len(), 3, "the old patch layer is replaced, not stacked");
+    assert_eq!(ls[0]["digest"], img.layer_digests[0]);
+    assert_eq!(ls[1]["digest"], img.layer_digests[1]);
+    assert_eq!(
+        m["annotations"]["org.opencontainers.image.base.digest"], img.manifest_digest,
+        "base stays the original image"
+    );
+    let layer = blob(&second, ls[2]["digest"].as_str().unwrap());
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(layer.as_slice()));
+    let names: Vec<String> = ar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert!(
+        names.contains(&"etc/rootwasm-trivial".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.ends_with("requests/sessions.py")),
+        "the earlier fix is carried: {names:?}"
+    );
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&blob(&second, m["config"]["digest"].as_str().unwrap())).unwrap();
+    let hist = cfg["history"].as_array().unwrap();
+    assert_eq!(hist.len(), 3);
+    assert_eq!(cfg["rootfs"]["diff_ids"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn output_equal_to_input_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = image(&[base_layer(tmp.path())], "amd64");
+    let input = tmp.path().join("in");
+    write_layout(&input, &[(&img, "amd64")], "v1");
+    let before = tree_hash(&input);
+    let o = apply(
+        &format!("oci:{}:v1", input.display()),
+        &format!("oci:{}:v2", input.display()),
+        &repo().join("recipes"),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).1.contains("rootwasm never modifies its input"),
+        "{:?}",
+        text(&o)
+    );
+    assert_eq!(tree_hash(&input), before);
+}
