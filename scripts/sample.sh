@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# The main job on the built-in sample: backport the fix for CVE-2023-32681
-# into the vendored pip install of requests 2.30.0, then print the journal.
+# The main job on the built-in sample: patch a container image made of a
+# Debian bookworm root (real packages) and a pip install of requests 2.30.0,
+# backporting the fix for CVE-2023-32681. The sample image is built from the
+# vendored packages on the first run and cached in target/sample/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cargo build --quiet -p rootwasm
+cargo build --quiet -p rootwasm -p rootwasm-testimage
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cp -a tests/fixtures/requests-2.30.0/rootfs "$work/rootfs"
-
-echo "== dry run" >&2
-./target/debug/rootwasm run recipes/requests-cve-2023-32681 --rootfs "$work/rootfs"
-echo >&2
-echo "== commit, printing the journal" >&2
-./target/debug/rootwasm run recipes/requests-cve-2023-32681 --rootfs "$work/rootfs" --commit --json
+./target/debug/build-sample "$PWD" target/sample/image
+rm -rf target/sample/patched target/sample/journal
+./target/debug/rootwasm apply oci:target/sample/image:bookworm-requests \
+    --recipes recipes \
+    --output oci:target/sample/patched:bookworm-requests \
+    --journal-dir target/sample/journal
+echo
+echo "== journal (target/sample/journal/default/journal.json)"
+cat target/sample/journal/default/journal.json

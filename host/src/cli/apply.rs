@@ -45,6 +45,9 @@ pub struct ApplyArgs {
     /// Where compiled components are cached.
     #[arg(long)]
     cache_dir: Option<PathBuf>,
+    /// Write each platform's journal and blobs to DIR/<platform>/.
+    #[arg(long)]
+    journal_dir: Option<PathBuf>,
 }
 
 /// Every recipe directory under `dir`, sorted by name.
@@ -138,6 +141,14 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     };
     progress(&format!("writing {}", a.output));
     sink::write(&output, &applied.output).with_context(|| format!("writing {}", a.output))?;
+    if let Some(dir) = &a.journal_dir {
+        for p in &applied.platforms {
+            let d = dir.join(p.platform.replace('/', "-"));
+            std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+            std::fs::write(d.join("journal.json"), p.journal.to_json())?;
+            p.blobs.write_to(&d.join("blobs"))?;
+        }
+    }
 
     if a.json {
         let v = serde_json::json!({

@@ -6,20 +6,20 @@ use crate::support::*;
 use std::path::Path;
 use std::process::Command;
 
-const OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n";
-
-/// A small base layer: os-release, a merged-/usr symlink, an empty /tmp.
+/// The base layer: a Debian bookworm root unpacked from the vendored real
+/// packages, with its dpkg database.
 fn base_layer(tmp: &Path) -> Layer {
     let d = tmp.join("base");
-    if d.exists() {
-        return Layer::from_dir(&d);
+    if !d.exists() {
+        let mut debs: Vec<_> = std::fs::read_dir(repo().join("tests/fixtures/debs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+            .collect();
+        debs.sort();
+        std::fs::create_dir_all(&d).unwrap();
+        debian::debian_root(&debs.iter().map(|p| p.as_path()).collect::<Vec<_>>(), &d);
     }
-    std::fs::create_dir_all(d.join("etc")).unwrap();
-    std::fs::create_dir_all(d.join("usr/bin")).unwrap();
-    std::fs::create_dir_all(d.join("usr/local/bin")).unwrap();
-    std::fs::create_dir_all(d.join("tmp")).unwrap();
-    std::fs::write(d.join("etc/os-release"), OS_RELEASE).unwrap();
-    std::os::unix::fs::symlink("usr/bin", d.join("bin")).unwrap();
     Layer::from_dir(&d)
 }
 
@@ -209,9 +209,38 @@ fn patches_an_oci_image_and_other_tools_agree() {
             .join("requests/__pycache__/models.cpython-311.pyc")
             .exists()
     );
+    assert!(
+        std::fs::read_to_string(rootfs.join("usr/lib/os-release"))
+            .unwrap()
+            .contains("VERSION_CODENAME=bookworm")
+    );
+    // requests from the unpacked image no longer leaks the header.
     assert_eq!(
-        std::fs::read_to_string(rootfs.join("etc/os-release")).unwrap(),
-        OS_RELEASE
+        crate::backport::python_leak(&rootfs.join(site))["leaked"],
+        false
+    );
+    // dpkg itself finds every Debian package's files intact.
+    let v = Command::new("dpkg")
+        .arg("--root")
+        .arg(&rootfs)
+        .arg("--verify")
+        .output()
+        .unwrap();
+    assert!(
+        v.status.success() && v.stdout.is_empty(),
+        "dpkg --verify: {}{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+    let q = Command::new("dpkg-query")
+        .arg("--admindir")
+        .arg(rootfs.join("var/lib/dpkg"))
+        .args(["-W", "libexpat1"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&q.stdout).trim(),
+        "libexpat1:amd64\t2.5.0-1+deb12u2"
     );
 
     // Determinism: another output path, same digests.

@@ -9,7 +9,7 @@ use std::process::Command;
 
 const SITE: &str = "usr/local/lib/python3.11/site-packages";
 
-fn python_leak(site: &Path) -> serde_json::Value {
+pub(crate) fn python_leak(site: &Path) -> serde_json::Value {
     // The test setup makes a venv with requests' dependencies pinned; fall back to python3.
     let python = std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let out = Command::new(python)
