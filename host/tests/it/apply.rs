@@ -460,3 +460,114 @@ fn output_equal_to_input_is_refused() {
     );
     assert_eq!(tree_hash(&input), before);
 }
+
+#[test]
+fn the_patch_layer_keeps_the_input_compression() {
+    for (packing, media, magic) in [
+        (
+            Packing::Zstd,
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+            &[0x28u8, 0xb5, 0x2f, 0xfd][..],
+        ),
+        (
+            Packing::Plain,
+            "application/vnd.oci.image.layer.v1.tar",
+            &b"usr/"[..],
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let img = image_with(&[requests_layer()], "amd64", packing);
+        let input = tmp.path().join("in");
+        write_layout(&input, &[(&img, "amd64")], "v1");
+        let out = tmp.path().join("out");
+        let o = apply(
+            &format!("oci:{}:v1", input.display()),
+            &format!("oci:{}", out.display()),
+            &repo().join("recipes"),
+            &[],
+        );
+        assert!(o.status.success(), "{packing:?}: {:?}", text(&o));
+        let (_, m) = top_manifest(&out);
+        assert_eq!(m["layers"][1]["mediaType"], media);
+        let layer = blob(&out, m["layers"][1]["digest"].as_str().unwrap());
+        assert!(
+            layer.starts_with(magic),
+            "{packing:?}: layer starts {:?}",
+            &layer[..8]
+        );
+        let (ok, t) = skopeo(&["inspect", &format!("oci:{}", out.display())]);
+        assert!(ok, "{t}");
+    }
+}
+
+#[test]
+fn a_failing_recipe_is_reported_and_the_others_still_apply() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = image(&[requests_layer()], "amd64");
+    let input = tmp.path().join("in");
+    write_layout(&input, &[(&img, "amd64")], "v1");
+    let recipes = tmp.path().join("recipes");
+    // "a-" sorts first: it fails before the real recipe runs.
+    recipe_dir(
+        &recipes,
+        "a-broken",
+        guest("hostile"),
+        "[capabilities]\nread = [\"/data/**\"]\nwrite = [\"/data/**\"]\n[params]\nmode = \"fail\"",
+    );
+    copy_tree(
+        &repo().join("recipes/requests-cve-2023-32681"),
+        &recipes.join("requests"),
+    );
+
+    let out = tmp.path().join("out");
+    let o = apply(
+        &format!("oci:{}:v1", input.display()),
+        &format!("oci:{}", out.display()),
+        &recipes,
+        &[],
+    );
+    let (stdout, stderr) = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a failed recipe makes the exit code 1\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("a-broken") && stdout.contains("failed: apply returned an error"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("requests-cve-2023-32681") && stdout.contains("applied"),
+        "{stdout}"
+    );
+    let (_, m) = top_manifest(&out);
+    let layer = blob(&out, m["layers"][1]["digest"].as_str().unwrap());
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(layer.as_slice()));
+    let names: Vec<String> = ar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.contains("staged-before-misbehaving")),
+        "the failed recipe's changes leaked: {names:?}"
+    );
+
+    // --fail-fast: stop at the failure and write nothing.
+    let out2 = tmp.path().join("out2");
+    let o = apply(
+        &format!("oci:{}:v1", input.display()),
+        &format!("oci:{}", out2.display()),
+        &recipes,
+        &["--fail-fast"],
+    );
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr.contains("a-broken") && stderr.contains("no image was written"),
+        "{stderr}"
+    );
+    assert!(!out2.exists());
+}

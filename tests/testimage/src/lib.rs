@@ -143,15 +143,38 @@ pub fn digest(b: &[u8]) -> String {
 
 /// A single-platform image: gzip layers, a config with entrypoint, env and labels.
 pub fn image(layers: &[Layer], arch: &str) -> Image {
+    image_with(layers, arch, Packing::Gzip)
+}
+
+/// How layers are compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Packing {
+    /// tar+gzip
+    Gzip,
+    /// tar+zstd
+    Zstd,
+    /// plain tar
+    Plain,
+}
+
+/// Like [`image`], with the layers compressed as `packing` says.
+pub fn image_with(layers: &[Layer], arch: &str, packing: Packing) -> Image {
     let mut blobs = Vec::new();
     let mut descs = Vec::new();
     let mut layer_digests = Vec::new();
     for l in layers {
-        let gz = l.gzip();
-        let d = digest(&gz);
-        descs.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": gz.len()}));
+        let (media, blob) = match packing {
+            Packing::Gzip => ("application/vnd.oci.image.layer.v1.tar+gzip", l.gzip()),
+            Packing::Zstd => (
+                "application/vnd.oci.image.layer.v1.tar+zstd",
+                zstd::encode_all(l.tar.as_slice(), 3).unwrap(),
+            ),
+            Packing::Plain => ("application/vnd.oci.image.layer.v1.tar", l.tar.clone()),
+        };
+        let d = digest(&blob);
+        descs.push(serde_json::json!({"mediaType": media, "digest": d, "size": blob.len()}));
         layer_digests.push(d.clone());
-        blobs.push((d, gz));
+        blobs.push((d, blob));
     }
     let config = serde_json::json!({
         "created": "2024-01-02T03:04:05Z",
