@@ -8,6 +8,7 @@
 //! stacked.
 
 use crate::error::RunError;
+use crate::image::cache::LayerCache;
 use crate::image::error::ImageError;
 use crate::image::layer::{EntryKind, LayerLimits, read_layer};
 use crate::image::merge::Merged;
@@ -15,7 +16,7 @@ use crate::image::model::*;
 use crate::image::patch::{build_layer, parse_rfc3339, rfc3339};
 use crate::image::sink::{Blob, OutputImage};
 use crate::image::source::{BlobStore, Source, Top};
-use crate::journal::{Blobs, Entry, Journal};
+use crate::journal::{Blobs, Entry, Journal, Sha256Hex};
 use crate::manifest::Recipe;
 use crate::rootfs::{Kind, Meta, RootPath, RootView};
 use crate::run::{Outcome, RunOptions, run};
@@ -50,6 +51,8 @@ pub struct ApplyOptions<'a> {
     pub input_name: String,
     /// Progress messages (to stderr in the CLI).
     pub progress: &'a dyn Fn(&str),
+    /// Where layer indexes are cached, if anywhere.
+    pub layer_cache: Option<LayerCache>,
 }
 
 /// One recipe's result on one platform.
@@ -316,22 +319,63 @@ fn patch_manifest(
     // Read only what some recipe may read.
     let scopes: Vec<_> = opts.recipes.iter().map(|r| r.scope.clone()).collect();
     let capture = |p: &RootPath| scopes.iter().any(|s| s.allows(Access::Read, p));
+    let capture_key = {
+        let mut patterns: Vec<&str> = opts
+            .recipes
+            .iter()
+            .flat_map(|r| {
+                r.manifest
+                    .capabilities
+                    .read
+                    .iter()
+                    .chain(&r.manifest.capabilities.write)
+                    .map(String::as_str)
+            })
+            .collect();
+        patterns.sort();
+        patterns.dedup();
+        Sha256Hex::of(patterns.join("\n").as_bytes()).0[..16].to_owned()
+    };
     let mut base = Merged::default();
     for (i, (l, diff_id)) in manifest.layers[..n_base].iter().zip(&diff_ids).enumerate() {
-        (opts.progress)(&format!(
-            "reading layer {}/{} {} ({} bytes)",
-            i + 1,
-            manifest.layers.len(),
-            l.digest,
-            l.size
-        ));
-        let idx = read_layer(
-            store.open(&l.digest)?,
-            l,
-            diff_id,
-            &opts.layer_limits,
-            &capture,
-        )?;
+        let n = manifest.layers.len();
+        let cached = opts
+            .layer_cache
+            .as_ref()
+            .and_then(|c| c.load(&l.digest, &capture_key));
+        let idx = match cached {
+            Some((cached_diff_id, idx)) => {
+                if &cached_diff_id != diff_id {
+                    return Err(ImageError::DigestMismatch {
+                        what: format!("layer {}: config diff_id", l.digest),
+                        expected: diff_id.to_string(),
+                        actual: cached_diff_id.to_string(),
+                    }
+                    .into());
+                }
+                (opts.progress)(&format!("layer {}/{n} {} (cached index)", i + 1, l.digest));
+                idx
+            }
+            None => {
+                (opts.progress)(&format!(
+                    "reading layer {}/{n} {} ({} bytes)",
+                    i + 1,
+                    l.digest,
+                    l.size
+                ));
+                let idx = read_layer(
+                    store.open(&l.digest)?,
+                    l,
+                    diff_id,
+                    &opts.layer_limits,
+                    &capture,
+                )?;
+                if let Some(c) = &opts.layer_cache {
+                    c.store(&l.digest, &capture_key, diff_id, &idx);
+                }
+                idx
+            }
+        };
         base.apply(i, l.digest.as_str(), idx)?;
     }
     // An earlier rootwasm patch layer: read it whole; its changes are carried into the new layer.

@@ -3,6 +3,7 @@
 use anyhow::{Context, bail};
 use clap::Args;
 use rootwasm::apply::{ApplyError, ApplyOptions, OnFailure, apply};
+use rootwasm::image::cache::LayerCache;
 use rootwasm::image::layer::LayerLimits;
 use rootwasm::image::{Reference, sink, source};
 use rootwasm::manifest::Recipe;
@@ -45,6 +46,9 @@ pub struct ApplyArgs {
     /// Where compiled components are cached.
     #[arg(long)]
     cache_dir: Option<PathBuf>,
+    /// Do not use or fill the layer index cache.
+    #[arg(long)]
+    no_layer_cache: bool,
     /// Write each platform's journal and blobs to DIR/<platform>/.
     #[arg(long)]
     journal_dir: Option<PathBuf>,
@@ -107,10 +111,11 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             Err(_) => None,
         },
     };
-    let cache = a
+    let cache_root = a
         .cache_dir
-        .map(ComponentCache::new)
-        .unwrap_or_else(|| ComponentCache::new(ComponentCache::default_dir()));
+        .clone()
+        .unwrap_or_else(ComponentCache::default_dir);
+    let cache = ComponentCache::new(cache_root.clone());
     let sandbox = Sandbox::new(SandboxOptions { cache })?;
     let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
     let progress = |m: &str| eprintln!("rootwasm: {m}");
@@ -129,6 +134,11 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         },
         input_name: a.image.clone(),
         progress: &progress,
+        layer_cache: if a.no_layer_cache {
+            None
+        } else {
+            Some(LayerCache::new(cache_root.join("layer-index")))
+        },
     };
     let applied = match apply(&sandbox, &src, &opts) {
         Ok(x) => x,

@@ -36,7 +36,7 @@ impl Default for LayerLimits {
 }
 
 /// What a tar entry is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum EntryKind {
     /// Regular file; `content` is set if it was captured.
     File {
@@ -68,7 +68,7 @@ pub enum EntryKind {
 }
 
 /// One indexed entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// Path; for whiteouts the path they delete, for opaque markers their directory.
     pub path: RootPath,

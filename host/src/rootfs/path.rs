@@ -9,8 +9,28 @@ const MAX_SYMLINKS: usize = 40;
 
 /// An absolute, normalised path inside a root: `/`, or `/a/b` with no `.`,
 /// `..`, empty or NUL-containing components.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct RootPath(String);
+
+impl TryFrom<String> for RootPath {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let p = RootPath::lexical(&s).map_err(|e| e.to_string())?;
+        if p.0 != s {
+            return Err(format!("{s:?} is not a normalised absolute path"));
+        }
+        Ok(p)
+    }
+}
+
+impl From<RootPath> for String {
+    fn from(p: RootPath) -> String {
+        p.0
+    }
+}
 
 impl RootPath {
     /// The root itself.

@@ -90,7 +90,7 @@ fn patches_an_oci_image_and_other_tools_agree() {
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(
-        stderr.contains("reading layer 1/2"),
+        stderr.contains("layer 1/2 sha256:"),
         "progress goes to stderr: {stderr}"
     );
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -570,4 +570,51 @@ fn a_failing_recipe_is_reported_and_the_others_still_apply() {
         "{stderr}"
     );
     assert!(!out2.exists());
+}
+
+#[test]
+fn a_warm_layer_cache_skips_reading_and_still_catches_tampering() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let layers = [requests_layer()];
+    let img = image(&layers, "amd64");
+    let input = tmp.path().join("in");
+    write_layout(&input, &[(&img, "amd64")], "v1");
+    let run = |out: &str| {
+        rootwasm(&[
+            "apply",
+            &format!("oci:{}:v1", input.display()),
+            "--recipes",
+            repo().join("recipes").to_str().unwrap(),
+            "--output",
+            &format!("oci:{}", tmp.path().join(out).display()),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ])
+    };
+    let cold = run("cold");
+    assert!(cold.status.success(), "{:?}", text(&cold));
+    assert!(text(&cold).1.contains("reading layer 1/1"));
+    let warm = run("warm");
+    assert!(warm.status.success(), "{:?}", text(&warm));
+    assert!(
+        text(&warm).1.contains("(cached index)"),
+        "{}",
+        text(&warm).1
+    );
+    assert_eq!(
+        top_manifest(&tmp.path().join("cold")).0,
+        top_manifest(&tmp.path().join("warm")).0
+    );
+
+    // Tamper with the layer blob: the cached index is not enough to write it out.
+    let p = input.join("blobs/sha256").join(&img.layer_digests[0][7..]);
+    let mut b = std::fs::read(&p).unwrap();
+    let n = b.len();
+    b[n - 10] ^= 0xff;
+    std::fs::write(&p, b).unwrap();
+    let bad = run("bad");
+    assert_eq!(bad.status.code(), Some(2), "{:?}", text(&bad));
+    assert!(text(&bad).1.contains("digest mismatch"), "{}", text(&bad).1);
+    assert!(!tmp.path().join("bad").exists());
 }

@@ -31,6 +31,9 @@ fn refused(
         "--output".into(),
         format!("oci:{}", out.display()),
     ]);
+    // A warm layer cache would answer for a tampered blob by digest; the
+    // read-time checks are what this corpus is about.
+    args.push("--no-layer-cache".into());
     args.extend(extra_args.iter().map(|s| s.to_string()));
     let o = rootwasm(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let (stdout, stderr) = text(&o);
