@@ -157,6 +157,26 @@ pub enum Packing {
     Plain,
 }
 
+/// An image from ready-made gzip layer blobs and their diff_ids.
+pub fn image_from_blobs(layers: &[(Vec<u8>, String)], arch: &str) -> Image {
+    let mut blobs = Vec::new();
+    let mut descs = Vec::new();
+    let mut layer_digests = Vec::new();
+    for (blob, _) in layers {
+        let d = digest(blob);
+        descs.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": blob.len()}));
+        layer_digests.push(d.clone());
+        blobs.push((d, blob.clone()));
+    }
+    finish(
+        blobs,
+        descs,
+        layer_digests,
+        layers.iter().map(|(_, id)| id.clone()).collect(),
+        arch,
+    )
+}
+
 /// Like [`image`], with the layers compressed as `packing` says.
 pub fn image_with(layers: &[Layer], arch: &str, packing: Packing) -> Image {
     let mut blobs = Vec::new();
@@ -176,6 +196,22 @@ pub fn image_with(layers: &[Layer], arch: &str, packing: Packing) -> Image {
         layer_digests.push(d.clone());
         blobs.push((d, blob));
     }
+    finish(
+        blobs,
+        descs,
+        layer_digests,
+        layers.iter().map(|l| l.diff_id()).collect(),
+        arch,
+    )
+}
+
+fn finish(
+    mut blobs: Vec<(String, Vec<u8>)>,
+    descs: Vec<serde_json::Value>,
+    layer_digests: Vec<String>,
+    diff_ids: Vec<String>,
+    arch: &str,
+) -> Image {
     let config = serde_json::json!({
         "created": "2024-01-02T03:04:05Z",
         "architecture": arch,
@@ -187,8 +223,8 @@ pub fn image_with(layers: &[Layer], arch: &str, packing: Packing) -> Image {
             "WorkingDir": "/app",
             "Healthcheck": {"Test": ["CMD", "true"]}
         },
-        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| l.diff_id()).collect::<Vec<_>>()},
-        "history": layers.iter().map(|_| serde_json::json!({"created": "2024-01-02T03:04:05Z", "created_by": "test layer"})).collect::<Vec<_>>()
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": diff_ids.iter().map(|_| serde_json::json!({"created": "2024-01-02T03:04:05Z", "created_by": "test layer"})).collect::<Vec<_>>()
     });
     let config = serde_json::to_vec(&config).unwrap();
     let config_digest = digest(&config);
