@@ -268,3 +268,103 @@ impl RootView for Merged {
             .ok_or_else(|| io::Error::other("not a symlink"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::layer::{Entry, EntryKind, LayerIndex};
+
+    fn e(path: &str, kind: EntryKind) -> Entry {
+        Entry {
+            path: RootPath::lexical(path).unwrap(),
+            name: path.trim_start_matches('/').into(),
+            kind,
+            mode: 0o4755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: 0,
+            xattrs: vec![("security.capability".into(), vec![1, 2])],
+        }
+    }
+
+    fn file() -> EntryKind {
+        EntryKind::File { content: None }
+    }
+
+    fn names(m: &Merged, dir: &str) -> Vec<String> {
+        m.read_dir(&RootPath::lexical(dir).unwrap())
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    #[test]
+    fn whiteouts_opaque_dirs_hardlinks_and_metadata() {
+        let mut m = Merged::default();
+        let lower = LayerIndex {
+            entries: vec![
+                e("/a", EntryKind::Dir),
+                e("/a/x", file()),
+                e("/a/y", file()),
+                e("/b", EntryKind::Dir),
+                e("/b/old", file()),
+                e("/c", file()),
+                e("/dev/null", EntryKind::CharDevice(1, 3)),
+            ],
+            contents: Default::default(),
+        };
+        m.apply(0, "l0", lower).unwrap();
+        let upper = LayerIndex {
+            entries: vec![
+                e("/a/x", EntryKind::Whiteout),
+                e("/b", EntryKind::Opaque),
+                e("/b/new", file()),
+                e(
+                    "/c2",
+                    EntryKind::Hardlink {
+                        target: RootPath::lexical("/c").unwrap(),
+                    },
+                ),
+            ],
+            contents: Default::default(),
+        };
+        m.apply(1, "l1", upper).unwrap();
+        assert_eq!(names(&m, "/a"), ["y"]);
+        assert_eq!(
+            names(&m, "/b"),
+            ["new"],
+            "opaque hides the lower layer's entries only"
+        );
+        assert_eq!(names(&m, "/"), ["a", "b", "c", "c2", "dev"]);
+        let c = m.get(&RootPath::lexical("/c2").unwrap()).unwrap();
+        assert_eq!(
+            (c.meta.kind, c.meta.mode),
+            (Kind::File, 0o4755),
+            "setuid kept through the hardlink"
+        );
+        assert_eq!(
+            c.xattrs,
+            vec![("security.capability".to_owned(), vec![1, 2])]
+        );
+        let d = m.get(&RootPath::lexical("/dev/null").unwrap()).unwrap();
+        assert_eq!((d.meta.kind, d.device), (Kind::CharDevice, Some((1, 3))));
+        // A name sharing a prefix is not a child.
+        let mut m2 = Merged::default();
+        m2.apply(
+            0,
+            "l",
+            LayerIndex {
+                entries: vec![
+                    e("/a", EntryKind::Dir),
+                    e("/a-b", file()),
+                    e("/a/c", file()),
+                ],
+                contents: Default::default(),
+            },
+        )
+        .unwrap();
+        assert_eq!(names(&m2, "/a"), ["c"]);
+    }
+}

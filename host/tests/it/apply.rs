@@ -314,6 +314,16 @@ fn docker_archive_in_and_out_round_trips_through_skopeo() {
     assert_eq!(cfg["rootfs"]["diff_ids"][1], layers[1].diff_id());
     assert_eq!(cfg["config"]["Entrypoint"][0], "/usr/local/bin/python3");
 
+    // rootwasm reads its own Docker 25+ form archive back: nothing left to fix.
+    let o = apply(
+        &format!("docker-archive:{}", out.display()),
+        &format!("oci:{}", tmp.path().join("own").display()),
+        &repo().join("recipes"),
+        &["--json"],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(text(&o).0.contains("\"already-fixed\""), "{}", text(&o).0);
+
     // And rootwasm reads skopeo's docker-archive output back.
     let back = tmp.path().join("back.tar");
     let (ok, out_text) = skopeo(&[
