@@ -328,22 +328,17 @@ fn read_pinned(
 impl Recipe {
     /// Load `dir/recipe.toml`, then read and hash-check the component and artifacts.
     pub fn load(dir: &Path) -> Result<Self, ManifestError> {
-        let manifest_path = dir.join("recipe.toml");
-        let text = std::fs::read_to_string(&manifest_path).map_err(|source| ManifestError::Io {
-            path: manifest_path.clone(),
-            source,
-        })?;
-        let manifest = Manifest::parse(&text, &manifest_path)?;
+        let (manifest, artifact_bytes) = Self::load_without_component(dir)?;
         let (_, component) =
             read_pinned(dir, &manifest.component.path, &manifest.component.sha256)?;
-        let mut artifacts = BTreeMap::new();
-        for a in &manifest.artifacts {
-            artifacts.insert(a.name().to_owned(), read_pinned(dir, &a.path, &a.sha256)?);
-        }
+        let artifacts = artifact_bytes
+            .into_iter()
+            .map(|(name, bytes)| (name, (Sha256Hex::of(&bytes), bytes)))
+            .collect();
         let scope =
             Scope::new(&manifest.capabilities.read, &manifest.capabilities.write).map_err(|e| {
                 ManifestError::Invalid {
-                    path: manifest_path.clone(),
+                    path: dir.join("recipe.toml"),
                     message: e.to_string(),
                 }
             })?;
