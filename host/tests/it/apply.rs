@@ -628,3 +628,57 @@ fn a_warm_layer_cache_skips_reading_and_still_catches_tampering() {
     assert!(text(&bad).1.contains("digest mismatch"), "{}", text(&bad).1);
     assert!(!tmp.path().join("bad").exists());
 }
+
+#[test]
+fn skopeo_round_trips_the_output_oci_to_docker_archive_to_oci() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = image(&[base_layer(tmp.path()), requests_layer()], "amd64");
+    let input = tmp.path().join("in");
+    write_layout(&input, &[(&img, "amd64")], "v1");
+    let out = tmp.path().join("out");
+    let o = apply(
+        &format!("oci:{}:v1", input.display()),
+        &format!("oci:{}:p", out.display()),
+        &repo().join("recipes"),
+        &[],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    let (_, m) = top_manifest(&out);
+    let cfg_digest = m["config"]["digest"].as_str().unwrap().to_owned();
+    let ours: serde_json::Value = serde_json::from_slice(&blob(&out, &cfg_digest)).unwrap();
+
+    let archive = tmp.path().join("a.tar");
+    let back = tmp.path().join("back");
+    let (ok, t) = skopeo(&[
+        "copy",
+        &format!("oci:{}:p", out.display()),
+        &format!("docker-archive:{}:x/y:p", archive.display()),
+    ]);
+    assert!(ok, "{t}");
+    let (ok, t) = skopeo(&[
+        "copy",
+        &format!("docker-archive:{}", archive.display()),
+        &format!("oci:{}:p", back.display()),
+    ]);
+    assert!(ok, "{t}");
+    let (ok, cfg) = skopeo(&["inspect", "--config", &format!("oci:{}:p", back.display())]);
+    assert!(ok, "{cfg}");
+    let theirs: serde_json::Value = serde_json::from_str(&cfg).unwrap();
+    // Layer contents (diff_ids), history and runtime config survive the trip.
+    assert_eq!(theirs["rootfs"]["diff_ids"], ours["rootfs"]["diff_ids"]);
+    assert_eq!(theirs["history"], ours["history"]);
+    // (skopeo's OCI -> Docker conversion drops Docker-only fields such as
+    // Healthcheck; that loss is skopeo's, so compare what it keeps.)
+    for k in ["Entrypoint", "Env", "Labels", "WorkingDir"] {
+        assert_eq!(theirs["config"][k], ours["config"][k], "{k}");
+    }
+    // And rootwasm reads the result and finds the fix present.
+    let o = apply(
+        &format!("oci:{}:p", back.display()),
+        &format!("oci:{}", tmp.path().join("again").display()),
+        &repo().join("recipes"),
+        &["--json"],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(text(&o).0.contains("\"already-fixed\""), "{}", text(&o).0);
+}
