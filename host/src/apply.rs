@@ -16,7 +16,7 @@ use crate::image::model::*;
 use crate::image::patch::{build_layer, parse_rfc3339, rfc3339};
 use crate::image::sink::{Blob, OutputImage};
 use crate::image::source::{BlobStore, Source, Top};
-use crate::journal::{Blobs, Entry, Journal, Sha256Hex};
+use crate::journal::{Blobs, Journal, Sha256Hex};
 use crate::manifest::Recipe;
 use crate::rootfs::{Kind, Meta, RootPath, RootView};
 use crate::run::{Outcome, RunOptions, run};
@@ -68,7 +68,7 @@ pub struct RecipeResult {
     pub version_after: Option<String>,
     /// Vulnerabilities it fixes.
     pub cves: Vec<String>,
-    /// `applied`, `already-fixed`, `not-applicable`, `failed` or `skipped`.
+    /// `applied`, `already-fixed`, `not-applicable` or `failed`.
     pub result: String,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -399,7 +399,6 @@ fn patch_manifest(
     let mut results = Vec::new();
     let mut journal = Journal::default();
     let mut combined = carried;
-    let mut stop = false;
     for recipe in opts.recipes {
         let m = &recipe.manifest;
         let mut rr = RecipeResult {
@@ -408,13 +407,9 @@ fn patch_manifest(
             version_before: None,
             version_after: None,
             cves: m.fixes.iter().map(|f| f.id.clone()).collect(),
-            result: "skipped".into(),
+            result: String::new(),
             error: None,
         };
-        if stop {
-            results.push(rr);
-            continue;
-        }
         (opts.progress)(&format!("running {} on {platform}", m.id));
         let r = run(
             sandbox,
@@ -440,8 +435,7 @@ fn patch_manifest(
                 for (p, s) in r.changes.staged {
                     combined.staged.insert(p, s);
                 }
-                for (d, b) in r.changes.blobs.iter() {
-                    let _ = d;
+                for (_, b) in r.changes.blobs.iter() {
                     combined.blobs.insert(b.to_vec());
                 }
             }
@@ -453,7 +447,6 @@ fn patch_manifest(
                     return Err(ApplyError::FailFast(e));
                 }
                 rr.error = Some(e);
-                stop = opts.on_failure == OnFailure::Stop;
             }
         }
         results.push(rr);
@@ -526,7 +519,7 @@ fn patch_manifest(
     let config_bytes = serde_json::to_vec(&config).expect("json");
     let config_desc = Descriptor::for_bytes(MEDIA_CONFIG, &config_bytes);
 
-    let media_layer = layer_media(compression);
+    let media_layer = compression.media_type(false);
     let mut layers: Vec<Descriptor> = manifest.layers[..n_base]
         .iter()
         .cloned()
@@ -568,10 +561,6 @@ fn patch_manifest(
         layers: layers.iter().map(|l| l.digest.clone()).collect(),
         result: result(mdesc.digest, journal, combined.blobs),
     })
-}
-
-fn layer_media(c: Compression) -> &'static str {
-    c.media_type(false)
 }
 
 /// The output manifest is OCI (it carries annotations); Docker layer types are renamed, the blobs are untouched.
@@ -621,9 +610,4 @@ fn carried_changes(idx: &crate::image::layer::LayerIndex, base: &Merged) -> Chan
         c.staged.insert(e.path.clone(), staged);
     }
     c
-}
-
-/// Entries of a journal, for summaries.
-pub fn entries(p: &PlatformResult) -> &[Entry] {
-    &p.journal.entries
 }

@@ -274,7 +274,6 @@ impl BlobStore for ArchiveStore {
     }
 }
 
-// SAFETY of Send/Sync: the File is behind a Mutex.
 fn normalize(name: &str) -> String {
     name.trim_start_matches("./").to_owned()
 }
@@ -328,7 +327,7 @@ fn open_archive(path: &Path, tag: Option<&str>) -> Result<Source, ImageError> {
             Ok(d) => d,
             Err(_) => pick(&index, wanted.as_deref(), &idx_what)?,
         };
-        let repo_tags = legacy_tags(&store, &what);
+        let repo_tags = legacy_tags(&store);
         return Ok(Source {
             top: top_of(desc, &idx_what)?,
             store: Box::new(store),
@@ -412,9 +411,6 @@ fn open_archive(path: &Path, tag: Option<&str>) -> Result<Source, ImageError> {
     };
     let bytes = to_canonical_json(&manifest);
     let desc = Descriptor::for_bytes(MEDIA_DOCKER_MANIFEST, &bytes);
-    store
-        .entries
-        .insert(format!("\0synthetic/{}", desc.digest.hex()), (0, 0));
     let repo_tags = entry.repo_tags.clone().unwrap_or_default();
     let store = SyntheticManifest {
         inner: store,
@@ -428,11 +424,11 @@ fn open_archive(path: &Path, tag: Option<&str>) -> Result<Source, ImageError> {
     })
 }
 
-fn legacy_tags(store: &ArchiveStore, what: &str) -> Vec<String> {
+/// The repo tags of a Docker 25+ archive's manifest.json, to write back.
+fn legacy_tags(store: &ArchiveStore) -> Vec<String> {
     let Ok(bytes) = store.read_entry("manifest.json") else {
         return Vec::new();
     };
-    let _ = what;
     serde_json::from_slice::<Vec<LegacyEntry>>(&bytes)
         .ok()
         .and_then(|l| l.into_iter().next())
