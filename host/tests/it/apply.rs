@@ -348,11 +348,18 @@ fn docker_archive_in_and_out_round_trips_through_skopeo() {
 
 #[test]
 fn multi_platform_patches_only_where_recipes_apply() {
+    // arm64 is patched on this x86 host by the same wasm, with no emulation;
+    // s390x has no requests and must pass through untouched.
     let tmp = tempfile::tempdir().unwrap();
     let amd = image(&[base_layer(tmp.path()), requests_layer()], "amd64");
-    let arm = image(&[base_layer(tmp.path())], "arm64");
+    let arm = image(&[base_layer(tmp.path()), requests_layer()], "arm64");
+    let s390 = image(&[base_layer(tmp.path())], "s390x");
     let input = tmp.path().join("in");
-    write_layout(&input, &[(&amd, "amd64"), (&arm, "arm64")], "multi");
+    write_layout(
+        &input,
+        &[(&amd, "amd64"), (&arm, "arm64"), (&s390, "s390x")],
+        "multi",
+    );
     let out = tmp.path().join("out");
     let o = apply(
         &format!("oci:{}:multi", input.display()),
@@ -362,20 +369,34 @@ fn multi_platform_patches_only_where_recipes_apply() {
     );
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("platform linux/arm64"), "{stderr}");
     let (_, index) = top_manifest(&out);
     let ms = index["manifests"].as_array().unwrap();
-    assert_eq!(ms.len(), 2);
-    assert_ne!(ms[0]["digest"], amd.manifest_digest, "amd64 is patched");
-    assert_eq!(ms[0]["platform"]["architecture"], "amd64");
+    assert_eq!(ms.len(), 3);
+    for (i, (img, arch)) in [(&amd, "amd64"), (&arm, "arm64")].into_iter().enumerate() {
+        assert_ne!(ms[i]["digest"], img.manifest_digest, "{arch} is patched");
+        assert_eq!(ms[i]["platform"]["architecture"], arch);
+        let m: serde_json::Value =
+            serde_json::from_slice(&blob(&out, ms[i]["digest"].as_str().unwrap())).unwrap();
+        assert_eq!(m["layers"].as_array().unwrap().len(), 3, "{arch}");
+    }
     assert_eq!(
-        ms[1]["digest"], arm.manifest_digest,
-        "arm64 has no requests and passes through untouched"
+        ms[2]["digest"], s390.manifest_digest,
+        "s390x has no requests and passes through untouched"
     );
     let (ok, out_text) = skopeo(&["inspect", "--raw", &format!("oci:{}:multi", out.display())]);
     assert!(ok, "{out_text}");
+    let (ok, out_text) = skopeo(&[
+        "inspect",
+        "--override-arch",
+        "arm64",
+        &format!("oci:{}:multi", out.display()),
+    ]);
+    assert!(ok, "{out_text}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["platforms"][1]["recipes"][0]["result"], "applied");
     assert_eq!(
-        report["platforms"][1]["recipes"][0]["result"],
+        report["platforms"][2]["recipes"][0]["result"],
         "not-applicable"
     );
 }
