@@ -32,3 +32,4 @@ pub mod run;
 pub mod sandbox;
 pub mod scope;
 pub mod session;
+pub mod version;

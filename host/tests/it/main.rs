@@ -10,3 +10,4 @@ mod images;
 mod reproducible;
 mod session;
 mod support;
+mod versions;

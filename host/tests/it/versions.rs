@@ -1,0 +1,176 @@
+//! The comparators against each ecosystem's own implementation.
+
+use crate::support::*;
+use rootwasm::version::{Ecosystem, compare};
+use std::cmp::Ordering;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// A small deterministic generator, so failures reproduce.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n
+    }
+}
+
+fn pairs(versions: &[String], n: usize) -> Vec<(String, String)> {
+    let mut r = Lcg(42);
+    (0..n)
+        .map(|_| {
+            (
+                versions[r.next(versions.len())].clone(),
+                versions[r.next(versions.len())].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn debian_versions_agree_with_dpkg() {
+    // Real versions: every package installed on this machine, plus generated
+    // variations on the rules that matter (epochs, tildes, revisions, +debNuM).
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f", "${Version}\\n"])
+        .output()
+        .unwrap();
+    let mut versions: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    versions.sort();
+    versions.dedup();
+    assert!(
+        versions.len() > 100,
+        "only {} installed versions",
+        versions.len()
+    );
+    for base in ["1.0", "1.0.1", "2.5.0", "10", "1.0a", "1.0.0"] {
+        for epoch in ["", "1:", "2:"] {
+            for suffix in [
+                "",
+                "~rc1",
+                "~~",
+                "+b1",
+                "-1",
+                "-1+deb12u2",
+                "-1+deb12u10",
+                "-1~bpo12+1",
+                "-0ubuntu1.2",
+            ] {
+                versions.push(format!("{epoch}{base}{suffix}"));
+            }
+        }
+    }
+    let ps = pairs(&versions, 1500);
+    let mut disagreements = Vec::new();
+    for (a, b) in &ps {
+        let dpkg = |op: &str| {
+            Command::new("dpkg")
+                .args(["--compare-versions", a, op, b])
+                .status()
+                .unwrap()
+                .success()
+        };
+        let want = if dpkg("lt") {
+            Ordering::Less
+        } else if dpkg("gt") {
+            Ordering::Greater
+        } else {
+            Ordering::Equal
+        };
+        let got = compare(Ecosystem::Deb, a, b).unwrap();
+        if got != want {
+            disagreements.push(format!("{a} vs {b}: dpkg {want:?}, rootwasm {got:?}"));
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {} pairs disagree:\n{}",
+        disagreements.len(),
+        ps.len(),
+        disagreements.join("\n")
+    );
+}
+
+#[test]
+fn pep440_versions_agree_with_packaging() {
+    let mut versions = Vec::new();
+    for release in [
+        "0.1", "1.0", "1.0.0", "1.0.1", "1.1", "2.30.0", "2.31.0", "10.0",
+    ] {
+        for epoch in ["", "1!"] {
+            for pre in ["", "a1", "b2", "rc1", "rc10", ".alpha3", "c1"] {
+                for post in ["", ".post1", ".post0", "-1"] {
+                    for dev in ["", ".dev0", ".dev5"] {
+                        versions.push(format!("{epoch}{release}{pre}{post}{dev}"));
+                    }
+                }
+            }
+        }
+    }
+    versions.extend(
+        [
+            "1.0+local",
+            "1.0+local.1",
+            "1.0+abc.5",
+            "1.0+5",
+            "v1.0",
+            "1.0.0.0.0",
+            "1.0.POST2",
+            "1.0-r1",
+        ]
+        .map(String::from),
+    );
+    let ps = pairs(&versions, 4000);
+    let python = std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut child = Command::new(python)
+        .arg(repo().join("tests/python/pep440_oracle.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input: String = ps.iter().map(|(a, b)| format!("{a}\t{b}\n")).collect();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the packaging oracle failed (is `packaging` installed?)"
+    );
+    let answers: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(answers.len(), ps.len());
+    let mut disagreements = Vec::new();
+    for ((a, b), want) in ps.iter().zip(&answers) {
+        let got = compare(Ecosystem::Pypi, a, b);
+        let got = match got {
+            Ok(Ordering::Less) => "-1",
+            Ok(Ordering::Equal) => "0",
+            Ok(Ordering::Greater) => "1",
+            Err(_) => "error",
+        };
+        if got != want {
+            disagreements.push(format!("{a} vs {b}: packaging {want}, rootwasm {got}"));
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {} pairs disagree:\n{}",
+        disagreements.len(),
+        ps.len(),
+        disagreements.join("\n")
+    );
+}
