@@ -16,12 +16,12 @@ use crate::image::model::*;
 use crate::image::patch::{build_layer, parse_rfc3339, rfc3339};
 use crate::image::sink::{Blob, OutputImage};
 use crate::image::source::{BlobStore, Source, Top};
-use crate::journal::{Blobs, Journal, Sha256Hex};
+use crate::image::view::{Capture, ReadOptions, read_layers};
+use crate::journal::{Blobs, Journal};
 use crate::manifest::Recipe;
-use crate::rootfs::{Kind, Meta, RootPath, RootView};
+use crate::rootfs::{Kind, Meta, RootView};
 use crate::run::{Outcome, RunOptions, run};
 use crate::sandbox::Sandbox;
-use crate::scope::Access;
 use crate::session::{Changes, Content, Node, Overlay, Staged};
 use serde::Serialize;
 use serde_json::Value;
@@ -317,67 +317,30 @@ fn patch_manifest(
         .unwrap_or(0);
 
     // Read only what some recipe may read.
-    let scopes: Vec<_> = opts.recipes.iter().map(|r| r.scope.clone()).collect();
-    let capture = |p: &RootPath| scopes.iter().any(|s| s.allows(Access::Read, p));
-    let capture_key = {
-        let mut patterns: Vec<&str> = opts
-            .recipes
+    let capture = Capture::new(opts.recipes.iter().flat_map(|r| {
+        r.manifest
+            .capabilities
+            .read
             .iter()
-            .flat_map(|r| {
-                r.manifest
-                    .capabilities
-                    .read
-                    .iter()
-                    .chain(&r.manifest.capabilities.write)
-                    .map(String::as_str)
-            })
-            .collect();
-        patterns.sort();
-        patterns.dedup();
-        Sha256Hex::of(patterns.join("\n").as_bytes()).0[..16].to_owned()
+            .chain(&r.manifest.capabilities.write)
+            .map(String::as_str)
+    }))
+    .map_err(|e| ImageError::malformed("recipe capabilities", e))?;
+    let read_opts = ReadOptions {
+        limits: opts.layer_limits,
+        cache: opts.layer_cache.as_ref(),
+        progress: opts.progress,
     };
     let mut base = Merged::default();
-    for (i, (l, diff_id)) in manifest.layers[..n_base].iter().zip(&diff_ids).enumerate() {
-        let n = manifest.layers.len();
-        let cached = opts
-            .layer_cache
-            .as_ref()
-            .and_then(|c| c.load(&l.digest, &capture_key));
-        let idx = match cached {
-            Some((cached_diff_id, idx)) => {
-                if &cached_diff_id != diff_id {
-                    return Err(ImageError::DigestMismatch {
-                        what: format!("layer {}: config diff_id", l.digest),
-                        expected: diff_id.to_string(),
-                        actual: cached_diff_id.to_string(),
-                    }
-                    .into());
-                }
-                (opts.progress)(&format!("layer {}/{n} {} (cached index)", i + 1, l.digest));
-                idx
-            }
-            None => {
-                (opts.progress)(&format!(
-                    "reading layer {}/{n} {} ({} bytes)",
-                    i + 1,
-                    l.digest,
-                    l.size
-                ));
-                let idx = read_layer(
-                    store.open(&l.digest)?,
-                    l,
-                    diff_id,
-                    &opts.layer_limits,
-                    &capture,
-                )?;
-                if let Some(c) = &opts.layer_cache {
-                    c.store(&l.digest, &capture_key, diff_id, &idx);
-                }
-                idx
-            }
-        };
-        base.apply(i, l.digest.as_str(), idx)?;
-    }
+    read_layers(
+        store,
+        &manifest.layers[..n_base],
+        &diff_ids[..n_base],
+        0,
+        &capture,
+        &mut base,
+        &read_opts,
+    )?;
     // An earlier rootwasm patch layer: read it whole; its changes are carried into the new layer.
     let mut carried = Changes::default();
     let mut full = base.clone();

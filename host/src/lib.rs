@@ -22,6 +22,7 @@ pub mod apply;
 pub mod commit;
 pub mod error;
 pub mod image;
+pub mod inventory;
 pub mod journal;
 pub mod manifest;
 pub mod recipe_build;

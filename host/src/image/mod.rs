@@ -16,6 +16,7 @@ pub mod patch;
 pub mod reference;
 pub mod sink;
 pub mod source;
+pub mod view;
 
 pub use error::ImageError;
 pub use reference::Reference;

@@ -1,0 +1,108 @@
+//! From layers to the merged view: read (or fetch from the index cache)
+//! every layer, keeping the files a [`Capture`] asks for.
+
+use super::cache::LayerCache;
+use super::error::ImageError;
+use super::layer::{LayerLimits, read_layer};
+use super::merge::Merged;
+use super::model::{Descriptor, Digest};
+use super::source::BlobStore;
+use crate::journal::Sha256Hex;
+use crate::rootfs::RootPath;
+use rootwasm_glob::{Glob, GlobError};
+
+/// Which files' contents to keep while indexing layers.
+pub struct Capture {
+    globs: Vec<Glob>,
+    all: bool,
+    key: String,
+}
+
+impl Capture {
+    /// Keep files matching any of `patterns` (absolute globs).
+    pub fn new<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Result<Self, GlobError> {
+        let mut ps: Vec<&str> = patterns.into_iter().collect();
+        ps.sort();
+        ps.dedup();
+        let key = Sha256Hex::of(ps.join("\n").as_bytes()).0[..16].to_owned();
+        Ok(Capture {
+            globs: ps.iter().map(|p| Glob::new(p)).collect::<Result<_, _>>()?,
+            all: false,
+            key,
+        })
+    }
+
+    /// Keep everything (a previous patch layer).
+    pub fn all() -> Self {
+        Capture {
+            globs: Vec::new(),
+            all: true,
+            key: "all".into(),
+        }
+    }
+
+    /// Does `p` need its contents kept?
+    pub fn wants(&self, p: &RootPath) -> bool {
+        self.all || self.globs.iter().any(|g| g.matches(p.as_str()))
+    }
+}
+
+/// How to read layers.
+pub struct ReadOptions<'a> {
+    /// Bomb limits.
+    pub limits: LayerLimits,
+    /// Index cache.
+    pub cache: Option<&'a LayerCache>,
+    /// Progress messages.
+    pub progress: &'a dyn Fn(&str),
+}
+
+/// Stack `layers` (with their config `diff_ids`) onto `merged`, numbering them from `first`.
+pub fn read_layers(
+    store: &dyn BlobStore,
+    layers: &[Descriptor],
+    diff_ids: &[Digest],
+    first: usize,
+    capture: &Capture,
+    merged: &mut Merged,
+    opts: &ReadOptions<'_>,
+) -> Result<(), ImageError> {
+    let total = first + layers.len();
+    for (k, (l, diff_id)) in layers.iter().zip(diff_ids).enumerate() {
+        let i = first + k;
+        let idx = match opts.cache.and_then(|c| c.load(&l.digest, &capture.key)) {
+            Some((cached_diff_id, idx)) => {
+                if &cached_diff_id != diff_id {
+                    return Err(ImageError::DigestMismatch {
+                        what: format!("layer {}: config diff_id", l.digest),
+                        expected: diff_id.to_string(),
+                        actual: cached_diff_id.to_string(),
+                    });
+                }
+                (opts.progress)(&format!(
+                    "layer {}/{total} {} (cached index)",
+                    i + 1,
+                    l.digest
+                ));
+                idx
+            }
+            None => {
+                (opts.progress)(&format!(
+                    "reading layer {}/{total} {} ({} bytes)",
+                    i + 1,
+                    l.digest,
+                    l.size
+                ));
+                let idx = read_layer(store.open(&l.digest)?, l, diff_id, &opts.limits, &|p| {
+                    capture.wants(p)
+                })?;
+                if let Some(c) = opts.cache {
+                    c.store(&l.digest, &capture.key, diff_id, &idx);
+                }
+                idx
+            }
+        };
+        merged.apply(i, l.digest.as_str(), idx)?;
+    }
+    Ok(())
+}

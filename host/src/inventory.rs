@@ -1,0 +1,273 @@
+//! What is installed in an image, read the way each ecosystem's own tools
+//! read it, without running anything from the image.
+//!
+//! Today: dpkg (`/var/lib/dpkg/status` and distroless `status.d/`), Python
+//! distributions (`*.dist-info` and `*.egg-info` anywhere, so virtualenvs
+//! count), and the OS identity from os-release. Each reader names the files
+//! it needs as globs, so an image's layers keep exactly those when indexed.
+
+use crate::rootfs::{Kind, RootPath, RootView};
+use serde::Serialize;
+
+/// One installed package.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Package {
+    /// `deb`, `pypi`, ...
+    pub ecosystem: String,
+    /// Name as the ecosystem spells it.
+    pub name: String,
+    /// Installed version (with epoch for deb).
+    pub version: String,
+    /// Architecture, for OS packages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// Source package, for deb.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Declared licenses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub licenses: Vec<String>,
+    /// Where it was found (the dpkg status file, a dist-info directory).
+    pub location: String,
+}
+
+/// The OS, from os-release.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Os {
+    /// `ID`, e.g. `debian`.
+    pub id: String,
+    /// `VERSION_ID`, e.g. `12`.
+    pub version_id: String,
+    /// `VERSION_CODENAME`, e.g. `bookworm`.
+    pub codename: String,
+    /// `PRETTY_NAME`.
+    pub pretty_name: String,
+}
+
+/// Everything found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Inventory {
+    /// The OS, if an os-release was found.
+    pub os: Option<Os>,
+    /// Packages, sorted by ecosystem, name, version, location.
+    pub packages: Vec<Package>,
+}
+
+/// Files the readers need; an image index must keep them.
+pub const FILES: &[&str] = &[
+    "/etc/os-release",
+    "/usr/lib/os-release",
+    "/var/lib/dpkg/status",
+    "/var/lib/dpkg/status.d/*",
+    "/**/*.dist-info/METADATA",
+    "/**/*.egg-info/PKG-INFO",
+    "/**/*.egg-info",
+];
+
+fn read(view: &dyn RootView, path: &str) -> Option<String> {
+    let p = RootPath::lexical(path).ok()?;
+    let m = view.lstat(&p).ok()??;
+    if m.kind != Kind::File {
+        return None;
+    }
+    String::from_utf8(view.read(&p).ok()?).ok()
+}
+
+/// RFC 822-style stanzas (dpkg status, Python metadata headers): field name
+/// to value, continuation lines joined with newlines.
+fn stanzas(text: &str) -> Vec<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut cur: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        if line.starts_with(' ') || line.starts_with('\t') {
+            if let Some((_, v)) = cur.last_mut() {
+                v.push('\n');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            cur.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn field<'a>(s: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    s.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn os(view: &dyn RootView) -> Option<Os> {
+    let text = read(view, "/etc/os-release").or_else(|| read(view, "/usr/lib/os-release"))?;
+    let mut os = Os::default();
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let v = v.trim().trim_matches('"').trim_matches('\'').to_owned();
+        match k.trim() {
+            "ID" => os.id = v,
+            "VERSION_ID" => os.version_id = v,
+            "VERSION_CODENAME" => os.codename = v,
+            "PRETTY_NAME" => os.pretty_name = v,
+            _ => {}
+        }
+    }
+    Some(os)
+}
+
+fn dpkg_packages(text: &str, location: &str, out: &mut Vec<Package>) {
+    for s in stanzas(text) {
+        // Only what dpkg considers installed (`Status: want ok installed`).
+        let installed =
+            field(&s, "Status").is_none_or(|st| st.split_whitespace().nth(2) == Some("installed"));
+        let (Some(name), Some(version)) = (field(&s, "Package"), field(&s, "Version")) else {
+            continue;
+        };
+        if !installed {
+            continue;
+        }
+        let source =
+            field(&s, "Source").map(|src| src.split_whitespace().next().unwrap_or(src).to_owned());
+        out.push(Package {
+            ecosystem: "deb".into(),
+            name: name.into(),
+            version: version.into(),
+            arch: field(&s, "Architecture").map(str::to_owned),
+            source,
+            licenses: Vec::new(),
+            location: location.into(),
+        });
+    }
+}
+
+fn python_package(meta: &str, location: &str) -> Option<Package> {
+    // Only the header block: the body is the long description.
+    let head = meta.split("\n\n").next().unwrap_or(meta);
+    let s = stanzas(head).into_iter().next()?;
+    let mut licenses: Vec<String> = Vec::new();
+    if let Some(l) = field(&s, "License-Expression") {
+        licenses.push(l.into());
+    } else if let Some(l) =
+        field(&s, "License").filter(|l| !l.is_empty() && l.len() < 100 && !l.contains('\n'))
+    {
+        licenses.push(l.into());
+    }
+    for (k, v) in &s {
+        if k == "Classifier"
+            && let Some(l) = v.strip_prefix("License :: OSI Approved :: ")
+            && !licenses.iter().any(|x| x == l)
+        {
+            licenses.push(l.into());
+        }
+    }
+    Some(Package {
+        ecosystem: "pypi".into(),
+        name: field(&s, "Name")?.into(),
+        version: field(&s, "Version")?.into(),
+        arch: None,
+        source: None,
+        licenses,
+        location: location.into(),
+    })
+}
+
+/// Walk every directory once, collecting python distributions.
+fn walk(view: &dyn RootView, dir: &RootPath, out: &mut Vec<Package>) {
+    let Ok(entries) = view.read_dir(dir) else {
+        return;
+    };
+    for (name, kind) in entries {
+        let p = dir.join(&name);
+        if kind != Kind::Dir && !(kind == Kind::File && name.ends_with(".egg-info")) {
+            continue;
+        }
+        if name.ends_with(".dist-info") {
+            if let Some(m) = read(view, &format!("{p}/METADATA")) {
+                out.extend(python_package(&m, p.as_str()));
+            }
+        } else if name.ends_with(".egg-info") {
+            let m = if kind == Kind::Dir {
+                read(view, &format!("{p}/PKG-INFO"))
+            } else {
+                read(view, p.as_str())
+            };
+            if let Some(m) = m {
+                out.extend(python_package(&m, p.as_str()));
+            }
+        } else if kind == Kind::Dir && !matches!(p.as_str(), "/proc" | "/sys" | "/dev") {
+            walk(view, &p, out);
+        }
+    }
+}
+
+/// Read the inventory of the tree behind `view`.
+pub fn inventory(view: &dyn RootView) -> Inventory {
+    let mut packages = Vec::new();
+    if let Some(t) = read(view, "/var/lib/dpkg/status") {
+        dpkg_packages(&t, "/var/lib/dpkg/status", &mut packages);
+    }
+    if let Ok(entries) = view.read_dir(&RootPath::lexical("/var/lib/dpkg/status.d").expect("valid"))
+    {
+        for (name, kind) in entries {
+            let loc = format!("/var/lib/dpkg/status.d/{name}");
+            if kind == Kind::File
+                && !name.ends_with(".md5sums")
+                && let Some(t) = read(view, &loc)
+            {
+                dpkg_packages(&t, &loc, &mut packages);
+            }
+        }
+    }
+    walk(view, &RootPath::root(), &mut packages);
+    packages.sort_by(|a, b| {
+        (&a.ecosystem, &a.name, &a.version, &a.location).cmp(&(
+            &b.ecosystem,
+            &b.name,
+            &b.version,
+            &b.location,
+        ))
+    });
+    Inventory {
+        os: os(view),
+        packages,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dpkg_status_keeps_installed_packages_only() {
+        let status = "Package: libexpat1\nStatus: install ok installed\nArchitecture: amd64\nSource: expat (2.5.0-1)\nVersion: 2.5.0-1+deb12u2\nDescription: XML\n multi-line\n\nPackage: gone\nStatus: deinstall ok config-files\nVersion: 1.0\n";
+        let mut out = Vec::new();
+        dpkg_packages(status, "/var/lib/dpkg/status", &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].name, "libexpat1");
+        assert_eq!(out[0].source.as_deref(), Some("expat"));
+        assert_eq!(out[0].version, "2.5.0-1+deb12u2");
+    }
+
+    #[test]
+    fn python_metadata_headers_only() {
+        let m = "Metadata-Version: 2.1\nName: requests\nVersion: 2.30.0\nLicense: Apache 2.0\nClassifier: License :: OSI Approved :: Apache Software License\n\nVersion: 9.9 (in the description)\n";
+        let p = python_package(m, "/x").unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.version.as_str()),
+            ("requests", "2.30.0")
+        );
+        assert_eq!(p.licenses, ["Apache 2.0", "Apache Software License"]);
+    }
+}
