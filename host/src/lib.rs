@@ -31,6 +31,8 @@ pub mod rootfs;
 pub mod run;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+#[cfg(feature = "sandbox")]
+pub mod scan;
 pub mod scope;
 pub mod session;
 pub mod version;

@@ -54,6 +54,41 @@ pub struct RunResult {
     pub output: Captured,
 }
 
+/// Run only the recipe's `check` against `root`: is the fix present?
+pub fn check(
+    sandbox: &Sandbox,
+    recipe: &Recipe,
+    root: Arc<dyn RootView + Send + Sync>,
+    options: &RunOptions,
+) -> Result<CheckReport, RunError> {
+    let id = &recipe.manifest.id;
+    let loaded = sandbox.load(recipe)?;
+    let inputs = Arc::new(Inputs {
+        artifacts: recipe.artifacts.clone(),
+        params: recipe.manifest.params.clone(),
+    });
+    let limits = &recipe.manifest.limits;
+    let session_limits = SessionLimits {
+        max_written: limits.written_bytes,
+        max_read: limits.memory_bytes,
+    };
+    let session = Session::new(root, recipe.scope.clone(), id, session_limits);
+    match sandbox
+        .call(
+            &loaded,
+            Call::Check,
+            session,
+            inputs,
+            limits,
+            options.source_date_epoch,
+        )
+        .2?
+    {
+        Returned::Check(c) => Ok(c),
+        Returned::Apply(_) => unreachable!("check returns a check report"),
+    }
+}
+
 /// Run `recipe` against `root`. Nothing in `root` is modified.
 pub fn run(
     sandbox: &Sandbox,

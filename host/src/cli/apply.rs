@@ -54,8 +54,8 @@ pub struct ApplyArgs {
     journal_dir: Option<PathBuf>,
 }
 
-/// Every recipe directory under `dir`, sorted by name.
-fn load_recipes(dir: &Path, only: &[String]) -> anyhow::Result<Vec<Recipe>> {
+/// Every recipe directory under `dir`, sorted by name (only `only`, if given).
+pub(crate) fn load_recipes(dir: &Path, only: &[String]) -> anyhow::Result<Vec<Recipe>> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading recipes directory {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))

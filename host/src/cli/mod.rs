@@ -3,6 +3,7 @@
 mod apply;
 mod recipe;
 mod run;
+mod scan;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ pub struct Cli {
 enum Command {
     /// Patch an image: run the recipes that apply and add one layer with their changes.
     Apply(apply::ApplyArgs),
+    /// List what is installed in an image and what each recipe says about it.
+    Scan(scan::ScanArgs),
     /// Run one recipe against a directory tree (dry run unless --commit).
     Run(run::RunArgs),
     /// Work on recipes.
@@ -31,6 +34,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Apply(a) => apply::run(a),
         Command::Run(a) => run::run(a),
+        Command::Scan(a) => scan::run(a),
         Command::Recipe(c) => recipe::run(c),
     }
 }

@@ -1,0 +1,90 @@
+//! `rootwasm scan <IMAGE> --recipes <DIR>`
+
+use anyhow::Context;
+use clap::Args;
+use rootwasm::image::cache::LayerCache;
+use rootwasm::image::layer::LayerLimits;
+use rootwasm::image::view::ReadOptions;
+use rootwasm::image::{Reference, source};
+use rootwasm::sandbox::{ComponentCache, Sandbox, SandboxOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// Image: oci:<dir>[:<tag>] or docker-archive:<file>.
+    image: String,
+    /// Directory of recipes (one subdirectory each, with recipe.toml).
+    #[arg(long)]
+    recipes: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Where compiled components and layer indexes are cached.
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Do not use or fill the layer index cache.
+    #[arg(long)]
+    no_layer_cache: bool,
+}
+
+pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
+    let input = Reference::parse(&a.image)?;
+    let recipes = super::apply::load_recipes(&a.recipes, &[])?;
+    let cache_root = a
+        .cache_dir
+        .clone()
+        .unwrap_or_else(ComponentCache::default_dir);
+    let sandbox = Sandbox::new(SandboxOptions {
+        cache: ComponentCache::new(cache_root.clone()),
+    })?;
+    let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
+    let layer_cache = (!a.no_layer_cache).then(|| LayerCache::new(cache_root.join("layer-index")));
+    let progress = |m: &str| eprintln!("rootwasm: {m}");
+    let read = ReadOptions {
+        limits: LayerLimits::default(),
+        cache: layer_cache.as_ref(),
+        progress: &progress,
+    };
+    let platforms = rootwasm::scan::scan(&sandbox, &src, &recipes, &read)
+        .with_context(|| format!("scanning {}", a.image))?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "image": a.image, "platforms": platforms })
+            )?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &platforms {
+        let os = p
+            .inventory
+            .os
+            .as_ref()
+            .map_or("unknown OS".to_owned(), |o| o.pretty_name.clone());
+        println!(
+            "{} — {os} — {} packages",
+            p.platform,
+            p.inventory.packages.len()
+        );
+        for pkg in &p.inventory.packages {
+            println!("  {:<6} {:<32} {}", pkg.ecosystem, pkg.name, pkg.version);
+        }
+        if p.findings.is_empty() {
+            println!("  no recipe targets a package installed here");
+        } else {
+            println!(
+                "\n  {:<16} {:<14} {:<18} {:<28} STATUS",
+                "VULNERABILITY", "PACKAGE", "VERSION", "RECIPE"
+            );
+            for f in &p.findings {
+                println!(
+                    "  {:<16} {:<14} {:<18} {:<28} {}",
+                    f.vulnerability, f.package, f.version, f.recipe, f.status
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

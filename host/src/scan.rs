@@ -1,0 +1,194 @@
+//! `rootwasm scan`: what is installed, and what each recipe says about it.
+//!
+//! For every platform: the inventory, then for each recipe the installed
+//! packages it targets, with one status per vulnerability it fixes:
+//! `fixable` (installed version in the recipe's range and its check says
+//! vulnerable), `fixed` (its check says the fix is present), `not-affected`
+//! (installed, but outside the range or the check finds nothing to fix).
+
+use crate::image::error::ImageError;
+use crate::image::merge::Merged;
+use crate::image::model::*;
+use crate::image::source::{Source, Top};
+use crate::image::view::{Capture, ReadOptions, read_layers};
+use crate::inventory::{self, Inventory, Package};
+use crate::manifest::Recipe;
+use crate::run::{RunOptions, check};
+use crate::sandbox::{CheckStatus, Sandbox};
+use crate::version::{Ecosystem, matches};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// One vulnerability's status for one installed package.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    /// Vulnerability id.
+    pub vulnerability: String,
+    /// Package name.
+    pub package: String,
+    /// Installed version.
+    pub version: String,
+    /// Where it is installed.
+    pub location: String,
+    /// The recipe that covers it.
+    pub recipe: String,
+    /// `fixable`, `fixed` or `not-affected`.
+    pub status: String,
+    /// Why, from the recipe's check.
+    pub detail: String,
+}
+
+/// One platform's scan.
+#[derive(Debug, Serialize)]
+pub struct PlatformScan {
+    /// `linux/amd64`, or `default`.
+    pub platform: String,
+    /// Inventory.
+    pub inventory: Inventory,
+    /// Findings.
+    pub findings: Vec<Finding>,
+}
+
+/// Python names compare normalised (PEP 503).
+fn same_name(eco: &str, a: &str, b: &str) -> bool {
+    if eco == "pypi" {
+        let n = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
+        n(a) == n(b)
+    } else {
+        a == b
+    }
+}
+
+/// Scan every platform of `source` against `recipes`.
+pub fn scan(
+    sandbox: &Sandbox,
+    source: &Source,
+    recipes: &[Recipe],
+    read: &ReadOptions<'_>,
+) -> Result<Vec<PlatformScan>, ImageError> {
+    let store = source.store.as_ref();
+    let mut targets: Vec<(String, Descriptor)> = Vec::new();
+    match &source.top {
+        Top::Manifest(d) => targets.push(("default".into(), d.clone())),
+        Top::Index(d) => {
+            let index: Index = serde_json::from_slice(&store.read(d, "image index")?)
+                .map_err(|e| ImageError::malformed("image index", e))?;
+            for m in index
+                .manifests
+                .into_iter()
+                .filter(|m| is_manifest(&m.media_type))
+            {
+                let name = m
+                    .platform
+                    .as_ref()
+                    .map_or("unknown".to_owned(), |p| p.to_string());
+                if name != "unknown/unknown" {
+                    targets.push((name, m));
+                }
+            }
+        }
+    }
+    let capture = Capture::new(
+        inventory::FILES
+            .iter()
+            .copied()
+            .chain(recipes.iter().flat_map(|r| {
+                r.manifest
+                    .capabilities
+                    .read
+                    .iter()
+                    .chain(&r.manifest.capabilities.write)
+                    .map(String::as_str)
+            })),
+    )
+    .map_err(|e| ImageError::malformed("recipe capabilities", e))?;
+    let mut out = Vec::new();
+    for (platform, desc) in targets {
+        let what = format!("manifest {}", desc.digest);
+        let manifest: Manifest = serde_json::from_slice(&store.read(&desc, &what)?)
+            .map_err(|e| ImageError::malformed(&what, e))?;
+        let cwhat = format!("config {}", manifest.config.digest);
+        let config: serde_json::Value =
+            serde_json::from_slice(&store.read(&manifest.config, &cwhat)?)
+                .map_err(|e| ImageError::malformed(&cwhat, e))?;
+        let diff_ids: Vec<Digest> = config["rootfs"]["diff_ids"]
+            .as_array()
+            .ok_or_else(|| ImageError::malformed(&cwhat, "no rootfs.diff_ids"))?
+            .iter()
+            .map(|v| {
+                serde_json::from_value::<Digest>(v.clone())
+                    .map_err(|e| ImageError::malformed(&cwhat, e))
+            })
+            .collect::<Result<_, _>>()?;
+        if diff_ids.len() != manifest.layers.len() {
+            return Err(ImageError::malformed(
+                &cwhat,
+                "diff_ids and layers differ in number",
+            ));
+        }
+        let mut merged = Merged::default();
+        read_layers(
+            store,
+            &manifest.layers,
+            &diff_ids,
+            0,
+            &capture,
+            &mut merged,
+            read,
+        )?;
+        let inv = inventory::inventory(&merged);
+        let view: Arc<dyn crate::rootfs::RootView + Send + Sync> = Arc::new(merged);
+        let mut findings = Vec::new();
+        for r in recipes {
+            let t = &r.manifest.target;
+            let installed: Vec<&Package> = inv
+                .packages
+                .iter()
+                .filter(|p| {
+                    p.ecosystem == t.ecosystem && same_name(&t.ecosystem, &p.name, &t.package)
+                })
+                .collect();
+            if installed.is_empty() {
+                continue;
+            }
+            let checked = check(sandbox, r, view.clone(), &RunOptions::default());
+            for p in installed {
+                let in_range = t
+                    .ecosystem
+                    .parse::<Ecosystem>()
+                    .ok()
+                    .and_then(|e| matches(e, &p.version, &t.affected).ok())
+                    .unwrap_or(false);
+                let (status, detail) = match (&checked, in_range) {
+                    (_, false) => (
+                        "not-affected",
+                        format!("{} is outside {}", p.version, t.affected),
+                    ),
+                    (Ok(c), true) if c.status == CheckStatus::Fixed => ("fixed", c.detail.clone()),
+                    (Ok(c), true) if c.status == CheckStatus::Vulnerable => {
+                        ("fixable", c.detail.clone())
+                    }
+                    (Ok(c), true) => ("not-affected", c.detail.clone()),
+                    (Err(e), true) => ("fixable", format!("check failed: {e}")),
+                };
+                for v in &r.manifest.fixes {
+                    findings.push(Finding {
+                        vulnerability: v.id.clone(),
+                        package: p.name.clone(),
+                        version: p.version.clone(),
+                        location: p.location.clone(),
+                        recipe: r.manifest.id.clone(),
+                        status: status.into(),
+                        detail: detail.clone(),
+                    });
+                }
+            }
+        }
+        out.push(PlatformScan {
+            platform,
+            inventory: inv,
+            findings,
+        });
+    }
+    Ok(out)
+}

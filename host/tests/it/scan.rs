@@ -1,0 +1,104 @@
+//! `rootwasm scan`: the inventory matches dpkg's own view, and the status
+//! moves from fixable to fixed across `apply`.
+
+use crate::images::*;
+use crate::support::*;
+use std::process::Command;
+
+fn scan_json(image: &str) -> serde_json::Value {
+    let o = rootwasm(&[
+        "scan",
+        image,
+        "--recipes",
+        repo().join("recipes").to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn inventory_and_status_before_and_after_apply() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("debian");
+    let mut debs: Vec<_> = std::fs::read_dir(repo().join("tests/fixtures/debs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+        .collect();
+    debs.sort();
+    std::fs::create_dir_all(&root).unwrap();
+    debian::debian_root(&debs.iter().map(|p| p.as_path()).collect::<Vec<_>>(), &root);
+    let img = image(
+        &[
+            Layer::from_dir(&root),
+            Layer::from_dir(&repo().join("tests/fixtures/requests-2.30.0/rootfs")),
+        ],
+        "amd64",
+    );
+    let input = tmp.path().join("in");
+    write_layout(&input, &[(&img, "amd64")], "v1");
+
+    let before = scan_json(&format!("oci:{}:v1", input.display()));
+    let p = &before["platforms"][0];
+    assert_eq!(p["inventory"]["os"]["codename"], "bookworm");
+    // dpkg-query, on the same root, is the oracle for the Debian packages.
+    let q = Command::new("dpkg-query")
+        .arg("--admindir")
+        .arg(root.join("var/lib/dpkg"))
+        .args(["-W", "-f", "${Package} ${Version}\\n"])
+        .output()
+        .unwrap();
+    let mut want: Vec<String> = String::from_utf8(q.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    want.sort();
+    let mut got: Vec<String> = p["inventory"]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["ecosystem"] == "deb")
+        .map(|x| {
+            format!(
+                "{} {}",
+                x["name"].as_str().unwrap(),
+                x["version"].as_str().unwrap()
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+    let py: Vec<_> = p["inventory"]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["ecosystem"] == "pypi")
+        .collect();
+    assert_eq!(py.len(), 1);
+    assert_eq!(
+        (py[0]["name"].as_str(), py[0]["version"].as_str()),
+        (Some("requests"), Some("2.30.0"))
+    );
+    let f = &p["findings"][0];
+    assert_eq!(
+        (f["vulnerability"].as_str(), f["status"].as_str()),
+        (Some("CVE-2023-32681"), Some("fixable"))
+    );
+
+    let out = tmp.path().join("out");
+    let o = rootwasm(&[
+        "apply",
+        &format!("oci:{}:v1", input.display()),
+        "--recipes",
+        repo().join("recipes").to_str().unwrap(),
+        "--output",
+        &format!("oci:{}", out.display()),
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let after = scan_json(&format!("oci:{}", out.display()));
+    let f = &after["platforms"][0]["findings"][0];
+    assert_eq!(f["status"], "fixed", "{f}");
+    assert_eq!(f["version"], "2.30.0", "a backport keeps the version");
+}
