@@ -19,6 +19,7 @@ use crate::image::source::{BlobStore, Source, Top};
 use crate::image::view::{Capture, ReadOptions, read_layers};
 use crate::journal::{Blobs, Journal};
 use crate::manifest::Recipe;
+use crate::matching::{Match, match_recipe};
 use crate::rootfs::{Kind, Meta, RootView};
 use crate::run::{Outcome, RunOptions, run};
 use crate::sandbox::Sandbox;
@@ -68,7 +69,7 @@ pub struct RecipeResult {
     pub version_after: Option<String>,
     /// Vulnerabilities it fixes.
     pub cves: Vec<String>,
-    /// `applied`, `already-fixed`, `not-applicable` or `failed`.
+    /// `applied`, `already-fixed`, `not-applicable`, `not-affected` or `failed`.
     pub result: String,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -317,14 +318,17 @@ fn patch_manifest(
         .unwrap_or(0);
 
     // Read only what some recipe may read.
-    let capture = Capture::new(opts.recipes.iter().flat_map(|r| {
-        r.manifest
-            .capabilities
-            .read
-            .iter()
-            .chain(&r.manifest.capabilities.write)
-            .map(String::as_str)
-    }))
+    // (and what the inventory needs, to match recipes to installed versions)
+    let capture = Capture::new(crate::inventory::FILES.iter().copied().chain(
+        opts.recipes.iter().flat_map(|r| {
+            r.manifest
+                .capabilities
+                .read
+                .iter()
+                .chain(&r.manifest.capabilities.write)
+                .map(String::as_str)
+        }),
+    ))
     .map_err(|e| ImageError::malformed("recipe capabilities", e))?;
     let read_opts = ReadOptions {
         limits: opts.layer_limits,
@@ -362,6 +366,7 @@ fn patch_manifest(
     let mut results = Vec::new();
     let mut journal = Journal::default();
     let mut combined = carried;
+    let inv = crate::inventory::inventory(view.as_ref());
     for recipe in opts.recipes {
         let m = &recipe.manifest;
         let mut rr = RecipeResult {
@@ -373,6 +378,24 @@ fn patch_manifest(
             result: String::new(),
             error: None,
         };
+        // Recipes run only where their package is installed in a version they patch.
+        match match_recipe(&inv, recipe) {
+            Match::NotInstalled => {
+                rr.result = "not-applicable".into();
+                results.push(rr);
+                continue;
+            }
+            Match::Installed {
+                affected,
+                unaffected,
+            } if affected.is_empty() => {
+                rr.result = "not-affected".into();
+                rr.version_before = unaffected.first().map(|p| p.version.clone());
+                results.push(rr);
+                continue;
+            }
+            _ => {}
+        }
         (opts.progress)(&format!("running {} on {platform}", m.id));
         let r = run(
             sandbox,

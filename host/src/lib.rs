@@ -25,6 +25,7 @@ pub mod image;
 pub mod inventory;
 pub mod journal;
 pub mod manifest;
+pub mod matching;
 pub mod recipe_build;
 pub mod rootfs;
 #[cfg(feature = "sandbox")]

@@ -13,6 +13,7 @@ use crate::image::source::{Source, Top};
 use crate::image::view::{Capture, ReadOptions, read_layers};
 use crate::inventory::{self, Inventory, Package};
 use crate::manifest::Recipe;
+use crate::matching::same_name;
 use crate::run::{RunOptions, check};
 use crate::sandbox::{CheckStatus, Sandbox};
 use crate::version::{Ecosystem, matches};
@@ -47,16 +48,6 @@ pub struct PlatformScan {
     pub inventory: Inventory,
     /// Findings.
     pub findings: Vec<Finding>,
-}
-
-/// Python names compare normalised (PEP 503).
-fn same_name(eco: &str, a: &str, b: &str) -> bool {
-    if eco == "pypi" {
-        let n = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
-        n(a) == n(b)
-    } else {
-        a == b
-    }
 }
 
 /// Scan every platform of `source` against `recipes`.

@@ -703,3 +703,46 @@ fn skopeo_round_trips_the_output_oci_to_docker_archive_to_oci() {
     assert!(o.status.success(), "{:?}", text(&o));
     assert!(text(&o).0.contains("\"already-fixed\""), "{}", text(&o).0);
 }
+
+#[test]
+fn recipes_run_only_where_the_installed_version_matches() {
+    let tmp = tempfile::tempdir().unwrap();
+    // requests installed, but as 2.28.1: outside the recipe's ==2.30.0.
+    let root = tmp.path().join("old");
+    copy_tree(&repo().join("tests/fixtures/requests-2.30.0/rootfs"), &root);
+    let meta =
+        root.join("usr/local/lib/python3.11/site-packages/requests-2.30.0.dist-info/METADATA");
+    let meta_text = std::fs::read_to_string(&meta)
+        .unwrap()
+        .replace("\nVersion: 2.30.0\n", "\nVersion: 2.28.1\n");
+    std::fs::write(&meta, meta_text).unwrap();
+    let old = image(&[Layer::from_dir(&root)], "amd64");
+    let bare = image(&[base_layer(tmp.path())], "arm64");
+    let input = tmp.path().join("in");
+    write_layout(&input, &[(&old, "amd64"), (&bare, "arm64")], "v1");
+    let o = apply(
+        &format!("oci:{}:v1", input.display()),
+        &format!("oci:{}", tmp.path().join("out").display()),
+        &repo().join("recipes"),
+        &["--json"],
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        report["platforms"][0]["recipes"][0]["result"],
+        "not-affected"
+    );
+    assert_eq!(
+        report["platforms"][0]["recipes"][0]["version_before"],
+        "2.28.1"
+    );
+    assert_eq!(
+        report["platforms"][1]["recipes"][0]["result"],
+        "not-applicable"
+    );
+    assert!(
+        !stderr.contains("running requests-cve-2023-32681"),
+        "the recipe must not even run: {stderr}"
+    );
+}

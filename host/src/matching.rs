@@ -1,0 +1,55 @@
+//! Which installed packages a recipe targets, by the ecosystem's own version rules.
+
+use crate::inventory::{Inventory, Package};
+use crate::manifest::Recipe;
+use crate::version::{Ecosystem, matches};
+
+/// How a recipe relates to an inventory.
+#[derive(Debug)]
+pub enum Match<'a> {
+    /// The recipe's ecosystem has no inventory reader or comparator here;
+    /// only its own `check` can tell.
+    Unknown,
+    /// Its package is not installed.
+    NotInstalled,
+    /// Installed; split by whether the version is in the recipe's range.
+    Installed {
+        /// Versions the recipe patches.
+        affected: Vec<&'a Package>,
+        /// Versions outside its range.
+        unaffected: Vec<&'a Package>,
+    },
+}
+
+/// Package names compare as the ecosystem does (PEP 503 for Python).
+pub fn same_name(ecosystem: &str, a: &str, b: &str) -> bool {
+    if ecosystem == "pypi" {
+        let n = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
+        n(a) == n(b)
+    } else {
+        a == b
+    }
+}
+
+/// Match `recipe` against `inv`.
+pub fn match_recipe<'a>(inv: &'a Inventory, recipe: &Recipe) -> Match<'a> {
+    let t = &recipe.manifest.target;
+    let Ok(eco) = t.ecosystem.parse::<Ecosystem>() else {
+        return Match::Unknown;
+    };
+    let installed: Vec<&Package> = inv
+        .packages
+        .iter()
+        .filter(|p| p.ecosystem == t.ecosystem && same_name(&t.ecosystem, &p.name, &t.package))
+        .collect();
+    if installed.is_empty() {
+        return Match::NotInstalled;
+    }
+    let (affected, unaffected) = installed
+        .into_iter()
+        .partition(|p| matches(eco, &p.version, &t.affected).unwrap_or(false));
+    Match::Installed {
+        affected,
+        unaffected,
+    }
+}
