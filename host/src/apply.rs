@@ -16,7 +16,7 @@ use crate::image::model::*;
 use crate::image::patch::{build_layer, parse_rfc3339, rfc3339};
 use crate::image::sink::{Blob, OutputImage};
 use crate::image::source::{BlobStore, Source, Top};
-use crate::image::view::{Capture, ReadOptions, read_layers};
+use crate::image::view::{Capture, Docs, ReadOptions, load_docs, read_layers};
 use crate::journal::{Blobs, Journal};
 use crate::manifest::Recipe;
 use crate::matching::{Match, match_recipe};
@@ -284,32 +284,11 @@ fn patch_manifest(
     platform: &str,
     opts: &ApplyOptions<'_>,
 ) -> Result<Patched, ApplyError> {
-    let what = format!("manifest {}", desc.digest);
-    let manifest: Manifest = serde_json::from_slice(&store.read(desc, &what)?)
-        .map_err(|e| ImageError::malformed(&what, e))?;
-    let cwhat = format!("config {}", manifest.config.digest);
-    let config: Value = serde_json::from_slice(&store.read(&manifest.config, &cwhat)?)
-        .map_err(|e| ImageError::malformed(&cwhat, e))?;
-    let diff_ids: Vec<Digest> = config["rootfs"]["diff_ids"]
-        .as_array()
-        .ok_or_else(|| ImageError::malformed(&cwhat, "no rootfs.diff_ids"))?
-        .iter()
-        .map(|v| {
-            serde_json::from_value::<Digest>(v.clone())
-                .map_err(|e| ImageError::malformed(&cwhat, e))
-        })
-        .collect::<Result<_, _>>()?;
-    if diff_ids.len() != manifest.layers.len() {
-        return Err(ImageError::malformed(
-            &cwhat,
-            format!(
-                "{} diff_ids for {} layers",
-                diff_ids.len(),
-                manifest.layers.len()
-            ),
-        )
-        .into());
-    }
+    let Docs {
+        manifest,
+        config,
+        diff_ids,
+    } = load_docs(store, desc)?;
     let repatch = !manifest.layers.is_empty() && is_patch_layer(&manifest, &config);
     let n_base = manifest.layers.len() - usize::from(repatch);
     let epoch = opts

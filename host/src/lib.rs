@@ -32,6 +32,7 @@ pub mod rootfs;
 pub mod run;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+pub mod sbom;
 #[cfg(feature = "sandbox")]
 pub mod scan;
 pub mod scope;

@@ -8,9 +8,8 @@
 
 use crate::image::error::ImageError;
 use crate::image::merge::Merged;
-use crate::image::model::*;
-use crate::image::source::{Source, Top};
-use crate::image::view::{Capture, ReadOptions, read_layers};
+use crate::image::source::Source;
+use crate::image::view::{Capture, Docs, ReadOptions, load_docs, platforms, read_layers};
 use crate::inventory::{self, Inventory, Package};
 use crate::manifest::Recipe;
 use crate::matching::same_name;
@@ -58,27 +57,7 @@ pub fn scan(
     read: &ReadOptions<'_>,
 ) -> Result<Vec<PlatformScan>, ImageError> {
     let store = source.store.as_ref();
-    let mut targets: Vec<(String, Descriptor)> = Vec::new();
-    match &source.top {
-        Top::Manifest(d) => targets.push(("default".into(), d.clone())),
-        Top::Index(d) => {
-            let index: Index = serde_json::from_slice(&store.read(d, "image index")?)
-                .map_err(|e| ImageError::malformed("image index", e))?;
-            for m in index
-                .manifests
-                .into_iter()
-                .filter(|m| is_manifest(&m.media_type))
-            {
-                let name = m
-                    .platform
-                    .as_ref()
-                    .map_or("unknown".to_owned(), |p| p.to_string());
-                if name != "unknown/unknown" {
-                    targets.push((name, m));
-                }
-            }
-        }
-    }
+    let targets = platforms(store, &source.top)?;
     let capture = Capture::new(
         inventory::FILES
             .iter()
@@ -95,28 +74,9 @@ pub fn scan(
     .map_err(|e| ImageError::malformed("recipe capabilities", e))?;
     let mut out = Vec::new();
     for (platform, desc) in targets {
-        let what = format!("manifest {}", desc.digest);
-        let manifest: Manifest = serde_json::from_slice(&store.read(&desc, &what)?)
-            .map_err(|e| ImageError::malformed(&what, e))?;
-        let cwhat = format!("config {}", manifest.config.digest);
-        let config: serde_json::Value =
-            serde_json::from_slice(&store.read(&manifest.config, &cwhat)?)
-                .map_err(|e| ImageError::malformed(&cwhat, e))?;
-        let diff_ids: Vec<Digest> = config["rootfs"]["diff_ids"]
-            .as_array()
-            .ok_or_else(|| ImageError::malformed(&cwhat, "no rootfs.diff_ids"))?
-            .iter()
-            .map(|v| {
-                serde_json::from_value::<Digest>(v.clone())
-                    .map_err(|e| ImageError::malformed(&cwhat, e))
-            })
-            .collect::<Result<_, _>>()?;
-        if diff_ids.len() != manifest.layers.len() {
-            return Err(ImageError::malformed(
-                &cwhat,
-                "diff_ids and layers differ in number",
-            ));
-        }
+        let Docs {
+            manifest, diff_ids, ..
+        } = load_docs(store, &desc)?;
         let mut merged = Merged::default();
         read_layers(
             store,

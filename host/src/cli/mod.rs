@@ -3,6 +3,7 @@
 mod apply;
 mod recipe;
 mod run;
+mod sbom;
 mod scan;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +21,8 @@ pub struct Cli {
 enum Command {
     /// Patch an image: run the recipes that apply and add one layer with their changes.
     Apply(apply::ApplyArgs),
+    /// Write an SBOM (CycloneDX 1.6 or SPDX 2.3 JSON) of an image.
+    Sbom(sbom::SbomArgs),
     /// List what is installed in an image and what each recipe says about it.
     Scan(scan::ScanArgs),
     /// Run one recipe against a directory tree (dry run unless --commit).
@@ -34,6 +37,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Apply(a) => apply::run(a),
         Command::Run(a) => run::run(a),
+        Command::Sbom(a) => sbom::run(a),
         Command::Scan(a) => scan::run(a),
         Command::Recipe(c) => recipe::run(c),
     }

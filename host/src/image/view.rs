@@ -106,3 +106,78 @@ pub fn read_layers(
     }
     Ok(())
 }
+
+/// A platform's manifest and config, parsed and verified.
+pub struct Docs {
+    /// The manifest.
+    pub manifest: super::model::Manifest,
+    /// The config, as JSON (kept whole).
+    pub config: serde_json::Value,
+    /// The config's `rootfs.diff_ids`, one per layer.
+    pub diff_ids: Vec<Digest>,
+}
+
+/// Read and check the manifest at `desc` and its config.
+pub fn load_docs(store: &dyn BlobStore, desc: &Descriptor) -> Result<Docs, ImageError> {
+    let what = format!("manifest {}", desc.digest);
+    let manifest: super::model::Manifest = serde_json::from_slice(&store.read(desc, &what)?)
+        .map_err(|e| ImageError::malformed(&what, e))?;
+    let cwhat = format!("config {}", manifest.config.digest);
+    let config: serde_json::Value = serde_json::from_slice(&store.read(&manifest.config, &cwhat)?)
+        .map_err(|e| ImageError::malformed(&cwhat, e))?;
+    let diff_ids: Vec<Digest> = config["rootfs"]["diff_ids"]
+        .as_array()
+        .ok_or_else(|| ImageError::malformed(&cwhat, "no rootfs.diff_ids"))?
+        .iter()
+        .map(|v| {
+            serde_json::from_value::<Digest>(v.clone())
+                .map_err(|e| ImageError::malformed(&cwhat, e))
+        })
+        .collect::<Result<_, _>>()?;
+    if diff_ids.len() != manifest.layers.len() {
+        return Err(ImageError::malformed(
+            &cwhat,
+            format!(
+                "{} diff_ids for {} layers",
+                diff_ids.len(),
+                manifest.layers.len()
+            ),
+        ));
+    }
+    Ok(Docs {
+        manifest,
+        config,
+        diff_ids,
+    })
+}
+
+/// The runnable platforms of an image: `("default", manifest)` for a single
+/// manifest, else each index entry that is an image (attestation manifests
+/// with platform `unknown/unknown` are left out).
+pub fn platforms(
+    store: &dyn BlobStore,
+    top: &super::source::Top,
+) -> Result<Vec<(String, Descriptor)>, ImageError> {
+    use super::model::{Index, is_manifest};
+    match top {
+        super::source::Top::Manifest(d) => Ok(vec![("default".into(), d.clone())]),
+        super::source::Top::Index(d) => {
+            let index: Index = serde_json::from_slice(&store.read(d, "image index")?)
+                .map_err(|e| ImageError::malformed("image index", e))?;
+            Ok(index
+                .manifests
+                .into_iter()
+                .filter(|m| is_manifest(&m.media_type))
+                .map(|m| {
+                    (
+                        m.platform
+                            .as_ref()
+                            .map_or("unknown".to_owned(), |p| p.to_string()),
+                        m,
+                    )
+                })
+                .filter(|(name, _)| name != "unknown/unknown")
+                .collect())
+        }
+    }
+}

