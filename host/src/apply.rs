@@ -20,6 +20,7 @@ use crate::image::view::{Capture, Docs, ReadOptions, load_docs, read_layers};
 use crate::journal::{Blobs, Journal};
 use crate::manifest::Recipe;
 use crate::matching::{Match, match_recipe};
+use crate::record::{ANNOTATION_PATCHES, PatchRecord, records};
 use crate::rootfs::{Kind, Meta, RootView};
 use crate::run::{Outcome, RunOptions, run};
 use crate::sandbox::Sandbox;
@@ -346,6 +347,11 @@ fn patch_manifest(
     let mut journal = Journal::default();
     let mut combined = carried;
     let inv = crate::inventory::inventory(view.as_ref());
+    let mut records = if repatch {
+        records(manifest.annotations.as_ref())
+    } else {
+        Vec::new()
+    };
     for recipe in opts.recipes {
         let m = &recipe.manifest;
         let mut rr = RecipeResult {
@@ -388,6 +394,21 @@ fn patch_manifest(
         match r.outcome {
             Outcome::Applied { report } => {
                 rr.result = "applied".into();
+                for p in &report.packages {
+                    records
+                        .retain(|r: &PatchRecord| !(r.recipe == m.id && r.location == p.location));
+                    records.push(PatchRecord {
+                        recipe: m.id.clone(),
+                        patch_type: m.patch_type,
+                        origin: m.origin.clone(),
+                        ecosystem: p.ecosystem.clone(),
+                        package: p.name.clone(),
+                        location: p.location.clone(),
+                        version_before: p.version_before.clone(),
+                        version_after: p.version_after.clone(),
+                        fixes: report.fixed.clone(),
+                    });
+                }
                 if let Some(p) = report.packages.first() {
                     rr.version_before = Some(p.version_before.clone());
                     rr.version_after = Some(p.version_after.clone());
@@ -501,6 +522,10 @@ fn patch_manifest(
         annotations.insert(ANNOTATION_BASE_DIGEST.into(), desc.digest.to_string());
         annotations.insert(ANNOTATION_BASE_NAME.into(), opts.input_name.clone());
     }
+    annotations.insert(
+        ANNOTATION_PATCHES.into(),
+        serde_json::to_string(&records).expect("records serialise"),
+    );
     let new_manifest = Manifest {
         schema_version: 2,
         media_type: Some(MEDIA_MANIFEST.into()),

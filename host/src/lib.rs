@@ -27,6 +27,7 @@ pub mod journal;
 pub mod manifest;
 pub mod matching;
 pub mod recipe_build;
+pub mod record;
 pub mod rootfs;
 #[cfg(feature = "sandbox")]
 pub mod run;

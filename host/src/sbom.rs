@@ -8,6 +8,8 @@
 
 use crate::inventory::{Inventory, Package};
 use crate::journal::Sha256Hex;
+use crate::manifest::PatchType;
+use crate::record::PatchRecord;
 use serde_json::{Value, json};
 
 /// What the SBOM describes.
@@ -22,6 +24,78 @@ pub struct Subject<'a> {
     pub created: &'a str,
     /// The inventory.
     pub inventory: &'a Inventory,
+    /// What rootwasm patched in this image, with the diff of the changed files.
+    pub patches: &'a [Patched],
+}
+
+/// One patch record with the unified diff of what it changed.
+pub struct Patched {
+    /// The record from the image's manifest.
+    pub record: PatchRecord,
+    /// Unified diff (text files only; empty if none).
+    pub diff: String,
+}
+
+fn patches_for<'a>(s: &'a Subject<'_>, p: &Package) -> Vec<&'a Patched> {
+    s.patches
+        .iter()
+        .filter(|x| {
+            x.record.ecosystem == p.ecosystem
+                && x.record.package == p.name
+                && x.record.location == p.location
+        })
+        .collect()
+}
+
+fn pedigree(s: &Subject<'_>, p: &Package, patched: &[&Patched]) -> Value {
+    let first = &patched[0].record;
+    let ancestor = Package {
+        version: first.version_before.clone(),
+        ..p.clone()
+    };
+    let ancestor_purl = purl(&ancestor, s.inventory);
+    let patches: Vec<Value> = patched
+        .iter()
+        .filter(|x| x.record.patch_type == PatchType::Backport)
+        .map(|x| {
+            let mut patch = json!({
+                "type": "backport",
+                "resolves": x.record.fixes.iter().map(|id| json!({"type": "security", "id": id})).collect::<Vec<_>>(),
+            });
+            if !x.diff.is_empty() {
+                patch["diff"] = json!({"text": {"contentType": "text/x-diff", "content": x.diff}});
+            }
+            patch
+        })
+        .collect();
+    let notes: Vec<String> = patched
+        .iter()
+        .map(|x| {
+            let how = match x.record.patch_type {
+                PatchType::Backport => "backport",
+                PatchType::DistroUpgrade => "distro upgrade",
+            };
+            let origin = x
+                .record
+                .origin
+                .as_deref()
+                .map(|o| format!("; fix from {o}"))
+                .unwrap_or_default();
+            format!(
+                "{how} by rootwasm recipe {} fixing {}{origin}",
+                x.record.recipe,
+                x.record.fixes.join(", ")
+            )
+        })
+        .collect();
+    let mut v = json!({
+        "ancestors": [{"type": "library", "bom-ref": format!("{ancestor_purl}#ancestor"), "name": p.name, "version": first.version_before, "purl": ancestor_purl}],
+        "notes": notes.join("\n"),
+    });
+    if !patches.is_empty() {
+        v["patches"] = Value::Array(patches);
+    }
+    v
 }
 
 /// The purl of an installed package.
@@ -123,6 +197,10 @@ pub fn cyclonedx(s: &Subject<'_>) -> Value {
                         .collect(),
                 );
             }
+            let patched = patches_for(s, p);
+            if !patched.is_empty() {
+                c["pedigree"] = pedigree(s, p, &patched);
+            }
             c
         })
         .collect();
@@ -178,6 +256,32 @@ pub fn spdx(s: &Subject<'_>) -> Value {
             "sourceInfo": format!("found at {}", p.location),
             "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": purl(p, s.inventory)}],
         }));
+        let patched = patches_for(s, p);
+        if !patched.is_empty() {
+            let notes: Vec<String> = patched
+                .iter()
+                .map(|x| {
+                    format!(
+                        "rootwasm {}: recipe {} fixed {} (version {} -> {})",
+                        if x.record.patch_type == PatchType::Backport {
+                            "backport"
+                        } else {
+                            "distro upgrade"
+                        },
+                        x.record.recipe,
+                        x.record.fixes.join(", "),
+                        x.record.version_before,
+                        x.record.version_after
+                    )
+                })
+                .collect();
+            packages.last_mut().expect("just pushed")["annotations"] = json!([{
+                "annotationDate": s.created,
+                "annotationType": "OTHER",
+                "annotator": format!("Tool: rootwasm-{}", env!("CARGO_PKG_VERSION")),
+                "comment": notes.join("\n"),
+            }]);
+        }
         relationships.push(json!({"spdxElementId": "SPDXRef-Image", "relationshipType": "CONTAINS", "relatedSpdxElement": spdx_id(i)}));
     }
     json!({
@@ -190,4 +294,111 @@ pub fn spdx(s: &Subject<'_>) -> Value {
         "packages": packages,
         "relationships": relationships,
     })
+}
+
+/// Read a platform for an SBOM. For an image rootwasm patched, also return
+/// each patch record with the unified diff of the text files it changed
+/// (base layers against the patch layer).
+pub fn read_platform(
+    store: &dyn crate::image::source::BlobStore,
+    docs: &crate::image::view::Docs,
+    read: &crate::image::view::ReadOptions<'_>,
+) -> Result<(crate::image::merge::Merged, Vec<Patched>), crate::image::ImageError> {
+    use crate::image::layer::{EntryKind, read_layer};
+    use crate::image::merge::Merged;
+    use crate::image::view::{Capture, read_layers};
+    use crate::rootfs::{RootPath, RootView};
+
+    let m = &docs.manifest;
+    let records = crate::record::records(m.annotations.as_ref());
+    let files = crate::inventory::FILES.iter().copied();
+    if records.is_empty() || m.layers.is_empty() {
+        let mut merged = Merged::default();
+        let capture = Capture::new(files).expect("valid globs");
+        read_layers(
+            store,
+            &m.layers,
+            &docs.diff_ids,
+            0,
+            &capture,
+            &mut merged,
+            read,
+        )?;
+        return Ok((merged, Vec::new()));
+    }
+    let n = m.layers.len() - 1;
+    let last = &m.layers[n];
+    (read.progress)(&format!("reading patch layer {}", last.digest));
+    let idx = read_layer(
+        store.open(&last.digest)?,
+        last,
+        &docs.diff_ids[n],
+        &read.limits,
+        &|_| true,
+    )?;
+    let mut changed: Vec<String> = idx
+        .entries
+        .iter()
+        .filter(|e| matches!(e.kind, EntryKind::File { .. }))
+        .map(|e| e.path.as_str().to_owned())
+        .collect();
+    changed.sort();
+    // Literal paths as globs; a path with glob syntax in it is simply not diffed.
+    let literal: Vec<&str> = changed
+        .iter()
+        .map(String::as_str)
+        .filter(|p| rootwasm_glob::Glob::new(p).is_ok())
+        .collect();
+    let capture = Capture::new(files.chain(literal.iter().copied())).expect("valid globs");
+    let mut base = Merged::default();
+    read_layers(
+        store,
+        &m.layers[..n],
+        &docs.diff_ids[..n],
+        0,
+        &capture,
+        &mut base,
+        read,
+    )?;
+    let mut full = base.clone();
+    full.apply(n, last.digest.as_str(), idx)?;
+    let text = |view: &Merged, p: &str| -> Option<String> {
+        let rp = RootPath::lexical(p).ok()?;
+        String::from_utf8(view.read(&rp).ok()?).ok()
+    };
+    let mut out = Vec::new();
+    for record in records {
+        // A Python package's files sit beside its dist-info; other records take every changed file.
+        let site = (record.ecosystem == "pypi")
+            .then(|| {
+                record
+                    .location
+                    .rsplit_once('/')
+                    .map(|(s, _)| format!("{s}/"))
+            })
+            .flatten();
+        let mut diff = String::new();
+        for p in &changed {
+            if let Some(site) = &site
+                && (!p.starts_with(site.as_str())
+                    || p.starts_with(&format!("{}/", record.location)))
+            {
+                continue;
+            }
+            let (Some(before), Some(after)) = (text(&base, p), text(&full, p)) else {
+                continue;
+            };
+            if before == after {
+                continue;
+            }
+            let patch = diffy::create_patch(&before, &after).to_string();
+            let hunks = patch
+                .split_once("\n+++ ")
+                .and_then(|(_, rest)| rest.split_once('\n'))
+                .map_or("", |(_, h)| h);
+            diff.push_str(&format!("--- a{p}\n+++ b{p}\n{hunks}"));
+        }
+        out.push(Patched { record, diff });
+    }
+    Ok((full, out))
 }

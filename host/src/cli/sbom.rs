@@ -4,8 +4,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use rootwasm::image::cache::LayerCache;
 use rootwasm::image::layer::LayerLimits;
-use rootwasm::image::merge::Merged;
-use rootwasm::image::view::{Capture, Docs, ReadOptions, load_docs, platforms, read_layers};
+use rootwasm::image::view::{ReadOptions, load_docs, platforms};
 use rootwasm::image::{Reference, source};
 use rootwasm::sandbox::ComponentCache;
 use rootwasm::sbom::{Subject, cyclonedx, spdx};
@@ -71,22 +70,9 @@ pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
         cache: layer_cache.as_ref(),
         progress: &progress,
     };
-    let Docs {
-        manifest,
-        config,
-        diff_ids,
-    } = load_docs(store, &desc)?;
-    let capture = Capture::new(rootwasm::inventory::FILES.iter().copied()).expect("valid globs");
-    let mut merged = Merged::default();
-    read_layers(
-        store,
-        &manifest.layers,
-        &diff_ids,
-        0,
-        &capture,
-        &mut merged,
-        &read,
-    )?;
+    let docs = load_docs(store, &desc)?;
+    let (merged, patches) = rootwasm::sbom::read_platform(store, &docs, &read)?;
+    let config = &docs.config;
     let inventory = rootwasm::inventory::inventory(&merged);
     let name = match &input {
         Reference::OciLayout { dir, tag } => {
@@ -110,6 +96,7 @@ pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
         arch: config["architecture"].as_str().unwrap_or("unknown"),
         created: config["created"].as_str().unwrap_or("1970-01-01T00:00:00Z"),
         inventory: &inventory,
+        patches: &patches,
     };
     let doc = match a.format {
         Format::Cyclonedx => cyclonedx(&subject),

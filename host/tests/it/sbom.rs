@@ -124,3 +124,87 @@ fn sboms_validate_and_cover_what_syft_finds() {
         "packages Syft finds that rootwasm does not: {missing:?}"
     );
 }
+
+#[test]
+fn a_patched_image_sbom_records_the_backport_as_pedigree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = image(
+        &[Layer::from_dir(
+            &repo().join("tests/fixtures/requests-2.30.0/rootfs"),
+        )],
+        "amd64",
+    );
+    let input = tmp.path().join("in");
+    write_layout(&input, &[(&img, "amd64")], "v1");
+    let out = tmp.path().join("out");
+    let o = rootwasm(&[
+        "apply",
+        &format!("oci:{}:v1", input.display()),
+        "--recipes",
+        repo().join("recipes").to_str().unwrap(),
+        "--output",
+        &format!("oci:{}:p", out.display()),
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let reference = format!("oci:{}:p", out.display());
+    for format in ["cyclonedx", "spdx"] {
+        let o = rootwasm(&["sbom", &reference, "--format", format]);
+        assert!(o.status.success(), "{:?}", text(&o));
+        let file = tmp.path().join(format!("{format}.json"));
+        std::fs::write(&file, &o.stdout).unwrap();
+        let v = Command::new(python())
+            .arg(repo().join("tests/python/validate_sbom.py"))
+            .arg(format)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            v.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&v.stdout)
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        if format == "cyclonedx" {
+            let c = doc["components"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == "requests")
+                .unwrap();
+            assert_eq!(c["version"], "2.30.0", "a backport keeps the version");
+            let p = &c["pedigree"];
+            assert_eq!(p["ancestors"][0]["version"], "2.30.0");
+            assert_eq!(p["patches"][0]["type"], "backport");
+            assert_eq!(p["patches"][0]["resolves"][0]["id"], "CVE-2023-32681");
+            let diff = p["patches"][0]["diff"]["text"]["content"].as_str().unwrap();
+            assert!(
+                diff.contains(
+                    "+        if not scheme.startswith('https') and username and password:"
+                ),
+                "{diff}"
+            );
+            assert!(
+                diff.contains("-        if username and password:"),
+                "{diff}"
+            );
+            assert!(
+                !diff.contains("RECORD"),
+                "metadata files are not part of the package's patch: {diff}"
+            );
+        } else {
+            let pkg = doc["packages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == "requests")
+                .unwrap();
+            assert!(
+                pkg["annotations"][0]["comment"]
+                    .as_str()
+                    .unwrap()
+                    .contains("backport: recipe requests-cve-2023-32681 fixed CVE-2023-32681"),
+                "{pkg}"
+            );
+        }
+    }
+}
