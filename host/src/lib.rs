@@ -17,6 +17,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod advisory;
 #[cfg(feature = "sandbox")]
 pub mod apply;
 pub mod commit;

@@ -5,7 +5,10 @@
 //! `fixable` (installed version in the recipe's range and its check says
 //! vulnerable), `fixed` (its check says the fix is present), `not-affected`
 //! (installed, but outside the range or the check finds nothing to fix).
+//! Advisories given as OSV, Trivy or Grype JSON add `no-fix-available` for
+//! what they report and no recipe fixes.
 
+use crate::advisory::Advisory;
 use crate::image::error::ImageError;
 use crate::image::merge::Merged;
 use crate::image::source::Source;
@@ -54,6 +57,7 @@ pub fn scan(
     sandbox: &Sandbox,
     source: &Source,
     recipes: &[Recipe],
+    advisories: &[Advisory],
     read: &ReadOptions<'_>,
 ) -> Result<Vec<PlatformScan>, ImageError> {
     let store = source.store.as_ref();
@@ -131,6 +135,30 @@ pub fn scan(
                         recipe: r.manifest.id.clone(),
                         status: status.into(),
                         detail: detail.clone(),
+                    });
+                }
+            }
+        }
+        // Advisories no recipe answers: no fix available (yet).
+        for a in advisories {
+            for p in inv.packages.iter().filter(|p| a.affects(p)) {
+                let covered = findings.iter().any(|f| {
+                    f.location == p.location
+                        && f.package == p.name
+                        && a.ids().any(|id| id == f.vulnerability)
+                });
+                let seen = findings
+                    .iter()
+                    .any(|f| f.location == p.location && f.vulnerability == a.id);
+                if !covered && !seen {
+                    findings.push(Finding {
+                        vulnerability: a.id.clone(),
+                        package: p.name.clone(),
+                        version: p.version.clone(),
+                        location: p.location.clone(),
+                        recipe: String::new(),
+                        status: "no-fix-available".into(),
+                        detail: format!("reported by {}; no recipe fixes it", a.source),
                     });
                 }
             }

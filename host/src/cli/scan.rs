@@ -17,6 +17,9 @@ pub struct ScanArgs {
     /// Directory of recipes (one subdirectory each, with recipe.toml).
     #[arg(long)]
     recipes: PathBuf,
+    /// Advisories: an OSV record, a Trivy or Grype JSON report, or a directory of them. Repeatable.
+    #[arg(long = "advisories")]
+    advisories: Vec<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -46,7 +49,11 @@ pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
         cache: layer_cache.as_ref(),
         progress: &progress,
     };
-    let platforms = rootwasm::scan::scan(&sandbox, &src, &recipes, &read)
+    let mut advisories = Vec::new();
+    for p in &a.advisories {
+        advisories.extend(rootwasm::advisory::load(p)?);
+    }
+    let platforms = rootwasm::scan::scan(&sandbox, &src, &recipes, &advisories, &read)
         .with_context(|| format!("scanning {}", a.image))?;
     if a.json {
         println!(

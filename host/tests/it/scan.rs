@@ -102,3 +102,88 @@ fn inventory_and_status_before_and_after_apply() {
     assert_eq!(f["status"], "fixed", "{f}");
     assert_eq!(f["version"], "2.30.0", "a backport keeps the version");
 }
+
+#[test]
+fn advisories_from_osv_trivy_and_grype() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = image(
+        &[Layer::from_dir(
+            &repo().join("tests/fixtures/requests-2.30.0/rootfs"),
+        )],
+        "amd64",
+    );
+    let input = tmp.path().join("in");
+    write_layout(&input, &[(&img, "amd64")], "v1");
+    let out = tmp.path().join("out");
+    let o = rootwasm(&[
+        "apply",
+        &format!("oci:{}:v1", input.display()),
+        "--recipes",
+        repo().join("recipes").to_str().unwrap(),
+        "--output",
+        &format!("oci:{}", out.display()),
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let adv = repo().join("tests/fixtures/advisories");
+    for source in ["osv", "trivy-requests.json", "grype-requests.json"] {
+        for (image, want_32681) in [(&input, "fixable"), (&out, "fixed")] {
+            let o = rootwasm(&[
+                "scan",
+                &format!("oci:{}", image.display()),
+                "--recipes",
+                repo().join("recipes").to_str().unwrap(),
+                "--advisories",
+                adv.join(source).to_str().unwrap(),
+                "--json",
+            ]);
+            assert!(o.status.success(), "{source}: {:?}", text(&o));
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let findings = v["platforms"][0]["findings"].as_array().unwrap();
+            let status = |id: &str| {
+                findings
+                    .iter()
+                    .filter(|f| {
+                        f["vulnerability"] == id
+                            || (id == "CVE-2024-35195"
+                                && f["vulnerability"] == "GHSA-9wx4-h78v-vm56")
+                    })
+                    .map(|f| f["status"].as_str().unwrap().to_owned())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                status("CVE-2023-32681"),
+                [want_32681],
+                "{source}: {findings:?}"
+            );
+            assert_eq!(
+                status("CVE-2024-35195"),
+                ["no-fix-available"],
+                "{source}: {findings:?}"
+            );
+            assert_eq!(
+                findings.len(),
+                2,
+                "{source}: the recipe's CVE is not reported twice under its aliases: {findings:?}"
+            );
+        }
+    }
+    // A file that is none of the formats is refused by name.
+    let bogus = tmp.path().join("bogus.json");
+    std::fs::write(&bogus, "{\"hello\": 1}").unwrap();
+    let o = rootwasm(&[
+        "scan",
+        &format!("oci:{}", input.display()),
+        "--recipes",
+        repo().join("recipes").to_str().unwrap(),
+        "--advisories",
+        bogus.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o)
+            .1
+            .contains("not an OSV record, a Trivy JSON report or a Grype JSON report"),
+        "{:?}",
+        text(&o)
+    );
+}

@@ -1,0 +1,302 @@
+//! Advisories from outside: OSV records, and Trivy or Grype JSON reports.
+//!
+//! Every format is converted into one internal type, [`Advisory`]: which
+//! vulnerability affects which package, and (for OSV) in which versions.
+//! Scanner reports already name the installed version they matched, so
+//! their advisories apply to exactly that version.
+
+use crate::inventory::Package;
+use crate::version::{Ecosystem, compare};
+use serde_json::Value;
+use std::cmp::Ordering;
+use std::path::Path;
+
+/// One vulnerability affecting one package.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Advisory {
+    /// Primary id (CVE, GHSA, ...).
+    pub id: String,
+    /// Other ids.
+    pub aliases: Vec<String>,
+    /// `deb` or `pypi` (rootwasm's names).
+    pub ecosystem: String,
+    /// Package name.
+    pub package: String,
+    /// Which versions.
+    pub affected: Affected,
+    /// Where it came from: `osv`, `trivy` or `grype`.
+    pub source: &'static str,
+}
+
+/// The versions an advisory covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Affected {
+    /// OSV ranges: `(introduced, fixed)` pairs (`fixed` None: still open), plus listed versions.
+    Ranges(Vec<(String, Option<String>)>, Vec<String>),
+    /// A scanner matched exactly this installed version.
+    Exactly(String),
+}
+
+/// An advisory file that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct AdvisoryError {
+    /// The file.
+    pub path: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn eco_of_osv(e: &str) -> Option<&'static str> {
+    match e.split(':').next()? {
+        "PyPI" => Some("pypi"),
+        "Debian" | "Ubuntu" => Some("deb"),
+        _ => None,
+    }
+}
+
+fn osv(v: &Value) -> Vec<Advisory> {
+    let id = v["id"].as_str().unwrap_or_default().to_owned();
+    let aliases: Vec<String> = v["aliases"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for a in v["affected"].as_array().into_iter().flatten() {
+        let Some(eco) = a["package"]["ecosystem"].as_str().and_then(eco_of_osv) else {
+            continue;
+        };
+        let Some(name) = a["package"]["name"].as_str() else {
+            continue;
+        };
+        let mut ranges = Vec::new();
+        for r in a["ranges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["type"] == "ECOSYSTEM")
+        {
+            let mut introduced: Option<String> = None;
+            for ev in r["events"].as_array().into_iter().flatten() {
+                if let Some(i) = ev["introduced"].as_str() {
+                    introduced = Some(i.to_owned());
+                } else if let Some(f) = ev["fixed"].as_str() {
+                    ranges.push((
+                        introduced.take().unwrap_or_else(|| "0".into()),
+                        Some(f.to_owned()),
+                    ));
+                }
+            }
+            if let Some(i) = introduced {
+                ranges.push((i, None));
+            }
+        }
+        let versions = a["versions"]
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(Advisory {
+            id: id.clone(),
+            aliases: aliases.clone(),
+            ecosystem: eco.into(),
+            package: name.into(),
+            affected: Affected::Ranges(ranges, versions),
+            source: "osv",
+        });
+    }
+    out
+}
+
+fn eco_of_purl(purl: &str) -> Option<&'static str> {
+    if purl.starts_with("pkg:deb/") {
+        Some("deb")
+    } else if purl.starts_with("pkg:pypi/") {
+        Some("pypi")
+    } else {
+        None
+    }
+}
+
+fn trivy(v: &Value) -> Vec<Advisory> {
+    let mut out = Vec::new();
+    for r in v["Results"].as_array().into_iter().flatten() {
+        for x in r["Vulnerabilities"].as_array().into_iter().flatten() {
+            let eco = x["PkgIdentifier"]["PURL"]
+                .as_str()
+                .and_then(eco_of_purl)
+                .or(match r["Type"].as_str() {
+                    Some("debian" | "ubuntu") => Some("deb"),
+                    Some("python-pkg" | "pip" | "pipenv" | "poetry") => Some("pypi"),
+                    _ => None,
+                });
+            let (Some(eco), Some(id), Some(name), Some(ver)) = (
+                eco,
+                x["VulnerabilityID"].as_str(),
+                x["PkgName"].as_str(),
+                x["InstalledVersion"].as_str(),
+            ) else {
+                continue;
+            };
+            out.push(Advisory {
+                id: id.into(),
+                aliases: Vec::new(),
+                ecosystem: eco.into(),
+                package: name.into(),
+                affected: Affected::Exactly(ver.into()),
+                source: "trivy",
+            });
+        }
+    }
+    out
+}
+
+fn grype(v: &Value) -> Vec<Advisory> {
+    let mut out = Vec::new();
+    for m in v["matches"].as_array().into_iter().flatten() {
+        let art = &m["artifact"];
+        let eco = art["purl"]
+            .as_str()
+            .and_then(eco_of_purl)
+            .or(match art["type"].as_str() {
+                Some("deb") => Some("deb"),
+                Some("python") => Some("pypi"),
+                _ => None,
+            });
+        let (Some(eco), Some(id), Some(name), Some(ver)) = (
+            eco,
+            m["vulnerability"]["id"].as_str(),
+            art["name"].as_str(),
+            art["version"].as_str(),
+        ) else {
+            continue;
+        };
+        let aliases = m["relatedVulnerabilities"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(Advisory {
+            id: id.into(),
+            aliases,
+            ecosystem: eco.into(),
+            package: name.into(),
+            affected: Affected::Exactly(ver.into()),
+            source: "grype",
+        });
+    }
+    out
+}
+
+/// Read advisories from a file (OSV record, Trivy or Grype report, by shape) or a directory of them.
+pub fn load(path: &Path) -> Result<Vec<Advisory>, AdvisoryError> {
+    let err = |reason: String| AdvisoryError {
+        path: path.display().to_string(),
+        reason,
+    };
+    if path.is_dir() {
+        let mut files: Vec<_> = std::fs::read_dir(path)
+            .map_err(|e| err(e.to_string()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        let mut out = Vec::new();
+        for f in files {
+            out.extend(load(&f)?);
+        }
+        return Ok(out);
+    }
+    let text = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let v: Value = serde_json::from_slice(&text).map_err(|e| err(format!("not JSON: {e}")))?;
+    if v.get("Results").is_some() || v.get("ArtifactName").is_some() {
+        Ok(trivy(&v))
+    } else if v.get("matches").is_some() {
+        Ok(grype(&v))
+    } else if v.get("id").is_some() && v.get("affected").is_some() {
+        Ok(osv(&v))
+    } else {
+        Err(err(
+            "not an OSV record, a Trivy JSON report or a Grype JSON report".into(),
+        ))
+    }
+}
+
+impl Advisory {
+    /// Does this advisory apply to the installed package `p`?
+    pub fn affects(&self, p: &Package) -> bool {
+        if p.ecosystem != self.ecosystem
+            || !crate::matching::same_name(&p.ecosystem, &p.name, &self.package)
+        {
+            return false;
+        }
+        match &self.affected {
+            Affected::Exactly(v) => v == &p.version,
+            Affected::Ranges(ranges, versions) => {
+                let Ok(eco) = p.ecosystem.parse::<Ecosystem>() else {
+                    return false;
+                };
+                let lt = |a: &str, b: &str| {
+                    compare(eco, a, b)
+                        .map(|o| o == Ordering::Less)
+                        .unwrap_or(false)
+                };
+                versions.iter().any(|v| v == &p.version)
+                    || ranges.iter().any(|(intro, fixed)| {
+                        (intro == "0" || !lt(&p.version, intro))
+                            && fixed.as_deref().is_none_or(|f| lt(&p.version, f))
+                    })
+            }
+        }
+    }
+
+    /// Every id it goes by.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.id.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(v: &str) -> Package {
+        Package {
+            ecosystem: "pypi".into(),
+            name: "Requests".into(),
+            version: v.into(),
+            arch: None,
+            source: None,
+            licenses: vec![],
+            location: "/x".into(),
+        }
+    }
+
+    #[test]
+    fn osv_ranges_include_introduced_and_exclude_fixed() {
+        let a = Advisory {
+            id: "GHSA-x".into(),
+            aliases: vec!["CVE-1".into()],
+            ecosystem: "pypi".into(),
+            package: "requests".into(),
+            affected: Affected::Ranges(vec![("2.3.0".into(), Some("2.31.0".into()))], vec![]),
+            source: "osv",
+        };
+        assert!(a.affects(&pkg("2.3.0")));
+        assert!(a.affects(&pkg("2.30.0")));
+        assert!(a.affects(&pkg("2.31.0rc1")));
+        assert!(!a.affects(&pkg("2.31.0")));
+        assert!(!a.affects(&pkg("2.2.1")));
+        assert_eq!(a.ids().collect::<Vec<_>>(), ["GHSA-x", "CVE-1"]);
+    }
+}
