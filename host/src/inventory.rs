@@ -3,7 +3,8 @@
 //!
 //! Today: dpkg (`/var/lib/dpkg/status` and distroless `status.d/`), Python
 //! distributions (`*.dist-info` and `*.egg-info` anywhere, so virtualenvs
-//! count), and the OS identity from os-release. Each reader names the files
+//! count), npm packages (`node_modules/**/package.json`, nested ones too),
+//! and the OS identity from os-release. Each reader names the files
 //! it needs as globs, so an image's layers keep exactly those when indexed.
 
 use crate::rootfs::{Kind, RootPath, RootView};
@@ -62,6 +63,8 @@ pub const FILES: &[&str] = &[
     "/**/*.dist-info/METADATA",
     "/**/*.egg-info/PKG-INFO",
     "/**/*.egg-info",
+    "/**/node_modules/*/package.json",
+    "/**/node_modules/@*/*/package.json",
 ];
 
 fn read(view: &dyn RootView, path: &str) -> Option<String> {
@@ -183,7 +186,25 @@ fn python_package(meta: &str, location: &str) -> Option<Package> {
     })
 }
 
-/// Walk every directory once, collecting python distributions.
+fn npm_package(json: &str, location: &str) -> Option<Package> {
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    let license = match &v["license"] {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Object(o) => o.get("type").and_then(|t| t.as_str()).map(str::to_owned),
+        _ => None,
+    };
+    Some(Package {
+        ecosystem: "npm".into(),
+        name: v["name"].as_str()?.into(),
+        version: v["version"].as_str()?.into(),
+        arch: None,
+        source: None,
+        licenses: license.into_iter().collect(),
+        location: location.into(),
+    })
+}
+
+/// Walk every directory once, collecting python distributions and npm packages.
 fn walk(view: &dyn RootView, dir: &RootPath, out: &mut Vec<Package>) {
     let Ok(entries) = view.read_dir(dir) else {
         return;
@@ -207,6 +228,16 @@ fn walk(view: &dyn RootView, dir: &RootPath, out: &mut Vec<Package>) {
                 out.extend(python_package(&m, p.as_str()));
             }
         } else if kind == Kind::Dir && !matches!(p.as_str(), "/proc" | "/sys" | "/dev") {
+            // node_modules/<pkg> and node_modules/@scope/<pkg> are installed npm packages.
+            let parent = dir.file_name();
+            let grand = dir.parent();
+            if parent == "node_modules"
+                || (parent.starts_with('@') && grand.file_name() == "node_modules")
+            {
+                if let Some(j) = read(view, &format!("{p}/package.json")) {
+                    out.extend(npm_package(&j, &format!("{p}/package.json")));
+                }
+            }
             walk(view, &p, out);
         }
     }

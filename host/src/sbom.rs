@@ -131,6 +131,19 @@ pub fn purl(p: &Package, inv: &Inventory) -> String {
                 Ok(u.to_string())
             })
         }
+        "npm" => {
+            let (scope, name) = match p.name.split_once('/') {
+                Some((s, n)) if s.starts_with('@') => (Some(s), n),
+                _ => (None, p.name.as_str()),
+            };
+            packageurl::PackageUrl::new("npm", name).and_then(|mut u| {
+                if let Some(s) = scope {
+                    u.with_namespace(s)?;
+                }
+                u.with_version(p.version.as_str())?;
+                Ok(u.to_string())
+            })
+        }
         other => packageurl::PackageUrl::new(other, p.name.as_str()).and_then(|mut u| {
             u.with_version(p.version.as_str())?;
             Ok(u.to_string())

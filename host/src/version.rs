@@ -16,6 +16,8 @@ pub enum Ecosystem {
     Deb,
     /// Python packages (PEP 440).
     Pypi,
+    /// npm packages (semver as node-semver implements it).
+    Npm,
 }
 
 impl FromStr for Ecosystem {
@@ -42,6 +44,11 @@ fn deb(v: &str) -> Result<debversion::Version, VersionError> {
         .map_err(|e| VersionError(format!("{v:?} is not a Debian version: {e:?}")))
 }
 
+fn npm(v: &str) -> Result<node_semver::Version, VersionError> {
+    node_semver::Version::parse(v.trim())
+        .map_err(|e| VersionError(format!("{v:?} is not a semver version: {e}")))
+}
+
 fn pep440(v: &str) -> Result<pep440_rs::Version, VersionError> {
     v.trim()
         .parse()
@@ -53,6 +60,7 @@ pub fn compare(eco: Ecosystem, a: &str, b: &str) -> Result<Ordering, VersionErro
     Ok(match eco {
         Ecosystem::Deb => deb(a)?.cmp(&deb(b)?),
         Ecosystem::Pypi => pep440(a)?.cmp(&pep440(b)?),
+        Ecosystem::Npm => npm(a)?.cmp(&npm(b)?),
     })
 }
 
@@ -60,13 +68,19 @@ pub fn compare(eco: Ecosystem, a: &str, b: &str) -> Result<Ordering, VersionErro
 ///
 /// Ranges use the ecosystem's own syntax: PEP 440 specifiers for pypi
 /// (`>=2.3,<2.31`, `==2.30.0`); dpkg relations for deb, comma-separated
-/// (`>= 2.5.0-1, << 2.5.0-1+deb12u3`). `*` matches everything.
+/// (`>= 2.5.0-1, << 2.5.0-1+deb12u3`); npm ranges for npm (`^1.2.3 || 2.x`).
+/// `*` matches everything.
 pub fn matches(eco: Ecosystem, version: &str, range: &str) -> Result<bool, VersionError> {
     let range = range.trim();
     if range == "*" {
         return Ok(true);
     }
     match eco {
+        Ecosystem::Npm => {
+            let r = node_semver::Range::parse(range)
+                .map_err(|e| VersionError(format!("{range:?}: {e}")))?;
+            Ok(r.satisfies(&npm(version)?))
+        }
         Ecosystem::Pypi => {
             let spec = pep440_rs::VersionSpecifiers::from_str(range)
                 .map_err(|e| VersionError(format!("{range:?}: {e}")))?;

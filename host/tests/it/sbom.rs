@@ -30,6 +30,7 @@ fn sboms_validate_and_cover_what_syft_finds() {
         &[
             Layer::from_dir(&root),
             Layer::from_dir(&repo().join("tests/fixtures/requests-2.30.0/rootfs")),
+            Layer::from_dir(&repo().join("tests/fixtures/npm-app/rootfs")),
         ],
         "amd64",
     );
@@ -76,6 +77,10 @@ fn sboms_validate_and_cover_what_syft_finds() {
     }
     assert!(ours.contains("pkg:pypi/requests@2.30.0"), "{ours:?}");
     assert!(
+        ours.contains("pkg:npm/debug@4.3.4") && ours.contains("pkg:npm/ms@2.1.2"),
+        "{ours:?}"
+    );
+    assert!(
         ours.contains("pkg:deb/debian/libexpat1@2.5.0-1%2Bdeb12u2"),
         "{ours:?}"
     );
@@ -108,7 +113,9 @@ fn sboms_validate_and_cover_what_syft_finds() {
         .unwrap()
         .iter()
         .filter_map(|a| a["purl"].as_str())
-        .filter(|p| p.starts_with("pkg:deb/") || p.starts_with("pkg:pypi/"))
+        .filter(|p| {
+            p.starts_with("pkg:deb/") || p.starts_with("pkg:pypi/") || p.starts_with("pkg:npm/")
+        })
         .map(bare)
         .collect();
     let missing: Vec<_> = theirs.difference(&ours).collect();

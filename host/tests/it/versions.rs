@@ -174,3 +174,71 @@ fn pep440_versions_agree_with_packaging() {
         disagreements.join("\n")
     );
 }
+
+#[test]
+fn npm_versions_agree_with_node_semver() {
+    let mut versions = Vec::new();
+    for core in [
+        "0.0.1", "0.1.0", "1.0.0", "1.2.3", "1.10.0", "2.0.0", "10.20.30",
+    ] {
+        for pre in [
+            "",
+            "-alpha",
+            "-alpha.1",
+            "-alpha.beta",
+            "-beta.2",
+            "-beta.11",
+            "-rc.1",
+            "-0",
+            "-1.2.3",
+            "-x-y",
+        ] {
+            for build in ["", "+build.5", "+001"] {
+                versions.push(format!("{core}{pre}{build}"));
+            }
+        }
+    }
+    let ps = pairs(&versions, 4000);
+    let oracle = repo().join("tests/fixtures/npm-app/rootfs/app/node_modules/semver");
+    let mut child = Command::new("node")
+        .arg(repo().join("tests/node/semver_oracle.js"))
+        .arg(&oracle)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node");
+    let input: String = ps.iter().map(|(a, b)| format!("{a}\t{b}\n")).collect();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let answers: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(answers.len(), ps.len());
+    let mut disagreements = Vec::new();
+    for ((a, b), want) in ps.iter().zip(&answers) {
+        let got = match compare(Ecosystem::Npm, a, b) {
+            Ok(Ordering::Less) => "-1",
+            Ok(Ordering::Equal) => "0",
+            Ok(Ordering::Greater) => "1",
+            Err(_) => "error",
+        };
+        if got != want {
+            disagreements.push(format!("{a} vs {b}: node-semver {want}, rootwasm {got}"));
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {} pairs disagree:\n{}",
+        disagreements.len(),
+        ps.len(),
+        disagreements.join("\n")
+    );
+}
