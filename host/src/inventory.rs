@@ -231,12 +231,11 @@ fn walk(view: &dyn RootView, dir: &RootPath, out: &mut Vec<Package>) {
             // node_modules/<pkg> and node_modules/@scope/<pkg> are installed npm packages.
             let parent = dir.file_name();
             let grand = dir.parent();
-            if parent == "node_modules"
-                || (parent.starts_with('@') && grand.file_name() == "node_modules")
+            if (parent == "node_modules"
+                || (parent.starts_with('@') && grand.file_name() == "node_modules"))
+                && let Some(j) = read(view, &format!("{p}/package.json"))
             {
-                if let Some(j) = read(view, &format!("{p}/package.json")) {
-                    out.extend(npm_package(&j, &format!("{p}/package.json")));
-                }
+                out.extend(npm_package(&j, &format!("{p}/package.json")));
             }
             walk(view, &p, out);
         }
