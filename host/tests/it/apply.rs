@@ -11,14 +11,7 @@ use std::process::Command;
 fn base_layer(tmp: &Path) -> Layer {
     let d = tmp.join("base");
     if !d.exists() {
-        let mut debs: Vec<_> = std::fs::read_dir(repo().join("tests/fixtures/debs"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "deb"))
-            .collect();
-        debs.sort();
-        std::fs::create_dir_all(&d).unwrap();
-        debian::debian_root(&debs.iter().map(|p| p.as_path()).collect::<Vec<_>>(), &d);
+        debian::vendored_root(&repo(), &d);
     }
     Layer::from_dir(&d)
 }

@@ -18,14 +18,7 @@ fn bare(purl: &str) -> String {
 fn sboms_validate_and_cover_what_syft_finds() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("debian");
-    let mut debs: Vec<_> = std::fs::read_dir(repo().join("tests/fixtures/debs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
-        .collect();
-    debs.sort();
-    std::fs::create_dir_all(&root).unwrap();
-    debian::debian_root(&debs.iter().map(|p| p.as_path()).collect::<Vec<_>>(), &root);
+    debian::vendored_root(&repo(), &root);
     let img = image(
         &[
             Layer::from_dir(&root),

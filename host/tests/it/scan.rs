@@ -21,14 +21,7 @@ fn scan_json(image: &str) -> serde_json::Value {
 fn inventory_and_status_before_and_after_apply() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("debian");
-    let mut debs: Vec<_> = std::fs::read_dir(repo().join("tests/fixtures/debs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
-        .collect();
-    debs.sort();
-    std::fs::create_dir_all(&root).unwrap();
-    debian::debian_root(&debs.iter().map(|p| p.as_path()).collect::<Vec<_>>(), &root);
+    debian::vendored_root(&repo(), &root);
     let img = image(
         &[
             Layer::from_dir(&root),

@@ -129,50 +129,9 @@ fn pep440_versions_agree_with_packaging() {
     );
     let ps = pairs(&versions, 4000);
     let python = std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let mut child = Command::new(python)
-        .arg(repo().join("tests/python/pep440_oracle.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input: String = ps.iter().map(|(a, b)| format!("{a}\t{b}\n")).collect();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the packaging oracle failed (is `packaging` installed?)"
-    );
-    let answers: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(answers.len(), ps.len());
-    let mut disagreements = Vec::new();
-    for ((a, b), want) in ps.iter().zip(&answers) {
-        let got = compare(Ecosystem::Pypi, a, b);
-        let got = match got {
-            Ok(Ordering::Less) => "-1",
-            Ok(Ordering::Equal) => "0",
-            Ok(Ordering::Greater) => "1",
-            Err(_) => "error",
-        };
-        if got != want {
-            disagreements.push(format!("{a} vs {b}: packaging {want}, rootwasm {got}"));
-        }
-    }
-    assert!(
-        disagreements.is_empty(),
-        "{} of {} pairs disagree:\n{}",
-        disagreements.len(),
-        ps.len(),
-        disagreements.join("\n")
-    );
+    let mut oracle = Command::new(python);
+    oracle.arg(repo().join("tests/python/pep440_oracle.py"));
+    agree(Ecosystem::Pypi, &ps, oracle, "packaging");
 }
 
 #[test]
@@ -199,14 +158,21 @@ fn npm_versions_agree_with_node_semver() {
         }
     }
     let ps = pairs(&versions, 4000);
-    let oracle = repo().join("tests/fixtures/npm-app/rootfs/app/node_modules/semver");
-    let mut child = Command::new("node")
+    let mut oracle = Command::new("node");
+    oracle
         .arg(repo().join("tests/node/semver_oracle.js"))
-        .arg(&oracle)
+        .arg(repo().join("tests/fixtures/npm-app/rootfs/app/node_modules/semver"));
+    agree(Ecosystem::Npm, &ps, oracle, "node-semver");
+}
+
+/// Feed `pairs` to `oracle` (one "A<TAB>B" per line, answers -1/0/1/error)
+/// and require rootwasm to give the same answer for every pair.
+fn agree(eco: Ecosystem, ps: &[(String, String)], mut oracle: Command, name: &str) {
+    let mut child = oracle
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("node");
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     let input: String = ps.iter().map(|(a, b)| format!("{a}\t{b}\n")).collect();
     child
         .stdin
@@ -215,7 +181,10 @@ fn npm_versions_agree_with_node_semver() {
         .write_all(input.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
+    assert!(
+        out.status.success(),
+        "the {name} oracle failed (is it installed by scripts/setup.sh?)"
+    );
     let answers: Vec<String> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -224,14 +193,14 @@ fn npm_versions_agree_with_node_semver() {
     assert_eq!(answers.len(), ps.len());
     let mut disagreements = Vec::new();
     for ((a, b), want) in ps.iter().zip(&answers) {
-        let got = match compare(Ecosystem::Npm, a, b) {
+        let got = match compare(eco, a, b) {
             Ok(Ordering::Less) => "-1",
             Ok(Ordering::Equal) => "0",
             Ok(Ordering::Greater) => "1",
             Err(_) => "error",
         };
         if got != want {
-            disagreements.push(format!("{a} vs {b}: node-semver {want}, rootwasm {got}"));
+            disagreements.push(format!("{a} vs {b}: {name} {want}, rootwasm {got}"));
         }
     }
     assert!(

@@ -103,3 +103,15 @@ fn tempdir_in(root: &Path) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&p);
     p
 }
+
+/// The vendored Debian packages (`tests/fixtures/debs/*.deb` under `repo`), unpacked into `root`.
+pub fn vendored_root(repo: &Path, root: &Path) {
+    let mut debs: Vec<std::path::PathBuf> = std::fs::read_dir(repo.join("tests/fixtures/debs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+        .collect();
+    debs.sort();
+    std::fs::create_dir_all(root).unwrap();
+    debian_root(&debs.iter().map(|p| p.as_path()).collect::<Vec<_>>(), root);
+}

@@ -4,7 +4,7 @@
 //!
 //! Usage: build-sample <repo-root> <layout-dir>. Does nothing if the layout exists.
 
-use rootwasm_testimage::{Layer, debian::debian_root, image, write_layout};
+use rootwasm_testimage::{Layer, debian::vendored_root, image, write_layout};
 use std::path::PathBuf;
 
 fn main() {
@@ -21,13 +21,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&work);
     let root = work.join("debian");
     std::fs::create_dir_all(&root).unwrap();
-    let mut debs: Vec<PathBuf> = std::fs::read_dir(repo.join("tests/fixtures/debs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
-        .collect();
-    debs.sort();
-    debian_root(&debs.iter().map(|p| p.as_path()).collect::<Vec<_>>(), &root);
+    vendored_root(repo, &root);
     let layers = [
         Layer::from_dir(&root),
         Layer::from_dir(&repo.join("tests/fixtures/requests-2.30.0/rootfs")),
@@ -36,8 +30,7 @@ fn main() {
     write_layout(out, &[(&img, "amd64")], "bookworm-requests");
     std::fs::remove_dir_all(&work).unwrap();
     eprintln!(
-        "built the sample image at {} from {} Debian packages and requests 2.30.0",
-        out.display(),
-        debs.len()
+        "built the sample image at {} from the vendored Debian packages and requests 2.30.0",
+        out.display()
     );
 }
