@@ -181,10 +181,7 @@ pub fn apply<'a>(
                     index.media_type = Some(MEDIA_INDEX.into());
                 }
                 let b = to_canonical_json(&index);
-                let d = Descriptor {
-                    media_type: MEDIA_INDEX.into(),
-                    ..Descriptor::for_bytes(MEDIA_INDEX, &b)
-                };
+                let d = Descriptor::for_bytes(MEDIA_INDEX, &b);
                 blobs.insert(d.digest.clone(), (d.size, Blob::New(b)));
                 d
             } else {

@@ -45,11 +45,24 @@ pub struct Os {
     pub pretty_name: String,
 }
 
+/// A language runtime (interpreter) installed in the image.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Runtime {
+    /// `python` or `node`.
+    pub name: String,
+    /// Exact version, e.g. `3.11.7`.
+    pub version: String,
+    /// The file the version was read from.
+    pub location: String,
+}
+
 /// Everything found.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Inventory {
     /// The OS, if an os-release was found.
     pub os: Option<Os>,
+    /// Interpreters, from the version headers their installs leave behind.
+    pub runtimes: Vec<Runtime>,
     /// Packages, sorted by ecosystem, name, version, location.
     pub packages: Vec<Package>,
 }
@@ -65,7 +78,48 @@ pub const FILES: &[&str] = &[
     "/**/*.egg-info",
     "/**/node_modules/*/package.json",
     "/**/node_modules/@*/*/package.json",
+    "/**/include/python3*/patchlevel.h",
+    "/**/include/node/node_version.h",
 ];
+
+/// `#define NAME value` from a C header.
+fn define<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("#define")?.trim_start();
+        let value = rest.strip_prefix(name)?;
+        value
+            .starts_with([' ', '\t'])
+            .then(|| value.trim().trim_matches('"'))
+    })
+}
+
+fn runtime(view: &dyn RootView, include: &RootPath, name: &str) -> Option<Runtime> {
+    if name.starts_with("python3") {
+        let loc = format!("{include}/{name}/patchlevel.h");
+        let v = define(&read(view, &loc)?, "PY_VERSION")?.to_owned();
+        return Some(Runtime {
+            name: "python".into(),
+            version: v,
+            location: loc,
+        });
+    }
+    if name == "node" {
+        let loc = format!("{include}/node/node_version.h");
+        let h = read(view, &loc)?;
+        let v = format!(
+            "{}.{}.{}",
+            define(&h, "NODE_MAJOR_VERSION")?,
+            define(&h, "NODE_MINOR_VERSION")?,
+            define(&h, "NODE_PATCH_VERSION")?
+        );
+        return Some(Runtime {
+            name: "node".into(),
+            version: v,
+            location: loc,
+        });
+    }
+    None
+}
 
 fn read(view: &dyn RootView, path: &str) -> Option<String> {
     let p = RootPath::lexical(path).ok()?;
@@ -204,8 +258,8 @@ fn npm_package(json: &str, location: &str) -> Option<Package> {
     })
 }
 
-/// Walk every directory once, collecting python distributions and npm packages.
-fn walk(view: &dyn RootView, dir: &RootPath, out: &mut Vec<Package>) {
+/// Walk every directory once, collecting python distributions, npm packages and runtimes.
+fn walk(view: &dyn RootView, dir: &RootPath, out: &mut Vec<Package>, runtimes: &mut Vec<Runtime>) {
     let Ok(entries) = view.read_dir(dir) else {
         return;
     };
@@ -237,7 +291,12 @@ fn walk(view: &dyn RootView, dir: &RootPath, out: &mut Vec<Package>) {
             {
                 out.extend(npm_package(&j, &format!("{p}/package.json")));
             }
-            walk(view, &p, out);
+            if parent == "include"
+                && let Some(r) = runtime(view, dir, &name)
+            {
+                runtimes.push(r);
+            }
+            walk(view, &p, out, runtimes);
         }
     }
 }
@@ -260,7 +319,8 @@ pub fn inventory(view: &dyn RootView) -> Inventory {
             }
         }
     }
-    walk(view, &RootPath::root(), &mut packages);
+    let mut runtimes = Vec::new();
+    walk(view, &RootPath::root(), &mut packages, &mut runtimes);
     packages.sort_by(|a, b| {
         (&a.ecosystem, &a.name, &a.version, &a.location).cmp(&(
             &b.ecosystem,
@@ -271,6 +331,7 @@ pub fn inventory(view: &dyn RootView) -> Inventory {
     });
     Inventory {
         os: os(view),
+        runtimes,
         packages,
     }
 }

@@ -75,6 +75,9 @@ pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
             p.platform,
             p.inventory.packages.len()
         );
+        for r in &p.inventory.runtimes {
+            println!("  runtime {} {} ({})", r.name, r.version, r.location);
+        }
         for pkg in &p.inventory.packages {
             println!("  {:<6} {:<32} {}", pkg.ecosystem, pkg.name, pkg.version);
         }

@@ -180,3 +180,35 @@ fn advisories_from_osv_trivy_and_grype() {
         text(&o)
     );
 }
+
+#[test]
+fn language_runtimes_are_found_by_their_version_headers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let img = image(
+        &[Layer::from_dir(
+            &repo().join("tests/fixtures/runtimes/rootfs"),
+        )],
+        "amd64",
+    );
+    let input = tmp.path().join("in");
+    write_layout(&input, &[(&img, "amd64")], "v1");
+    let v = scan_json(&format!("oci:{}", input.display()));
+    let rt: Vec<(String, String)> = v["platforms"][0]["inventory"]["runtimes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_owned(),
+                r["version"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rt,
+        [
+            ("node".to_owned(), "20.20.2".to_owned()),
+            ("python".to_owned(), "3.11.7".to_owned())
+        ]
+    );
+}
