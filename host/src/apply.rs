@@ -296,17 +296,7 @@ fn patch_manifest(
 
     // Read only what some recipe may read.
     // (and what the inventory needs, to match recipes to installed versions)
-    let capture = Capture::new(crate::inventory::FILES.iter().copied().chain(
-        opts.recipes.iter().flat_map(|r| {
-            r.manifest
-                .capabilities
-                .read
-                .iter()
-                .chain(&r.manifest.capabilities.write)
-                .map(String::as_str)
-        }),
-    ))
-    .map_err(|e| ImageError::malformed("recipe capabilities", e))?;
+    let capture = Capture::for_recipes(opts.recipes);
     let read_opts = ReadOptions {
         limits: opts.layer_limits,
         cache: opts.layer_cache.as_ref(),

@@ -62,20 +62,7 @@ pub fn scan(
 ) -> Result<Vec<PlatformScan>, ImageError> {
     let store = source.store.as_ref();
     let targets = platforms(store, &source.top)?;
-    let capture = Capture::new(
-        inventory::FILES
-            .iter()
-            .copied()
-            .chain(recipes.iter().flat_map(|r| {
-                r.manifest
-                    .capabilities
-                    .read
-                    .iter()
-                    .chain(&r.manifest.capabilities.write)
-                    .map(String::as_str)
-            })),
-    )
-    .map_err(|e| ImageError::malformed("recipe capabilities", e))?;
+    let capture = Capture::for_recipes(recipes);
     let mut out = Vec::new();
     for (platform, desc) in targets {
         let Docs {

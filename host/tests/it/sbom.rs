@@ -137,15 +137,10 @@ fn a_patched_image_sbom_records_the_backport_as_pedigree() {
     let input = tmp.path().join("in");
     write_layout(&input, &[(&img, "amd64")], "v1");
     let out = tmp.path().join("out");
-    let o = rootwasm(&[
-        "apply",
+    apply_with_repo_recipes(
         &format!("oci:{}:v1", input.display()),
-        "--recipes",
-        repo().join("recipes").to_str().unwrap(),
-        "--output",
         &format!("oci:{}:p", out.display()),
-    ]);
-    assert!(o.status.success(), "{:?}", text(&o));
+    );
     let reference = format!("oci:{}:p", out.display());
     for format in ["cyclonedx", "spdx"] {
         let o = rootwasm(&["sbom", &reference, "--format", format]);

@@ -81,15 +81,10 @@ fn inventory_and_status_before_and_after_apply() {
     );
 
     let out = tmp.path().join("out");
-    let o = rootwasm(&[
-        "apply",
+    apply_with_repo_recipes(
         &format!("oci:{}:v1", input.display()),
-        "--recipes",
-        repo().join("recipes").to_str().unwrap(),
-        "--output",
         &format!("oci:{}", out.display()),
-    ]);
-    assert!(o.status.success(), "{:?}", text(&o));
+    );
     let after = scan_json(&format!("oci:{}", out.display()));
     let f = &after["platforms"][0]["findings"][0];
     assert_eq!(f["status"], "fixed", "{f}");
@@ -108,15 +103,10 @@ fn advisories_from_osv_trivy_and_grype() {
     let input = tmp.path().join("in");
     write_layout(&input, &[(&img, "amd64")], "v1");
     let out = tmp.path().join("out");
-    let o = rootwasm(&[
-        "apply",
+    apply_with_repo_recipes(
         &format!("oci:{}:v1", input.display()),
-        "--recipes",
-        repo().join("recipes").to_str().unwrap(),
-        "--output",
         &format!("oci:{}", out.display()),
-    ]);
-    assert!(o.status.success(), "{:?}", text(&o));
+    );
     let adv = repo().join("tests/fixtures/advisories");
     for source in ["osv", "trivy-requests.json", "grype-requests.json"] {
         for (image, want_32681) in [(&input, "fixable"), (&out, "fixed")] {

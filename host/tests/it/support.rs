@@ -128,3 +128,20 @@ pub fn copy_tree(from: &Path, to: &Path) {
         .unwrap();
     assert!(st.success());
 }
+
+/// `rootwasm apply <input> --recipes recipes/ --output <output>`, which must succeed.
+pub fn apply_with_repo_recipes(input: &str, output: &str) {
+    let o = rootwasm(&[
+        "apply",
+        input,
+        "--recipes",
+        repo().join("recipes").to_str().unwrap(),
+        "--output",
+        output,
+    ]);
+    assert!(
+        o.status.success(),
+        "apply {input} -> {output}: {:?}",
+        text(&o)
+    );
+}
