@@ -393,7 +393,12 @@ fn patch_manifest(
                         location: p.location.clone(),
                         version_before: p.version_before.clone(),
                         version_after: p.version_after.clone(),
-                        fixes: report.fixed.clone(),
+                        // A generic component (dpkg-upgrade) leaves the ids to recipe.toml.
+                        fixes: if report.fixed.is_empty() {
+                            m.fixes.iter().map(|f| f.id.clone()).collect()
+                        } else {
+                            report.fixed.clone()
+                        },
                     });
                 }
                 if let Some(p) = report.packages.first() {

@@ -28,6 +28,7 @@ pub mod journal;
 pub mod manifest;
 pub mod matching;
 pub mod recipe_build;
+pub mod recipe_new;
 pub mod record;
 pub mod rootfs;
 #[cfg(feature = "sandbox")]

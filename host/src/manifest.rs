@@ -60,6 +60,12 @@ pub struct Target {
     pub package: String,
     /// Installed versions this recipe patches, in the ecosystem's range syntax.
     pub affected: String,
+    /// Only packages built for this architecture (the package manager's
+    /// name: `amd64`, `arm64`, ...). A distro upgrade installs one
+    /// architecture's build; on the other platforms of a multi-platform
+    /// image the recipe does not apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
 }
 
 /// A file of the recipe, pinned by hash.
@@ -249,8 +255,9 @@ impl Manifest {
                 )));
             }
         }
-        for p in std::iter::once(&m.component.path).chain(m.artifacts.iter().map(|a| &a.path)) {
-            check_relative(p).map_err(invalid)?;
+        check_component(&m.component.path).map_err(invalid)?;
+        for a in &m.artifacts {
+            check_relative(&a.path).map_err(invalid)?;
         }
         let mut names = std::collections::BTreeSet::new();
         for a in &m.artifacts {
@@ -275,6 +282,22 @@ fn is_date(s: &str) -> bool {
         && b.iter()
             .enumerate()
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+/// The component may be the recipe's own or a shared one in a sibling
+/// directory of the same collection (`../dpkg-upgrade/component.wasm`), so
+/// one audited component can serve many recipes. It is pinned by sha256
+/// either way.
+fn check_component(p: &str) -> Result<(), String> {
+    match p.strip_prefix("../") {
+        Some(rest) if rest.contains('/') => check_relative(rest),
+        _ => check_relative(p),
+    }
+    .map_err(|_| {
+        format!(
+            "component path {p:?} must stay inside the recipe directory or name a sibling recipe directory (`../<dir>/<file>.wasm`)"
+        )
+    })
 }
 
 /// Recipe files must stay inside the recipe directory.

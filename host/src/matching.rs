@@ -31,6 +31,16 @@ pub fn same_name(ecosystem: &str, a: &str, b: &str) -> bool {
     }
 }
 
+/// Whether `p` is built for the recipe's target architecture. `all`
+/// packages run anywhere; a package with no recorded architecture is kept.
+pub fn same_architecture(t: &crate::manifest::Target, p: &Package) -> bool {
+    t.architecture.as_deref().is_none_or(|want| {
+        p.arch
+            .as_deref()
+            .is_none_or(|have| have == want || have == "all" || want == "all")
+    })
+}
+
 /// Match `recipe` against `inv`.
 pub fn match_recipe<'a>(inv: &'a Inventory, recipe: &Recipe) -> Match<'a> {
     let t = &recipe.manifest.target;
@@ -41,6 +51,7 @@ pub fn match_recipe<'a>(inv: &'a Inventory, recipe: &Recipe) -> Match<'a> {
         .packages
         .iter()
         .filter(|p| p.ecosystem == t.ecosystem && same_name(&t.ecosystem, &p.name, &t.package))
+        .filter(|p| same_architecture(t, p))
         .collect();
     if installed.is_empty() {
         return Match::NotInstalled;

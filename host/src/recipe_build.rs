@@ -128,6 +128,9 @@ pub fn build_component(crate_dir: &Path) -> Result<Vec<u8>, BuildError> {
 /// and write the component's sha256 into recipe.toml. Returns the sha256.
 pub fn build_recipe(recipe_dir: &Path) -> Result<Sha256Hex, BuildError> {
     let toml_path = recipe_dir.join("recipe.toml");
+    if !toml_path.exists() {
+        return build_shared(recipe_dir);
+    }
     let text = std::fs::read_to_string(&toml_path).map_err(io(&toml_path))?;
     let mut doc: toml_edit::DocumentMut =
         text.parse()
@@ -150,5 +153,44 @@ pub fn build_recipe(recipe_dir: &Path) -> Result<Sha256Hex, BuildError> {
     std::fs::write(&out, &bytes).map_err(io(&out))?;
     doc["component"]["sha256"] = toml_edit::value(sha.0.clone());
     std::fs::write(&toml_path, doc.to_string()).map_err(io(&toml_path))?;
+    Ok(sha)
+}
+
+/// File name of a shared component inside its crate directory.
+pub const SHARED_COMPONENT: &str = "component.wasm";
+
+/// Build a shared component (a crate with no recipe.toml, such as
+/// `recipes/dpkg-upgrade`) into `<dir>/component.wasm`, and re-pin every
+/// sibling recipe that uses it (`path = "../<dir>/component.wasm"`).
+fn build_shared(dir: &Path) -> Result<Sha256Hex, BuildError> {
+    let bytes = build_component(dir)?;
+    let sha = Sha256Hex::of(&bytes);
+    let out = dir.join(SHARED_COMPONENT);
+    std::fs::write(&out, &bytes).map_err(io(&out))?;
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+        return Ok(sha);
+    };
+    let wanted = format!("../{}/{SHARED_COMPONENT}", name.to_string_lossy());
+    let mut siblings: Vec<PathBuf> = std::fs::read_dir(parent)
+        .map_err(io(parent))?
+        .filter_map(|e| e.ok().map(|e| e.path().join("recipe.toml")))
+        .filter(|p| p.is_file())
+        .collect();
+    siblings.sort();
+    for toml_path in siblings {
+        let text = std::fs::read_to_string(&toml_path).map_err(io(&toml_path))?;
+        let Ok(mut doc) = text.parse::<toml_edit::DocumentMut>() else {
+            continue;
+        };
+        if doc
+            .get("component")
+            .and_then(|c| c.get("path"))
+            .and_then(|p| p.as_str())
+            == Some(wanted.as_str())
+        {
+            doc["component"]["sha256"] = toml_edit::value(sha.0.clone());
+            std::fs::write(&toml_path, doc.to_string()).map_err(io(&toml_path))?;
+        }
+    }
     Ok(sha)
 }

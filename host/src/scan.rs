@@ -78,6 +78,7 @@ pub fn scan(
             &mut merged,
             read,
         )?;
+        let patches = crate::record::records(manifest.annotations.as_ref());
         let inv = inventory::inventory(&merged);
         let view: Arc<dyn crate::rootfs::RootView + Send + Sync> = Arc::new(merged);
         let mut findings = Vec::new();
@@ -89,6 +90,7 @@ pub fn scan(
                 .filter(|p| {
                     p.ecosystem == t.ecosystem && same_name(&t.ecosystem, &p.name, &t.package)
                 })
+                .filter(|p| crate::matching::same_architecture(t, p))
                 .collect();
             if installed.is_empty() {
                 continue;
@@ -101,7 +103,18 @@ pub fn scan(
                     .ok()
                     .and_then(|e| matches(e, &p.version, &t.affected).ok())
                     .unwrap_or(false);
+                // A rootwasm patch record for exactly this package and version.
+                let recorded = patches.iter().any(|x| {
+                    x.recipe == r.manifest.id
+                        && x.package == p.name
+                        && x.location == p.location
+                        && x.version_after == p.version
+                });
                 let (status, detail) = match (&checked, in_range) {
+                    _ if recorded => (
+                        "fixed",
+                        format!("patched by rootwasm recipe {}", r.manifest.id),
+                    ),
                     (_, false) => (
                         "not-affected",
                         format!("{} is outside {}", p.version, t.affected),

@@ -29,6 +29,7 @@
 #![deny(unsafe_code)]
 
 mod context;
+pub mod dpkg;
 mod host;
 pub mod patch;
 pub mod python;

@@ -109,6 +109,14 @@ pub fn apply(path: &str, old: &str, diff: &str) -> Result<String> {
     diffy::apply(old, &patch).map_err(|e| Error::msg(format!("{path}: {e}")))
 }
 
+/// The reverse of a one-file unified diff (what undoing it would apply).
+/// Applying the reverse cleanly shows a file already carries the fix.
+pub fn reverse(path: &str, diff: &str) -> Result<String> {
+    let patch =
+        Patch::from_str(diff).map_err(|e| Error::msg(format!("{path}: malformed diff: {e}")))?;
+    Ok(patch.reverse().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

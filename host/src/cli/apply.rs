@@ -195,7 +195,58 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         }
         println!("\nwrote {} ({})", a.output, applied.output.top.digest);
     }
-    Ok(if applied.any_failed {
+    // A recipe the operator named with --recipe must have done something
+    // somewhere; silently skipping it would read as "patched".
+    let mut missed = false;
+    for id in &a.only {
+        let results: Vec<_> = applied
+            .platforms
+            .iter()
+            .flat_map(|p| {
+                p.recipes
+                    .iter()
+                    .filter(|r| &r.recipe == id)
+                    .map(move |r| (p, r))
+            })
+            .collect();
+        if results
+            .iter()
+            .any(|(_, r)| matches!(r.result.as_str(), "applied" | "already-fixed" | "failed"))
+        {
+            continue;
+        }
+        missed = true;
+        let affected = recipes
+            .iter()
+            .find(|r| &r.manifest.id == id)
+            .map(|r| {
+                let t = &r.manifest.target;
+                let name = match &t.architecture {
+                    Some(a) => format!("{}:{a}", t.package),
+                    None => t.package.clone(),
+                };
+                (name, t.affected.clone())
+            })
+            .unwrap_or_default();
+        for (p, r) in results {
+            let why = match (r.result.as_str(), &r.version_before) {
+                ("not-affected", Some(v)) => format!(
+                    "{} {v} is installed, outside the affected range {}",
+                    affected.0, affected.1
+                ),
+                ("not-applicable", _) => format!(
+                    "{} is not installed, or the recipe's check found nothing to fix",
+                    affected.0
+                ),
+                (other, _) => other.to_owned(),
+            };
+            eprintln!(
+                "error: --recipe {id} changed nothing on {}: {why}",
+                p.platform
+            );
+        }
+    }
+    Ok(if applied.any_failed || missed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

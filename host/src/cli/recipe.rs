@@ -2,15 +2,48 @@
 
 use anyhow::Context;
 use clap::Subcommand;
+use rootwasm::recipe_new::{DistroUpgrade, Installed};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Subcommand, Debug)]
 pub enum RecipeCommand {
     /// Build a recipe crate into a wasm component and pin its sha256 in recipe.toml.
+    ///
+    /// For a shared component (a crate without recipe.toml, like
+    /// recipes/dpkg-upgrade), write <dir>/component.wasm and re-pin the
+    /// sibling recipes that use it.
     Build {
         /// The recipe directory (holds Cargo.toml and recipe.toml).
         dir: PathBuf,
+    },
+    /// Write a new recipe.
+    #[command(subcommand)]
+    New(NewCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NewCommand {
+    /// A distro upgrade to the distribution's fixed .deb.
+    ///
+    /// The target and affected range come from the .deb, the CVE ids from its
+    /// changelog entries newer than the installed version, and the artifact
+    /// is copied beside the recipe.toml and pinned by sha256.
+    DistroUpgrade {
+        /// The fixed package.
+        #[arg(long)]
+        deb: PathBuf,
+        /// The installed version, or its .deb (which also lets the recipe
+        /// remove files the new version dropped).
+        #[arg(long, value_name = "OLD.deb|VERSION")]
+        installed: Option<String>,
+        /// Vulnerability ids to record instead of the changelog's (repeatable).
+        #[arg(long = "fix", value_name = "ID")]
+        fixes: Vec<String>,
+        /// The recipes directory: the recipe is written to <DIR>/<id>/, and
+        /// <DIR>/dpkg-upgrade/component.wasm is the component it uses.
+        #[arg(long, default_value = "recipes")]
+        recipes: PathBuf,
     },
 }
 
@@ -19,11 +52,55 @@ pub fn run(c: RecipeCommand) -> anyhow::Result<ExitCode> {
         RecipeCommand::Build { dir } => {
             let sha = rootwasm::recipe_build::build_recipe(&dir)
                 .with_context(|| format!("building recipe {}", dir.display()))?;
+            if !dir.join("recipe.toml").exists() {
+                println!(
+                    "{}: shared component {} sha256 {sha}",
+                    dir.display(),
+                    rootwasm::recipe_build::SHARED_COMPONENT
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             // Loading it back checks that the manifest is valid and the pin matches.
             let recipe = rootwasm::manifest::Recipe::load(&dir)?;
             println!(
                 "{}: component {} sha256 {sha}",
                 recipe.manifest.id, recipe.manifest.component.path
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        RecipeCommand::New(NewCommand::DistroUpgrade {
+            deb,
+            installed,
+            fixes,
+            recipes,
+        }) => {
+            let installed = installed.map(|s| {
+                if s.ends_with(".deb") {
+                    Installed::Deb(s.into())
+                } else {
+                    Installed::Version(s)
+                }
+            });
+            let dir = rootwasm::recipe_new::distro_upgrade(&DistroUpgrade {
+                deb,
+                installed,
+                fixes,
+                recipes_dir: recipes,
+            })?;
+            // Loading it back checks the manifest and every pin.
+            let recipe = rootwasm::manifest::Recipe::load(&dir)
+                .with_context(|| format!("checking the new recipe in {}", dir.display()))?;
+            let m = &recipe.manifest;
+            println!("wrote {}", dir.join("recipe.toml").display());
+            println!(
+                "  {} {}: fixes {}",
+                m.target.package,
+                m.target.affected,
+                m.fixes
+                    .iter()
+                    .map(|f| f.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -5,6 +5,7 @@ mod apply;
 mod backport;
 mod bad_images;
 mod determinism;
+mod dpkg;
 mod hostile;
 mod images;
 mod reproducible;

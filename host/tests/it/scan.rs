@@ -74,10 +74,22 @@ fn inventory_and_status_before_and_after_apply() {
         (py[0]["name"].as_str(), py[0]["version"].as_str()),
         (Some("requests"), Some("2.30.0"))
     );
-    let f = &p["findings"][0];
+    let finding = |p: &serde_json::Value, id: &str| -> serde_json::Value {
+        p["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["vulnerability"] == id)
+            .unwrap_or_else(|| panic!("{id} not in {p}"))
+            .clone()
+    };
+    assert_eq!(finding(p, "CVE-2023-32681")["status"], "fixable");
+    // The base's libexpat1 2.5.0-1+deb12u2 is fixed by the distro upgrade to deb12u5.
+    let f = finding(p, "CVE-2026-56132");
     assert_eq!(
-        (f["vulnerability"].as_str(), f["status"].as_str()),
-        (Some("CVE-2023-32681"), Some("fixable"))
+        (f["status"].as_str(), f["package"].as_str()),
+        (Some("fixable"), Some("libexpat1")),
+        "{f}"
     );
 
     let out = tmp.path().join("out");
@@ -86,9 +98,15 @@ fn inventory_and_status_before_and_after_apply() {
         &format!("oci:{}", out.display()),
     );
     let after = scan_json(&format!("oci:{}", out.display()));
-    let f = &after["platforms"][0]["findings"][0];
+    let f = finding(&after["platforms"][0], "CVE-2023-32681");
     assert_eq!(f["status"], "fixed", "{f}");
     assert_eq!(f["version"], "2.30.0", "a backport keeps the version");
+    let f = finding(&after["platforms"][0], "CVE-2026-56132");
+    assert_eq!(f["status"], "fixed", "{f}");
+    assert_eq!(
+        f["version"], "2.5.0-1+deb12u5",
+        "an upgrade shows the new version"
+    );
 }
 
 #[test]

@@ -115,3 +115,38 @@ pub fn vendored_root(repo: &Path, root: &Path) {
     std::fs::create_dir_all(root).unwrap();
     debian_root(&debs.iter().map(|p| p.as_path()).collect::<Vec<_>>(), root);
 }
+
+/// Install `debs` into `root` with Debian's own dpkg (`dpkg --root -i`), as
+/// apt would. Used to build images for the distro-upgrade tests and, on a
+/// copy, as the oracle a rootwasm upgrade must match. Only for packages
+/// whose maintainer scripts do not run at install (dpkg would chroot into
+/// `root` to run them). `root` must already hold a dpkg database.
+pub fn dpkg_install(root: &Path, debs: &[&Path]) {
+    let admin = root.join("var/lib/dpkg");
+    for d in ["updates", "triggers", "info"] {
+        std::fs::create_dir_all(admin.join(d)).unwrap();
+    }
+    for f in ["status", "available"] {
+        if !admin.join(f).exists() {
+            std::fs::write(admin.join(f), "").unwrap();
+        }
+    }
+    let o = Command::new("dpkg")
+        .arg(format!("--root={}", root.display()))
+        .args([
+            "--force-depends",
+            "--force-confold",
+            "--force-confdef",
+            "-i",
+        ])
+        .args(debs)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .output()
+        .expect("dpkg (Debian's dpkg package)");
+    assert!(
+        o.status.success(),
+        "dpkg -i {debs:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

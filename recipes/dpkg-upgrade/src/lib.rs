@@ -1,0 +1,492 @@
+//! The distro-upgrade component: install the distribution's fixed `.deb`
+//! over the installed version and leave the dpkg database as `dpkg -i` (or
+//! apt) would have left it, without running dpkg or any maintainer script.
+//!
+//! One audited component serves every Debian distro upgrade; each fix is a
+//! `recipe.toml` that pins the `.deb` as an artifact and names it in the
+//! `deb` parameter (`rootwasm recipe new distro-upgrade` writes one).
+//!
+//! What it does, in dpkg's terms (see docs/recipes.md, "Distro upgrades"):
+//! - unpacks the new data tar: files with their modes and owners, symlinks,
+//!   hardlinks, missing directories; files whose bytes and mode are already
+//!   right are left alone, so the patch layer holds only what changed;
+//! - conffiles as dpkg with `--force-confdef --force-confold`: a file the user
+//!   changed is kept, and a changed new version goes beside it as `.dpkg-dist`;
+//! - removes files the old version owned and the new one does not, unless
+//!   another package lists them;
+//! - rewrites the package's `status` stanza in dpkg's field order and its
+//!   `info/` files (`.list`, `.md5sums`, `.conffiles`, `.shlibs`, `.symbols`,
+//!   `.triggers`, scripts), or the distroless `status.d/` files.
+//!
+//! It refuses, changing nothing, when the upgrade needs something it cannot
+//! reproduce: a maintainer script that does anything, a trigger other than
+//! ldconfig, a file trigger another package registered on these paths, a
+//! diversion or a stat override of a path the package installs.
+
+use debversion::Version;
+use rootwasm_sdk::dpkg::deb::{Deb, EntryKind, Limits, Stanza, md5_hex, md5sums};
+use rootwasm_sdk::dpkg::{self, ADMIN, Installed, Layout};
+use rootwasm_sdk::{Check, Context, Error, Kind, PackageChange, Recipe, Report, Result};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Per-package files dpkg keeps in `info/`.
+const INFO_FILES: &[&str] = &[
+    "list",
+    "md5sums",
+    "conffiles",
+    "shlibs",
+    "symbols",
+    "triggers",
+    "preinst",
+    "postinst",
+    "prerm",
+    "postrm",
+    "config",
+    "templates",
+];
+const SCRIPTS: &[&str] = &["preinst", "postinst", "prerm", "postrm", "config"];
+
+fn load(cx: &mut Context) -> Result<(Deb, String)> {
+    let name = match cx.param("deb") {
+        Some(n) => n,
+        None => {
+            let debs: Vec<String> = cx
+                .artifacts()
+                .into_iter()
+                .map(|a| a.name)
+                .filter(|n| n.ends_with(".deb"))
+                .collect();
+            match debs.as_slice() {
+                [one] => one.clone(),
+                _ => {
+                    return Err(Error::msg(
+                        "set the `deb` parameter to the .deb artifact to install",
+                    ));
+                }
+            }
+        }
+    };
+    let bytes = cx.artifact(&name)?;
+    let deb = Deb::parse(&bytes, &Limits::default())
+        .map_err(|e| Error::msg(format!("artifact {name}: {e}")))?;
+    Ok((deb, name))
+}
+
+fn version(v: &str, what: &str) -> Result<Version> {
+    v.parse()
+        .map_err(|e| Error::msg(format!("{what}: bad Debian version {v:?}: {e:?}")))
+}
+
+/// The installed package this `.deb` upgrades, or why there is none.
+fn target(
+    cx: &mut Context,
+    deb: &Deb,
+    name: &str,
+) -> Result<std::result::Result<Installed, String>> {
+    if let Some(p) = cx.param("package")
+        && p != deb.package()
+    {
+        return Err(Error::msg(format!(
+            "artifact {name} is package {}, but the recipe targets {p}",
+            deb.package()
+        )));
+    }
+    let Some(inst) = dpkg::find(cx, deb.package(), None)? else {
+        return Ok(Err(format!("{} is not installed", deb.package())));
+    };
+    let (want, have) = (deb.architecture(), inst.arch.as_str());
+    if want != have && want != "all" && have != "all" {
+        return Err(Error::msg(format!(
+            "artifact {name} is built for architecture {want}, but the image has {}:{have}; \
+             use the {have} build of {} {}",
+            inst.name,
+            deb.package(),
+            deb.version()
+        )));
+    }
+    Ok(Ok(inst))
+}
+
+pub struct DpkgUpgrade;
+
+impl Recipe for DpkgUpgrade {
+    fn check(cx: &mut Context) -> Result<Check> {
+        let (deb, name) = load(cx)?;
+        let inst = match target(cx, &deb, &name)? {
+            Ok(i) => i,
+            Err(why) => return Ok(Check::not_applicable(why)),
+        };
+        let have = version(&inst.version, "installed")?;
+        let new = version(deb.version(), &name)?;
+        Ok(if have >= new {
+            Check::fixed(format!(
+                "{} {} is installed (the fix is in {})",
+                inst.name, inst.version, new
+            ))
+        } else {
+            Check::vulnerable(format!(
+                "{} {} is installed; {} fixes it",
+                inst.name, inst.version, new
+            ))
+        })
+    }
+
+    fn apply(cx: &mut Context) -> Result<Report> {
+        let (deb, name) = load(cx)?;
+        let inst = target(cx, &deb, &name)?.map_err(Error::msg)?;
+        refuse_what_dpkg_would_run(cx, &deb, &inst)?;
+        let conffiles = install_data(cx, &deb, &inst)?;
+        remove_obsolete(cx, &deb, &inst)?;
+        write_database(cx, &deb, &inst, &conffiles)?;
+        Ok(Report {
+            fixed: Vec::new(),
+            packages: vec![PackageChange {
+                ecosystem: "deb".into(),
+                name: inst.name.clone(),
+                location: inst.location(),
+                version_before: inst.version.clone(),
+                version_after: deb.version().to_owned(),
+            }],
+            notes: vec![format!(
+                "installed {name} over {} {}",
+                inst.name, inst.version
+            )],
+        })
+    }
+}
+
+rootwasm_sdk::export_recipe!(DpkgUpgrade);
+
+/// Refuse what an upgrade by dpkg would run and we cannot reproduce.
+fn refuse_what_dpkg_would_run(cx: &mut Context, deb: &Deb, inst: &Installed) -> Result<()> {
+    // dpkg runs: old prerm upgrade, new preinst upgrade, old postrm upgrade, new postinst configure.
+    for s in ["preinst", "postinst", "config"] {
+        if let Some(text) = deb.control_files.get(s)
+            && let Some(why) = dpkg::script_refusal(
+                &format!("{s} of {}", deb.version()),
+                &String::from_utf8_lossy(text),
+            )
+        {
+            return Err(Error::msg(why));
+        }
+    }
+    if inst.layout == Layout::Status {
+        for s in ["prerm", "postrm"] {
+            let path = inst.info_file(s);
+            if cx.exists(&path)? {
+                let text = cx.read_to_string(&path)?;
+                if let Some(why) = dpkg::script_refusal(&format!("{s} of {}", inst.version), &text)
+                {
+                    return Err(Error::msg(why));
+                }
+            }
+        }
+    }
+    if let Some(t) = deb.control_files.get("triggers") {
+        for l in String::from_utf8_lossy(t).lines().map(str::trim) {
+            if l.is_empty() || l.starts_with('#') {
+                continue;
+            }
+            if !matches!(l, "activate-noawait ldconfig" | "activate ldconfig") {
+                return Err(Error::msg(format!(
+                    "the package declares the trigger `{l}`, which rootwasm cannot run; \
+                     only the ldconfig trigger is handled (the library keeps its soname)"
+                )));
+            }
+        }
+    }
+    let paths: BTreeSet<&str> = deb.data.iter().map(|e| e.path.as_str()).collect();
+    let under = |p: &str| {
+        let p = p.trim_end_matches('/');
+        paths
+            .iter()
+            .any(|x| *x == p || x.starts_with(&format!("{p}/")))
+    };
+    let file_triggers = format!("{ADMIN}/triggers/File");
+    if cx.exists(&file_triggers)? {
+        for l in cx.read_to_string(&file_triggers)?.lines() {
+            let Some((p, pkg)) = l.split_once(' ') else {
+                continue;
+            };
+            if under(p) {
+                return Err(Error::msg(format!(
+                    "package {pkg} has a file trigger on {p}, which this upgrade touches; \
+                     rootwasm does not run trigger handlers"
+                )));
+            }
+        }
+    }
+    let diversions = format!("{ADMIN}/diversions");
+    if cx.exists(&diversions)? {
+        let text = cx.read_to_string(&diversions)?;
+        for from in text.lines().step_by(3) {
+            if paths.contains(from) {
+                return Err(Error::msg(format!(
+                    "{from} is diverted (dpkg-divert); upgrades of diverted files are not handled"
+                )));
+            }
+        }
+    }
+    let overrides = format!("{ADMIN}/statoverride");
+    if cx.exists(&overrides)? {
+        for l in cx.read_to_string(&overrides)?.lines() {
+            if let Some(p) = l.split_whitespace().nth(3)
+                && paths.contains(p)
+            {
+                return Err(Error::msg(format!(
+                    "{p} has a dpkg-statoverride; upgrades of overridden files are not handled"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Unpack the data tar. Returns the `Conffiles` lines (path, md5 of the new
+/// distributed version) in the package's order.
+fn install_data(cx: &mut Context, deb: &Deb, inst: &Installed) -> Result<Vec<(String, String)>> {
+    let new_conffiles = deb.conffiles();
+    let old_conffiles: BTreeMap<String, String> = inst
+        .conffiles()
+        .into_iter()
+        .map(|(p, m, _)| (p, m))
+        .collect();
+    let mut conffiles = Vec::new();
+    for e in &deb.data {
+        if e.path == "/." {
+            continue;
+        }
+        let cur = cx.lstat(&e.path)?;
+        match &e.kind {
+            EntryKind::Dir => match cur {
+                Some(m) if m.kind == Kind::Dir => {}
+                Some(_) => {
+                    return Err(Error::msg(format!(
+                        "{} is a directory in the new package but not in the image",
+                        e.path
+                    )));
+                }
+                None => {
+                    cx.mkdir(&e.path, e.mode)?;
+                    own(cx, &e.path, e.uid, e.gid)?;
+                }
+            },
+            EntryKind::File(data) if new_conffiles.contains(&e.path) => {
+                let new_md5 = md5_hex(data);
+                let current = match cur {
+                    Some(m) if m.kind == Kind::File => Some(md5_hex(&cx.read(&e.path)?)),
+                    Some(m) if m.kind == Kind::Dir => {
+                        return Err(Error::msg(format!(
+                            "conffile {} is a directory in the image",
+                            e.path
+                        )));
+                    }
+                    Some(_) => Some(String::new()),
+                    None => None,
+                };
+                let old = old_conffiles.get(&e.path);
+                // dpkg: the user edited it if it differs from the old distributed version
+                // (a new conffile that already exists counts as edited); the distribution
+                // edited it if the new distributed version differs from the old one.
+                let user_edited = match (old, &current) {
+                    (Some(o), Some(c)) => o != c,
+                    (Some(_), None) => true,
+                    (None, Some(c)) => *c != new_md5,
+                    (None, None) => false,
+                };
+                let dist_edited = old.is_none_or(|o| *o != new_md5);
+                if !user_edited {
+                    put_file(cx, &e.path, data, e.mode, e.uid, e.gid)?;
+                } else if dist_edited {
+                    let dist = format!("{}.dpkg-dist", e.path);
+                    put_file(cx, &dist, data, e.mode, e.uid, e.gid)?;
+                    cx.info(&format!(
+                        "kept the changed {}; the new version is {dist}",
+                        e.path
+                    ));
+                }
+                conffiles.push((e.path.clone(), new_md5));
+            }
+            EntryKind::File(data) => {
+                if cur.is_some_and(|m| m.kind == Kind::Dir) {
+                    return Err(Error::msg(format!(
+                        "{} is a file in the new package but a directory in the image",
+                        e.path
+                    )));
+                }
+                put_file(cx, &e.path, data, e.mode, e.uid, e.gid)?;
+            }
+            EntryKind::Symlink(target) => match cur {
+                Some(m) if m.kind == Kind::Symlink && cx.readlink(&e.path)? == *target => {}
+                Some(m) if m.kind == Kind::Dir => {
+                    return Err(Error::msg(format!(
+                        "{} is a symlink in the new package but a directory in the image",
+                        e.path
+                    )));
+                }
+                Some(_) => {
+                    cx.remove(&e.path)?;
+                    cx.symlink(target, &e.path)?;
+                }
+                None => cx.symlink(target, &e.path)?,
+            },
+            EntryKind::Hardlink(target) => {
+                if cur.is_some() {
+                    cx.remove(&e.path)?;
+                }
+                cx.hardlink(target, &e.path)?;
+            }
+        }
+    }
+    Ok(conffiles)
+}
+
+/// Write a file unless it already has these bytes, mode and owner.
+fn put_file(
+    cx: &mut Context,
+    path: &str,
+    data: &[u8],
+    mode: u32,
+    uid: u32,
+    gid: u32,
+) -> Result<()> {
+    if let Some(m) = cx.lstat(path)? {
+        if m.kind == Kind::File
+            && m.size == data.len() as u64
+            && m.mode & 0o7777 == mode
+            && (m.uid, m.gid) == (uid, gid)
+            && cx.read(path)? == data
+        {
+            return Ok(());
+        }
+        if m.kind != Kind::File {
+            cx.remove(path)?;
+        }
+    }
+    cx.write_file(path, data, mode)?;
+    own(cx, path, uid, gid)
+}
+
+fn own(cx: &mut Context, path: &str, uid: u32, gid: u32) -> Result<()> {
+    if cx
+        .lstat(path)?
+        .is_some_and(|m| (m.uid, m.gid) != (uid, gid))
+    {
+        cx.chown(path, uid, gid)?;
+    }
+    Ok(())
+}
+
+/// Remove what the old version owned and the new one does not, as dpkg does
+/// after an upgrade: files unless another package lists them, directories
+/// only when empty and unlisted elsewhere.
+fn remove_obsolete(cx: &mut Context, deb: &Deb, inst: &Installed) -> Result<()> {
+    let list = inst.info_file("list");
+    if inst.layout != Layout::Status || !cx.exists(&list)? {
+        return Ok(());
+    }
+    let new: BTreeSet<&str> = deb.data.iter().map(|e| e.path.as_str()).collect();
+    let conffiles: BTreeSet<String> = inst.conffiles().into_iter().map(|(p, _, _)| p).collect();
+    let old = cx.read_to_string(&list)?;
+    let mut obsolete: Vec<&str> = old
+        .lines()
+        .filter(|p| *p != "/." && !new.contains(p) && !conffiles.contains(*p))
+        .collect();
+    if obsolete.is_empty() {
+        return Ok(());
+    }
+    // Paths other packages own stay.
+    let mut others = BTreeSet::new();
+    for l in cx.glob(&format!("{ADMIN}/info/*.list"))? {
+        if l != list {
+            others.extend(cx.read_to_string(&l)?.lines().map(str::to_owned));
+        }
+    }
+    // Deepest first, so directories are emptied before they are considered.
+    obsolete.sort_by(|a, b| b.cmp(a));
+    for p in obsolete {
+        if others.contains(p) {
+            continue;
+        }
+        match cx.lstat(p)? {
+            Some(m) if m.kind == Kind::Dir && cx.read_dir(p)?.is_empty() => cx.remove(p)?,
+            Some(m) if m.kind == Kind::Dir => {}
+            Some(_) => cx.remove(p)?,
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+fn write_database(
+    cx: &mut Context,
+    deb: &Deb,
+    inst: &Installed,
+    conffiles: &[(String, String)],
+) -> Result<()> {
+    let mut stanza: Stanza = deb.control.clone();
+    if let Some(st) = inst.stanza.get("Status") {
+        stanza.set("Status", st);
+    }
+    // Conffiles: the new ones, then old ones the new version dropped, marked obsolete.
+    let mut lines: Vec<String> = conffiles.iter().map(|(p, m)| format!(" {p} {m}")).collect();
+    for (p, m, _) in inst.conffiles() {
+        if !conffiles.iter().any(|(q, _)| *q == p) {
+            lines.push(format!(" {p} {m} obsolete"));
+        }
+    }
+    if !lines.is_empty() {
+        stanza.set("Conffiles", format!("\n{}", lines.join("\n")));
+    }
+
+    let md5 = match deb.control_files.get("md5sums") {
+        Some(b) => b.clone(),
+        None => {
+            // dpkg computes them when the package ships none.
+            let sums: Vec<(String, String)> = deb
+                .data
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EntryKind::File(d) => Some((e.path.clone(), md5_hex(d))),
+                    _ => None,
+                })
+                .collect();
+            md5sums::format(&sums).into_bytes()
+        }
+    };
+    match &inst.layout {
+        Layout::Status => {
+            let mut list = String::new();
+            for e in &deb.data {
+                list.push_str(&e.path);
+                list.push('\n');
+            }
+            for ext in INFO_FILES {
+                let path = inst.info_file(ext);
+                let mode = if SCRIPTS.contains(ext) { 0o755 } else { 0o644 };
+                let new: Option<&[u8]> = match *ext {
+                    "list" => Some(list.as_bytes()),
+                    "md5sums" => Some(&md5),
+                    _ => deb.control_files.get(*ext).map(Vec::as_slice),
+                };
+                match new {
+                    Some(bytes) => put_file(cx, &path, bytes, mode, 0, 0)?,
+                    None if cx.exists(&path)? => cx.remove(&path)?,
+                    None => {}
+                }
+            }
+            dpkg::write_stanza(cx, inst, &stanza)?;
+        }
+        Layout::StatusD { .. } => {
+            let path = inst.info_file("md5sums");
+            if cx.exists(&path)? {
+                put_file(cx, &path, &md5, 0o644, 0, 0)?;
+            }
+            if inst.stanza.get("Status").is_none() {
+                stanza.remove("Status");
+            }
+            dpkg::write_stanza(cx, inst, &stanza)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,318 @@
+//! A `.deb`: an `ar` archive of `debian-binary`, `control.tar.*` and
+//! `data.tar.*` (see deb(5)), read whole into memory with bounded sizes.
+
+use crate::{Error, Stanza, err};
+use std::collections::BTreeMap;
+use std::io::Read;
+
+/// Bounds on what a package may expand to.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Total bytes after decompression, control and data together.
+    pub max_unpacked_bytes: u64,
+    /// Entries in the data tar.
+    pub max_entries: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_unpacked_bytes: 512 << 20,
+            max_entries: 100_000,
+        }
+    }
+}
+
+/// What one data-tar entry is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file and its contents.
+    File(Vec<u8>),
+    /// A directory.
+    Dir,
+    /// A symlink and its target, as written in the archive.
+    Symlink(String),
+    /// A hardlink to an earlier entry (absolute path, like [`Entry::path`]).
+    Hardlink(String),
+}
+
+/// One entry of the data tar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Absolute path without a trailing slash; the archive root is `/.`,
+    /// as dpkg writes it in `info/<pkg>.list`.
+    pub path: String,
+    /// File, directory or link.
+    pub kind: EntryKind,
+    /// Permission bits, including setuid/setgid/sticky.
+    pub mode: u32,
+    /// Owner from the tar header.
+    pub uid: u32,
+    /// Group from the tar header.
+    pub gid: u32,
+}
+
+/// A parsed binary package.
+#[derive(Clone, Debug)]
+pub struct Deb {
+    /// The `control` file.
+    pub control: Stanza,
+    /// The other control members (`md5sums`, `conffiles`, `postinst`, ...), by name.
+    pub control_files: BTreeMap<String, Vec<u8>>,
+    /// The data tar, in archive order (the order of dpkg's `.list`).
+    pub data: Vec<Entry>,
+}
+
+impl Deb {
+    /// Parse a `.deb`.
+    pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Deb, Error> {
+        let mut ar = ar::Archive::new(bytes);
+        let mut budget = limits.max_unpacked_bytes;
+        let mut version = None;
+        let mut control_tar = None;
+        let mut data_tar = None;
+        while let Some(member) = ar.next_entry() {
+            let mut member = member.map_err(|e| err(format!("not a .deb (ar archive): {e}")))?;
+            let name = String::from_utf8_lossy(member.header().identifier())
+                .trim_end_matches('/')
+                .to_owned();
+            let mut raw = Vec::new();
+            member
+                .read_to_end(&mut raw)
+                .map_err(|e| err(format!("reading ar member {name}: {e}")))?;
+            if name == "debian-binary" {
+                version = Some(raw);
+            } else if let Some(c) = name.strip_prefix("control.tar") {
+                control_tar = Some(decompress(c, &raw, &mut budget, &name)?);
+            } else if let Some(c) = name.strip_prefix("data.tar") {
+                data_tar = Some(decompress(c, &raw, &mut budget, &name)?);
+            }
+            // Other members (signatures, `_gpgbuilder`) are ignored, as dpkg does.
+        }
+        match version.as_deref() {
+            Some(v) if v.starts_with(b"2.") => {}
+            Some(v) => {
+                return Err(err(format!(
+                    "unsupported deb format version {:?}",
+                    String::from_utf8_lossy(v).trim()
+                )));
+            }
+            None => return Err(err("not a .deb: no debian-binary member")),
+        }
+        let control_tar = control_tar.ok_or_else(|| err("not a .deb: no control.tar member"))?;
+        let data_tar = data_tar.ok_or_else(|| err("not a .deb: no data.tar member"))?;
+
+        let mut control_files = BTreeMap::new();
+        for e in entries(&control_tar, limits.max_entries, "control.tar")? {
+            if let EntryKind::File(data) = e.kind {
+                let name = e.path.trim_start_matches('/').to_owned();
+                if !name.contains('/') {
+                    control_files.insert(name, data);
+                }
+            }
+        }
+        let control = control_files
+            .remove("control")
+            .ok_or_else(|| err("control.tar has no control file"))?;
+        let control = String::from_utf8(control).map_err(|_| err("control is not UTF-8"))?;
+        let control = Stanza::parse_all(&control)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| err("control file is empty"))?;
+        for f in ["Package", "Version", "Architecture"] {
+            if control.get(f).is_none() {
+                return Err(err(format!("control file has no {f} field")));
+            }
+        }
+        let data = entries(&data_tar, limits.max_entries, "data.tar")?;
+        Ok(Deb {
+            control,
+            control_files,
+            data,
+        })
+    }
+
+    /// `Package`.
+    pub fn package(&self) -> &str {
+        self.control.get("Package").unwrap_or_default()
+    }
+
+    /// `Version`.
+    pub fn version(&self) -> &str {
+        self.control.get("Version").unwrap_or_default()
+    }
+
+    /// `Architecture`.
+    pub fn architecture(&self) -> &str {
+        self.control.get("Architecture").unwrap_or_default()
+    }
+
+    /// The name of this package's files under `/var/lib/dpkg/info/`:
+    /// `pkg:arch` for `Multi-Arch: same`, else `pkg`.
+    pub fn info_name(&self) -> String {
+        if self.control.get("Multi-Arch") == Some("same") {
+            format!("{}:{}", self.package(), self.architecture())
+        } else {
+            self.package().to_owned()
+        }
+    }
+
+    /// The conffiles this package declares (absolute paths).
+    pub fn conffiles(&self) -> Vec<String> {
+        self.control_files
+            .get("conffiles")
+            .map(|b| {
+                String::from_utf8_lossy(b)
+                    .lines()
+                    .map(str::trim)
+                    // `remove-on-upgrade /path` entries (dpkg 1.20.1+) are not conffiles to install.
+                    .filter(|l| l.starts_with('/'))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A file's entry by absolute path.
+    pub fn entry(&self, path: &str) -> Option<&Entry> {
+        self.data.iter().find(|e| e.path == path)
+    }
+}
+
+fn decompress(suffix: &str, raw: &[u8], budget: &mut u64, name: &str) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    let limit = *budget + 1;
+    let result = match suffix {
+        "" => (raw).take(limit).read_to_end(&mut out).map(|_| ()),
+        ".gz" => flate2::read::GzDecoder::new(raw)
+            .take(limit)
+            .read_to_end(&mut out)
+            .map(|_| ()),
+        ".xz" => {
+            let mut w = Bounded {
+                out: &mut out,
+                limit,
+            };
+            lzma_rs::xz_decompress(&mut std::io::BufReader::new(raw), &mut w)
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        }
+        ".zst" => ruzstd::decoding::StreamingDecoder::new(raw)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|d| d.take(limit).read_to_end(&mut out).map(|_| ())),
+        other => {
+            return Err(err(format!(
+                "{name}: unsupported compression {other:?} (dpkg uses gz, xz or zst)"
+            )));
+        }
+    };
+    result.map_err(|e| err(format!("{name}: {e}")))?;
+    if out.len() as u64 > *budget {
+        return Err(err(format!(
+            "{name} expands beyond the limit of {} bytes",
+            *budget
+        )));
+    }
+    *budget -= out.len() as u64;
+    Ok(out)
+}
+
+/// A writer that refuses to grow past `limit` bytes (for decoders that push).
+struct Bounded<'a> {
+    out: &'a mut Vec<u8>,
+    limit: u64,
+}
+
+impl std::io::Write for Bounded<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if (self.out.len() + buf.len()) as u64 > self.limit {
+            return Err(std::io::Error::other("decompressed size over the limit"));
+        }
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `./usr/bin/x`, `usr/bin/x/` or `/usr/bin/x` → `/usr/bin/x`; `./` → `/.`.
+/// Refuses `..` and empty components so a path can never leave the root.
+pub(crate) fn normalize(raw: &str) -> Result<String, Error> {
+    let mut out = String::new();
+    for part in raw.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err(err(format!("path {raw:?} contains `..`"))),
+            p => {
+                out.push('/');
+                out.push_str(p);
+            }
+        }
+    }
+    Ok(if out.is_empty() { "/.".into() } else { out })
+}
+
+fn entries(tar_bytes: &[u8], max: usize, what: &str) -> Result<Vec<Entry>, Error> {
+    let mut ar = tar::Archive::new(tar_bytes);
+    let mut out = Vec::new();
+    let e = |m: String| err(format!("{what}: {m}"));
+    for entry in ar.entries().map_err(|x| e(x.to_string()))? {
+        let mut entry = entry.map_err(|x| e(x.to_string()))?;
+        if out.len() >= max {
+            return Err(e(format!("more than {max} entries")));
+        }
+        let raw = entry.path_bytes();
+        let raw = std::str::from_utf8(&raw)
+            .map_err(|_| e("a path is not UTF-8".into()))?
+            .to_owned();
+        let path = normalize(&raw).map_err(|x| e(x.0))?;
+        let h = entry.header();
+        let mode = h.mode().map_err(|x| e(format!("{raw}: {x}")))? & 0o7777;
+        let uid = h.uid().map_err(|x| e(format!("{raw}: {x}")))? as u32;
+        let gid = h.gid().map_err(|x| e(format!("{raw}: {x}")))? as u32;
+        let link = || -> Result<String, Error> {
+            let l = entry
+                .link_name_bytes()
+                .ok_or_else(|| e(format!("{raw}: link without a target")))?;
+            String::from_utf8(l.into_owned()).map_err(|_| e(format!("{raw}: target is not UTF-8")))
+        };
+        let kind = match h.entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let mut data = Vec::new();
+                entry
+                    .read_to_end(&mut data)
+                    .map_err(|x| e(format!("{raw}: {x}")))?;
+                EntryKind::File(data)
+            }
+            tar::EntryType::Directory => EntryKind::Dir,
+            tar::EntryType::Symlink => EntryKind::Symlink(link()?),
+            tar::EntryType::Link => EntryKind::Hardlink(normalize(&link()?).map_err(|x| e(x.0))?),
+            other => {
+                return Err(e(format!(
+                    "{raw}: unsupported entry type {other:?} (devices and fifos are not installed by recipes)"
+                )));
+            }
+        };
+        out.push(Entry {
+            path,
+            kind,
+            mode,
+            uid,
+            gid,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn normalizes_like_dpkg_list() {
+        assert_eq!(normalize("./").unwrap(), "/.");
+        assert_eq!(normalize("./usr/lib/").unwrap(), "/usr/lib");
+        assert_eq!(normalize("usr//x").unwrap(), "/usr/x");
+        assert!(normalize("./usr/../etc").is_err());
+    }
+}

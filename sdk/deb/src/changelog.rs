@@ -1,0 +1,122 @@
+//! `debian/changelog` entries (deb-changelog(5)), to find which CVEs a newer
+//! package version fixes.
+
+/// One changelog entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Source package name.
+    pub source: String,
+    /// Version of this upload.
+    pub version: String,
+    /// Target distribution(s), e.g. `bookworm-security`.
+    pub distribution: String,
+    /// The change lines between the header and the trailer.
+    pub changes: String,
+    /// The trailer's date, as written (RFC 2822).
+    pub date: String,
+}
+
+impl Entry {
+    /// Every `CVE-YYYY-NNNN…` id the entry mentions, in order, without duplicates.
+    pub fn cves(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let b = self.changes.as_bytes();
+        let mut i = 0;
+        while let Some(off) = self.changes[i..].find("CVE-") {
+            let start = i + off;
+            let mut j = start + 4;
+            let year = b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
+            j += year;
+            if year == 4 && b.get(j) == Some(&b'-') {
+                let n = b[j + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+                if n >= 4 {
+                    let id = &self.changes[start..j + 1 + n];
+                    if !out.iter().any(|x| x == id) {
+                        out.push(id.to_owned());
+                    }
+                    j += 1 + n;
+                }
+            }
+            i = j.max(start + 4);
+        }
+        out
+    }
+
+    /// The trailer date as `YYYY-MM-DD`, if it parses.
+    pub fn iso_date(&self) -> Option<String> {
+        // "Tue, 21 Oct 2025 12:00:00 +0200": day, month name, year.
+        let parts: Vec<&str> = self.date.split_whitespace().collect();
+        let (d, m, y) = match parts.as_slice() {
+            [_, d, m, y, ..] => (d, m, y),
+            _ => return None,
+        };
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let m = MONTHS.iter().position(|x| x == m)? + 1;
+        let d: u32 = d.parse().ok()?;
+        let y: u32 = y.parse().ok()?;
+        Some(format!("{y:04}-{m:02}-{d:02}"))
+    }
+}
+
+/// Parse a changelog. Lines outside entries (old-format trailers, Emacs
+/// local variables) are skipped, as dpkg-parsechangelog does.
+pub fn parse(text: &str) -> Vec<Entry> {
+    let mut out: Vec<Entry> = Vec::new();
+    let mut cur: Option<Entry> = None;
+    for line in text.lines() {
+        if let Some(e) = cur.as_mut() {
+            if let Some(rest) = line.strip_prefix(" -- ") {
+                e.date = rest
+                    .split_once("  ")
+                    .map(|(_, d)| d.trim().to_owned())
+                    .unwrap_or_default();
+                out.push(cur.take().expect("some"));
+            } else {
+                e.changes.push_str(line);
+                e.changes.push('\n');
+            }
+            continue;
+        }
+        if line.starts_with(char::is_whitespace) || line.is_empty() {
+            continue;
+        }
+        // "expat (2.5.0-1+deb12u5) bookworm-security; urgency=medium"
+        let Some((source, rest)) = line.split_once(" (") else {
+            continue;
+        };
+        let Some((version, rest)) = rest.split_once(')') else {
+            continue;
+        };
+        let distribution = rest.split(';').next().unwrap_or_default().trim().to_owned();
+        cur = Some(Entry {
+            source: source.to_owned(),
+            version: version.to_owned(),
+            distribution,
+            changes: String::new(),
+            date: String::new(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_and_cves() {
+        let text = "expat (2.5.0-1+deb12u2) bookworm; urgency=medium\n\n  * Fix CVE-2024-45490, CVE-2024-45491 and\n    CVE-2024-45492 (closes: #1080149).\n  * Again CVE-2024-45490. Not CVE-12-3 nor CVE-2024-1.\n\n -- Someone <s@example.org>  Tue, 24 Sep 2024 18:27:24 +0200\n\nexpat (2.5.0-1) unstable; urgency=medium\n\n  * New.\n\n -- Someone <s@example.org>  Fri, 28 Oct 2022 10:00:00 +0200\n";
+        let e = parse(text);
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].version, "2.5.0-1+deb12u2");
+        assert_eq!(e[0].distribution, "bookworm");
+        assert_eq!(
+            e[0].cves(),
+            ["CVE-2024-45490", "CVE-2024-45491", "CVE-2024-45492"]
+        );
+        assert_eq!(e[0].iso_date().as_deref(), Some("2024-09-24"));
+        assert!(e[1].cves().is_empty());
+    }
+}

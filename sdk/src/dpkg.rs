@@ -1,0 +1,273 @@
+//! The dpkg database as recipes see it, for fixes to Debian packages.
+//!
+//! dpkg keeps one stanza per package in `/var/lib/dpkg/status` and per-package
+//! files in `/var/lib/dpkg/info/` (`<pkg>.list`, `.md5sums`, `.conffiles`,
+//! maintainer scripts; `<pkg>:<arch>.*` for `Multi-Arch: same`). Distroless
+//! images have no `status` file, only `/var/lib/dpkg/status.d/<pkg>` (the
+//! control stanza) and sometimes `status.d/<pkg>.md5sums`. A fix must leave
+//! whichever layout it found exactly as dpkg would: `dpkg --verify` clean and
+//! every other stanza byte for byte unchanged.
+
+use crate::{Context, Error, Kind, Result};
+pub use rootwasm_deb as deb;
+use rootwasm_deb::{Stanza, control::paragraphs, md5sums};
+
+/// dpkg's administrative directory.
+pub const ADMIN: &str = "/var/lib/dpkg";
+/// The status file.
+pub const STATUS: &str = "/var/lib/dpkg/status";
+
+/// Where an installed package's record lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// A stanza in `/var/lib/dpkg/status`, files in `info/<info_name>.*`.
+    Status,
+    /// Distroless: `/var/lib/dpkg/status.d/<file>` holds the stanza.
+    StatusD {
+        /// The stanza's file name under `status.d/`.
+        file: String,
+    },
+}
+
+/// An installed package as the database records it.
+#[derive(Clone, Debug)]
+pub struct Installed {
+    /// `Package`.
+    pub name: String,
+    /// `Architecture`.
+    pub arch: String,
+    /// `Version`.
+    pub version: String,
+    /// Name of its `info/` files: `pkg` or `pkg:arch`.
+    pub info_name: String,
+    /// The whole stanza.
+    pub stanza: Stanza,
+    /// Which database holds it.
+    pub layout: Layout,
+}
+
+impl Installed {
+    /// The database file that records this package (the patch record's location).
+    pub fn location(&self) -> String {
+        match &self.layout {
+            Layout::Status => STATUS.into(),
+            Layout::StatusD { file } => format!("{ADMIN}/status.d/{file}"),
+        }
+    }
+
+    /// `info/<info_name>.<ext>` (status layout) or `status.d/<file>.<ext>` (distroless).
+    pub fn info_file(&self, ext: &str) -> String {
+        match &self.layout {
+            Layout::Status => format!("{ADMIN}/info/{}.{ext}", self.info_name),
+            Layout::StatusD { file } => format!("{ADMIN}/status.d/{file}.{ext}"),
+        }
+    }
+
+    /// The `Conffiles` field as `(path, md5, flags)`.
+    pub fn conffiles(&self) -> Vec<(String, String, String)> {
+        conffiles_field(self.stanza.get("Conffiles").unwrap_or_default())
+    }
+}
+
+/// Parse a `Conffiles` value: ` /etc/x <md5> [obsolete] [remove-on-upgrade]` lines.
+pub fn conffiles_field(v: &str) -> Vec<(String, String, String)> {
+    v.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let path = it.next()?.to_owned();
+            let md5 = it.next()?.to_owned();
+            let flags: Vec<&str> = it.collect();
+            Some((path, md5, flags.join(" ")))
+        })
+        .collect()
+}
+
+fn is_installed(s: &Stanza) -> bool {
+    s.get("Status")
+        .is_none_or(|st| st.split_whitespace().nth(2) == Some("installed"))
+}
+
+/// Find the installed `package` (of `arch`, if given; `all` matches any).
+pub fn find(cx: &mut Context<'_>, package: &str, arch: Option<&str>) -> Result<Option<Installed>> {
+    let wanted = |s: &Stanza| {
+        s.get("Package") == Some(package)
+            && is_installed(s)
+            && arch.is_none_or(|a| {
+                let have = s.get("Architecture").unwrap_or_default();
+                a == "all" || have == "all" || have == a
+            })
+    };
+    let make = |s: Stanza, layout: Layout| {
+        let arch = s.get("Architecture").unwrap_or_default().to_owned();
+        let info_name = if s.get("Multi-Arch") == Some("same") {
+            format!("{package}:{arch}")
+        } else {
+            package.to_owned()
+        };
+        Installed {
+            name: package.to_owned(),
+            version: s.get("Version").unwrap_or_default().to_owned(),
+            arch,
+            info_name,
+            stanza: s,
+            layout,
+        }
+    };
+    if cx.exists(STATUS)? {
+        let text = cx.read_to_string(STATUS)?;
+        let found = paragraphs(&text)
+            .map_err(|e| Error::msg(format!("{STATUS}: {e}")))?
+            .into_iter()
+            .map(|(_, s)| s)
+            .find(|s| wanted(s));
+        return Ok(found.map(|s| make(s, Layout::Status)));
+    }
+    let dir = format!("{ADMIN}/status.d");
+    if cx.lstat(&dir)?.is_some_and(|m| m.kind == Kind::Dir) {
+        let mut names: Vec<String> = cx
+            .read_dir(&dir)?
+            .into_iter()
+            .filter(|e| e.kind == Kind::File && !e.name.contains('.'))
+            .map(|e| e.name)
+            .collect();
+        names.sort();
+        for file in names {
+            let text = cx.read_to_string(&format!("{dir}/{file}"))?;
+            for s in
+                Stanza::parse_all(&text).map_err(|e| Error::msg(format!("{dir}/{file}: {e}")))?
+            {
+                if wanted(&s) {
+                    return Ok(Some(make(s, Layout::StatusD { file })));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Replace the installed package's record with `stanza`: its paragraph in
+/// `status` (every other byte of the file unchanged) or its `status.d` file.
+pub fn write_stanza(cx: &mut Context<'_>, inst: &Installed, stanza: &Stanza) -> Result<()> {
+    match &inst.layout {
+        Layout::Status => {
+            let text = cx.read_to_string(STATUS)?;
+            let paras = paragraphs(&text).map_err(|e| Error::msg(format!("{STATUS}: {e}")))?;
+            let (range, _) = paras
+                .into_iter()
+                .find(|(_, s)| {
+                    s.get("Package") == Some(inst.name.as_str())
+                        && s.get("Architecture") == Some(inst.arch.as_str())
+                        && is_installed(s)
+                })
+                .ok_or_else(|| Error::msg(format!("{STATUS}: {} vanished", inst.name)))?;
+            let mut out = String::with_capacity(text.len() + 256);
+            out.push_str(&text[..range.start]);
+            out.push_str(&stanza.to_dpkg_text());
+            out.push_str(&text[range.end..]);
+            let mode = cx.stat(STATUS)?.map_or(0o644, |m| m.mode);
+            cx.write_file(STATUS, out.as_bytes(), mode)?;
+        }
+        Layout::StatusD { file } => {
+            let path = format!("{ADMIN}/status.d/{file}");
+            let mode = cx.stat(&path)?.map_or(0o644, |m| m.mode);
+            cx.write_file(&path, stanza.to_text().as_bytes(), mode)?;
+        }
+    }
+    Ok(())
+}
+
+/// Set the md5sums of `changed` files (absolute paths) in the package's
+/// md5sums file, so `dpkg --verify` stays clean after a backport. Paths the
+/// file does not list are refused: a backport must not touch files the
+/// package does not own.
+pub fn update_md5sums(cx: &mut Context<'_>, inst: &Installed, changed: &[String]) -> Result<()> {
+    let path = inst.info_file("md5sums");
+    if !cx.exists(&path)? {
+        // Old distroless images carry no md5sums; there is nothing to keep consistent.
+        return Ok(());
+    }
+    let text = cx.read_to_string(&path)?;
+    let mut sums = md5sums::parse(&text).map_err(|e| Error::msg(format!("{path}: {e}")))?;
+    for file in changed {
+        let sum = rootwasm_deb::md5_hex(&cx.read(file)?);
+        let slot = sums.iter_mut().find(|(p, _)| p == file).ok_or_else(|| {
+            Error::msg(format!(
+                "{file} is not listed in {path}: the package {} does not own it",
+                inst.name
+            ))
+        })?;
+        slot.1 = sum;
+    }
+    let mode = cx.stat(&path)?.map_or(0o644, |m| m.mode);
+    cx.write_file(&path, md5sums::format(&sums).as_bytes(), mode)?;
+    Ok(())
+}
+
+/// Why a maintainer script cannot be skipped, or `None` if running it would
+/// change nothing.
+///
+/// rootwasm never runs maintainer scripts (they are programs from the image
+/// or the package). A script whose only commands are comments, `set -e` and
+/// `exit 0` does nothing, and neither does a bare `ldconfig` (the library
+/// keeps its soname, so the linker cache stays right). Anything else is
+/// refused, naming what it would have done.
+pub fn script_refusal(name: &str, text: &str) -> Option<String> {
+    let effective: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter(|l| !matches!(*l, "set -e" | "exit 0" | "ldconfig"))
+        .collect();
+    if effective.is_empty() {
+        return None;
+    }
+    const KNOWN: &[(&str, &str)] = &[
+        ("adduser", "creates users or groups"),
+        ("useradd", "creates users or groups"),
+        ("groupadd", "creates users or groups"),
+        ("addgroup", "creates users or groups"),
+        ("update-alternatives", "manages alternatives"),
+        ("dpkg-divert", "manages diversions"),
+        ("dpkg-maintscript-helper", "moves or removes conffiles"),
+        ("systemctl", "manages services"),
+        ("deb-systemd", "manages services"),
+        ("invoke-rc.d", "manages services"),
+        ("update-rc.d", "manages services"),
+        ("debconf", "asks debconf questions"),
+    ];
+    let what = KNOWN
+        .iter()
+        .find(|(cmd, _)| effective.iter().any(|l| l.contains(cmd)))
+        .map(|(cmd, what)| format!("it {what} ({cmd})"))
+        .unwrap_or_else(|| format!("it runs commands, starting with `{}`", effective[0]));
+    Some(format!(
+        "the maintainer script {name} cannot be reproduced without running it: {what}; \
+         rootwasm never runs maintainer scripts, so this package must be upgraded by a rebuild \
+         or a recipe written for it"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts() {
+        assert_eq!(
+            script_refusal("postinst", "#!/bin/sh\nset -e\n# x\n\nexit 0\n"),
+            None
+        );
+        assert_eq!(script_refusal("postinst", "#!/bin/sh\nldconfig\n"), None);
+        let r = script_refusal("postinst", "#!/bin/sh\nset -e\nadduser --system foo\n").unwrap();
+        assert!(r.contains("creates users"), "{r}");
+        let r = script_refusal("postinst", "#!/bin/sh\nln -sf /etc/ssl /usr/lib/ssl\n").unwrap();
+        assert!(r.contains("`ln -sf /etc/ssl /usr/lib/ssl`"), "{r}");
+    }
+
+    #[test]
+    fn conffiles() {
+        let c = conffiles_field("\n /etc/a 0123 obsolete\n /etc/b 4567");
+        assert_eq!(c[0], ("/etc/a".into(), "0123".into(), "obsolete".into()));
+        assert_eq!(c[1].2, "");
+    }
+}
