@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the built-in sample: patch a container image made of a
 # Debian bookworm root (real packages) and a pip install of requests 2.30.0,
-# backporting the fix for CVE-2023-32681. The sample image is built from the
+# upgrading libexpat1 to Debian's fixed package and backporting the fix for
+# CVE-2023-32681 into requests. The sample image is built from the
 # vendored packages on the first run and cached in target/sample/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

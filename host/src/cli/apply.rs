@@ -169,29 +169,52 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!(
-            "{:<12} {:<28} {:<12} {:<24} {:<18} RESULT",
-            "PLATFORM", "RECIPE", "PACKAGE", "VERSION", "CVES"
-        );
+        // Columns as wide as their widest cell; long CVE lists are summarised
+        // (--json has them all).
+        let mut rows = vec![[
+            "PLATFORM".to_owned(),
+            "RECIPE".into(),
+            "PACKAGE".into(),
+            "VERSION".into(),
+            "CVES".into(),
+            "RESULT".into(),
+        ]];
         for p in &applied.platforms {
             for r in &p.recipes {
                 let version = match (&r.version_before, &r.version_after) {
-                    (Some(b), Some(a)) => format!("{b} -> {a}"),
+                    (Some(b), Some(a)) if a != b => format!("{b} -> {a}"),
+                    (Some(b), _) => b.clone(),
                     _ => "-".into(),
                 };
                 let result = match &r.error {
                     Some(e) => format!("failed: {}", e.message),
                     None => r.result.clone(),
                 };
-                println!(
-                    "{:<12} {:<28} {:<12} {:<24} {:<18} {result}",
-                    p.platform,
-                    r.recipe,
-                    r.package,
+                let cves = match r.cves.as_slice() {
+                    [] => "-".to_owned(),
+                    [one] => one.clone(),
+                    [first, rest @ ..] => format!("{first} +{} more", rest.len()),
+                };
+                rows.push([
+                    p.platform.clone(),
+                    r.recipe.clone(),
+                    r.package.clone(),
                     version,
-                    r.cves.join(",")
-                );
+                    cves,
+                    result,
+                ]);
             }
+        }
+        let widths: Vec<usize> = (0..5)
+            .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+            .collect();
+        for r in &rows {
+            let mut line = String::new();
+            for (i, w) in widths.iter().enumerate() {
+                line.push_str(&format!("{:<w$}  ", r[i]));
+            }
+            line.push_str(&r[5]);
+            println!("{line}");
         }
         println!("\nwrote {} ({})", a.output, applied.output.top.digest);
     }

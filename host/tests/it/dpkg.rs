@@ -618,3 +618,78 @@ fn refuses_bad_artifacts_architectures_versions_and_scripts() {
 
     assert_eq!(tree_hash(&tmp.path().join("in")), in_hash, "input modified");
 }
+
+#[test]
+fn distroless_status_d_is_upgraded_in_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A distroless-style root: no status file, one stanza per package in
+    // status.d/ with its md5sums beside it, as Google's distroless images carry.
+    let root = tmp.path().join("before");
+    let st = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(fixture(EXPAT_OLD))
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let sd = root.join("var/lib/dpkg/status.d");
+    std::fs::create_dir_all(&sd).unwrap();
+    let field = |deb: &str, what: &str| {
+        let o = Command::new("dpkg-deb")
+            .args(["--ctrl-tarfile"])
+            .arg(fixture(deb))
+            .output()
+            .unwrap();
+        let mut ar = tar::Archive::new(o.stdout.as_slice());
+        let mut out = Vec::new();
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            if e.path().unwrap().to_string_lossy().trim_start_matches("./") == what {
+                std::io::Read::read_to_end(&mut e, &mut out).unwrap();
+            }
+        }
+        out
+    };
+    std::fs::write(sd.join("libexpat1"), field(EXPAT_OLD, "control")).unwrap();
+    std::fs::write(sd.join("libexpat1.md5sums"), field(EXPAT_OLD, "md5sums")).unwrap();
+    let input = layout_of(&root, &tmp.path().join("in"));
+    let output = format!("oci:{}:patched", tmp.path().join("out").display());
+    let o = apply(&input, &output, &repo().join("recipes"), &[EXPAT_ID]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let rootfs = unpack(&output, &tmp.path().join("bundle"));
+    let sd = rootfs.join("var/lib/dpkg/status.d");
+    assert_eq!(
+        std::fs::read(sd.join("libexpat1")).unwrap(),
+        field(EXPAT_NEW, "control")
+    );
+    assert_eq!(
+        std::fs::read(sd.join("libexpat1.md5sums")).unwrap(),
+        field(EXPAT_NEW, "md5sums")
+    );
+    assert!(!rootfs.join("var/lib/dpkg/status").exists());
+    assert!(!rootfs.join("var/lib/dpkg/info").exists());
+    // The files are the new package's, as dpkg-deb -x unpacks it.
+    let new = tmp.path().join("new");
+    let st = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(fixture(EXPAT_NEW))
+        .arg(&new)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (ours, theirs) = (tree(&rootfs), tree(&new));
+    for (path, want) in &theirs {
+        assert_eq!(ours.get(path), Some(want), "{path}");
+    }
+    // syft-style scanners read status.d: our own inventory shows the new version.
+    let o = rootwasm(&["sbom", &output, "--format", "cyclonedx"]);
+    let bom: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        bom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "libexpat1" && c["version"] == "2.5.0-1+deb12u5"),
+        "{bom}"
+    );
+}
