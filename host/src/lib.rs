@@ -20,6 +20,7 @@
 pub mod advisory;
 #[cfg(feature = "sandbox")]
 pub mod apply;
+pub mod attest;
 pub mod commit;
 pub mod error;
 pub mod image;

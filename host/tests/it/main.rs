@@ -2,6 +2,7 @@
 //! `support` builds the guest components and sets up trees.
 
 mod apply;
+mod attest;
 mod backport;
 mod bad_images;
 mod determinism;
