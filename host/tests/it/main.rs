@@ -5,6 +5,7 @@ mod apply;
 mod backport;
 mod bad_images;
 mod determinism;
+mod distro_versions;
 mod hostile;
 mod images;
 mod reproducible;
