@@ -6,6 +6,7 @@ mod backport;
 mod bad_images;
 mod determinism;
 mod distro_versions;
+mod distros;
 mod hostile;
 mod images;
 mod reproducible;
