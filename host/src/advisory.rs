@@ -51,6 +51,8 @@ fn eco_of_osv(e: &str) -> Option<&'static str> {
     match e.split(':').next()? {
         "PyPI" => Some("pypi"),
         "Debian" | "Ubuntu" => Some("deb"),
+        "Alpine" | "Wolfi" | "Chainguard" => Some("apk"),
+        "Red Hat" | "Rocky Linux" | "AlmaLinux" | "openSUSE" | "SUSE" | "Mageia" => Some("rpm"),
         _ => None,
     }
 }
@@ -120,6 +122,10 @@ fn eco_of_purl(purl: &str) -> Option<&'static str> {
         Some("deb")
     } else if purl.starts_with("pkg:pypi/") {
         Some("pypi")
+    } else if purl.starts_with("pkg:apk/") {
+        Some("apk")
+    } else if purl.starts_with("pkg:rpm/") {
+        Some("rpm")
     } else {
         None
     }
@@ -134,6 +140,10 @@ fn trivy(v: &Value) -> Vec<Advisory> {
                 .and_then(eco_of_purl)
                 .or(match r["Type"].as_str() {
                     Some("debian" | "ubuntu") => Some("deb"),
+                    Some("alpine" | "wolfi" | "chainguard") => Some("apk"),
+                    Some("redhat" | "centos" | "rocky" | "alma" | "amazon" | "oracle" | "suse") => {
+                        Some("rpm")
+                    }
                     Some("python-pkg" | "pip" | "pipenv" | "poetry") => Some("pypi"),
                     _ => None,
                 });
@@ -167,6 +177,8 @@ fn grype(v: &Value) -> Vec<Advisory> {
             .and_then(eco_of_purl)
             .or(match art["type"].as_str() {
                 Some("deb") => Some("deb"),
+                Some("apk") => Some("apk"),
+                Some("rpm") => Some("rpm"),
                 Some("python") => Some("pypi"),
                 _ => None,
             });

@@ -26,6 +26,7 @@ pub mod error;
 pub mod image;
 pub mod inventory;
 pub mod journal;
+pub mod license;
 pub mod manifest;
 pub mod matching;
 pub mod recipe_build;

@@ -2,12 +2,18 @@
 //!
 //! Package URLs follow the purl spec (built with the `packageurl` crate):
 //! `pkg:deb/<distro-id>/<name>@<version>?arch=..&distro=<id>-<version>`,
+//! `pkg:apk/<distro-id>/<name>@<version>?arch=..&distro=<id>-<version>`,
+//! `pkg:rpm/<distro-id>/<name>@<version>-<release>?arch=..&epoch=N&distro=..`,
 //! `pkg:pypi/<normalised name>@<version>`, and the image itself as
-//! `pkg:oci/<name>@sha256:..?arch=..`. Output is deterministic: ids and
-//! timestamps come from the image, never from the clock.
+//! `pkg:oci/<name>@sha256:..?arch=..`. Declared licenses become SPDX ids or
+//! expressions where they are valid ones (`crate::license`), otherwise a
+//! CycloneDX license name and an SPDX `LicenseRef-`. Output is
+//! deterministic: ids and timestamps come from the image, never from the
+//! clock.
 
 use crate::inventory::{Inventory, Package};
 use crate::journal::Sha256Hex;
+use crate::license::{Spdx, license_ref};
 use crate::manifest::PatchType;
 use crate::record::PatchRecord;
 use serde_json::{Value, json};
@@ -98,31 +104,52 @@ fn pedigree(s: &Subject<'_>, p: &Package, patched: &[&Patched]) -> Value {
     v
 }
 
+/// A distro package's purl: `pkg:<ty>/<os id>/<name>@<version>` with arch, distro and upstream.
+fn distro_purl(
+    ty: &str,
+    default_vendor: Option<&str>,
+    p: &Package,
+    version: &str,
+    epoch: Option<&str>,
+    inv: &Inventory,
+) -> Result<String, packageurl::Error> {
+    let os = inv.os.as_ref();
+    let vendor = os
+        .map(|o| o.id.as_str())
+        .filter(|id| !id.is_empty())
+        .or(default_vendor);
+    let mut u = packageurl::PackageUrl::new(ty, p.name.as_str())?;
+    if let Some(v) = vendor {
+        u.with_namespace(v)?;
+    }
+    u.with_version(version)?;
+    if let Some(a) = &p.arch {
+        u.add_qualifier("arch", a.as_str())?;
+    }
+    if let Some(e) = epoch {
+        u.add_qualifier("epoch", e)?;
+    }
+    if let Some(o) = os.filter(|o| !o.version_id.is_empty()) {
+        u.add_qualifier("distro", format!("{}-{}", o.id, o.version_id))?;
+    }
+    if let Some(src) = p.source.as_deref().filter(|s| *s != p.name) {
+        u.add_qualifier("upstream", src)?;
+    }
+    Ok(u.to_string())
+}
+
 /// The purl of an installed package.
 pub fn purl(p: &Package, inv: &Inventory) -> String {
     let built = match p.ecosystem.as_str() {
-        "deb" => {
-            let os = inv.os.as_ref();
-            let vendor = os.map_or("debian", |o| {
-                if o.id.is_empty() {
-                    "debian"
-                } else {
-                    o.id.as_str()
-                }
-            });
-            packageurl::PackageUrl::new("deb", p.name.as_str()).and_then(|mut u| {
-                u.with_namespace(vendor)?.with_version(p.version.as_str())?;
-                if let Some(a) = &p.arch {
-                    u.add_qualifier("arch", a.as_str())?;
-                }
-                if let Some(o) = os.filter(|o| !o.version_id.is_empty()) {
-                    u.add_qualifier("distro", format!("{}-{}", o.id, o.version_id))?;
-                }
-                if let Some(src) = p.source.as_deref().filter(|s| *s != p.name) {
-                    u.add_qualifier("upstream", src)?;
-                }
-                Ok(u.to_string())
-            })
+        "deb" => distro_purl("deb", Some("debian"), p, &p.version, None, inv),
+        "apk" => distro_purl("apk", Some("alpine"), p, &p.version, None, inv),
+        "rpm" => {
+            // The purl keeps the epoch out of the version, as a qualifier.
+            let (epoch, vr) = match p.version.split_once(':') {
+                Some((e, vr)) if e.bytes().all(|c| c.is_ascii_digit()) => (Some(e), vr),
+                _ => (None, p.version.as_str()),
+            };
+            distro_purl("rpm", None, p, vr, epoch, inv)
         }
         "pypi" => {
             let name = p.name.to_ascii_lowercase().replace(['_', '.'], "-");
@@ -202,13 +229,8 @@ pub fn cyclonedx(s: &Subject<'_>) -> Value {
                 "purl": purl,
                 "properties": [{"name": "rootwasm:location", "value": p.location}],
             });
-            if !p.licenses.is_empty() {
-                c["licenses"] = Value::Array(
-                    p.licenses
-                        .iter()
-                        .map(|l| json!({"license": {"name": l}}))
-                        .collect(),
-                );
+            if let Some(l) = cyclonedx_licenses(&p.licenses) {
+                c["licenses"] = l;
             }
             let patched = patches_for(s, p);
             if !patched.is_empty() {
@@ -237,6 +259,51 @@ pub fn cyclonedx(s: &Subject<'_>) -> Value {
     })
 }
 
+/// CycloneDX licenses: ids and names, or one expression alone (the schema allows no mix).
+fn cyclonedx_licenses(declared: &[String]) -> Option<Value> {
+    let classified: Vec<Spdx> = declared.iter().map(|l| Spdx::of(l)).collect();
+    if let [Spdx::Expression(e)] = classified.as_slice() {
+        return Some(json!([{"expression": e}]));
+    }
+    let items: Vec<Value> = declared
+        .iter()
+        .zip(&classified)
+        .map(|(l, c)| match c {
+            Spdx::Id(id) => json!({"license": {"id": id}}),
+            _ => json!({"license": {"name": l}}),
+        })
+        .collect();
+    (!items.is_empty()).then_some(Value::Array(items))
+}
+
+/// An SPDX `licenseDeclared`: the declared licenses ANDed, names as
+/// `LicenseRef-`s recorded in `refs` (id to declared text) for the document.
+fn spdx_declared(
+    declared: &[String],
+    refs: &mut std::collections::BTreeMap<String, String>,
+) -> String {
+    let parts: Vec<String> = declared
+        .iter()
+        .map(|l| match Spdx::of(l) {
+            Spdx::Id(id) => id,
+            Spdx::Expression(e) => format!("({e})"),
+            Spdx::Name(n) => {
+                let id = license_ref(&n);
+                refs.entry(id.clone()).or_insert(n);
+                id
+            }
+        })
+        .collect();
+    match parts.len() {
+        0 => "NOASSERTION".into(),
+        1 => match Spdx::of(&declared[0]) {
+            Spdx::Expression(e) => e,
+            _ => parts[0].clone(),
+        },
+        _ => parts.join(" AND "),
+    }
+}
+
 fn spdx_id(i: usize) -> String {
     format!("SPDXRef-Package-{i}")
 }
@@ -255,6 +322,7 @@ pub fn spdx(s: &Subject<'_>) -> Value {
     let mut relationships = vec![
         json!({"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": "SPDXRef-Image"}),
     ];
+    let mut refs = std::collections::BTreeMap::new();
     for (i, p) in s.inventory.packages.iter().enumerate() {
         packages.push(json!({
             "name": p.name,
@@ -262,8 +330,7 @@ pub fn spdx(s: &Subject<'_>) -> Value {
             "versionInfo": p.version,
             "downloadLocation": "NOASSERTION",
             "filesAnalyzed": false,
-            // Declared license strings are not always SPDX expressions; they go in the CycloneDX names.
-            "licenseDeclared": "NOASSERTION",
+            "licenseDeclared": spdx_declared(&p.licenses, &mut refs),
             "licenseConcluded": "NOASSERTION",
             "copyrightText": "NOASSERTION",
             "sourceInfo": format!("found at {}", p.location),
@@ -297,7 +364,11 @@ pub fn spdx(s: &Subject<'_>) -> Value {
         }
         relationships.push(json!({"spdxElementId": "SPDXRef-Image", "relationshipType": "CONTAINS", "relatedSpdxElement": spdx_id(i)}));
     }
-    json!({
+    let extracted: Vec<Value> = refs
+        .iter()
+        .map(|(id, name)| json!({"licenseId": id, "name": name, "extractedText": format!("Declared by the package as: {name}")}))
+        .collect();
+    let mut doc = json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
@@ -306,7 +377,11 @@ pub fn spdx(s: &Subject<'_>) -> Value {
         "creationInfo": {"created": s.created, "creators": [format!("Tool: rootwasm-{}", env!("CARGO_PKG_VERSION"))]},
         "packages": packages,
         "relationships": relationships,
-    })
+    });
+    if !extracted.is_empty() {
+        doc["hasExtractedLicensingInfos"] = Value::Array(extracted);
+    }
+    doc
 }
 
 /// Read a platform for an SBOM. For an image rootwasm patched, also return

@@ -74,6 +74,9 @@ pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
     let (merged, patches) = rootwasm::sbom::read_platform(store, &docs, &read)?;
     let config = &docs.config;
     let inventory = rootwasm::inventory::inventory(&merged);
+    for w in &inventory.warnings {
+        eprintln!("rootwasm: warning: {w}");
+    }
     let name = match &input {
         Reference::OciLayout { dir, tag } => {
             let base = dir

@@ -55,6 +55,11 @@ pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
     }
     let platforms = rootwasm::scan::scan(&sandbox, &src, &recipes, &advisories, &read)
         .with_context(|| format!("scanning {}", a.image))?;
+    for p in &platforms {
+        for w in &p.inventory.warnings {
+            eprintln!("rootwasm: warning: {}: {w}", p.platform);
+        }
+    }
     if a.json {
         println!(
             "{}",

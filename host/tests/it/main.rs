@@ -6,6 +6,8 @@ mod attest;
 mod backport;
 mod bad_images;
 mod determinism;
+mod distro_versions;
+mod distros;
 mod dpkg;
 mod hostile;
 mod images;

@@ -7,9 +7,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 /// A small deterministic generator, so failures reproduce.
-struct Lcg(u64);
+pub struct Lcg(pub u64);
 impl Lcg {
-    fn next(&mut self, n: usize) -> usize {
+    pub fn next(&mut self, n: usize) -> usize {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
@@ -18,7 +18,7 @@ impl Lcg {
     }
 }
 
-fn pairs(versions: &[String], n: usize) -> Vec<(String, String)> {
+pub fn pairs(versions: &[String], n: usize) -> Vec<(String, String)> {
     let mut r = Lcg(42);
     (0..n)
         .map(|_| {
@@ -167,7 +167,7 @@ fn npm_versions_agree_with_node_semver() {
 
 /// Feed `pairs` to `oracle` (one "A<TAB>B" per line, answers -1/0/1/error)
 /// and require rootwasm to give the same answer for every pair.
-fn agree(eco: Ecosystem, ps: &[(String, String)], mut oracle: Command, name: &str) {
+pub fn agree(eco: Ecosystem, ps: &[(String, String)], mut oracle: Command, name: &str) {
     let mut child = oracle
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -5,6 +5,7 @@
 //! Test tooling only: rootwasm itself never builds images from scratch.
 
 pub mod debian;
+pub mod distros;
 
 use sha2::{Digest, Sha256};
 use std::io::Write;

@@ -1,11 +1,19 @@
 //! What is installed in an image, read the way each ecosystem's own tools
 //! read it, without running anything from the image.
 //!
-//! Today: dpkg (`/var/lib/dpkg/status` and distroless `status.d/`), Python
-//! distributions (`*.dist-info` and `*.egg-info` anywhere, so virtualenvs
-//! count), npm packages (`node_modules/**/package.json`, nested ones too),
-//! and the OS identity from os-release. Each reader names the files
-//! it needs as globs, so an image's layers keep exactly those when indexed.
+//! Today: dpkg (`/var/lib/dpkg/status` and distroless `status.d/`, with
+//! licenses from DEP-5 copyright files), apk (`/lib/apk/db/installed`), rpm
+//! (`rpmdb.sqlite`), Python distributions (`*.dist-info` and `*.egg-info`
+//! anywhere, so virtualenvs count), npm packages
+//! (`node_modules/**/package.json`, nested ones too), and the OS identity
+//! from os-release. Each reader names the files it needs as globs, so an
+//! image's layers keep exactly those when indexed. What a reader finds but
+//! cannot read (an old rpm database, a damaged one) becomes a warning in the
+//! result, never a failed scan.
+
+pub mod apk;
+pub mod copyright;
+pub mod rpmdb;
 
 use crate::rootfs::{Kind, RootPath, RootView};
 use serde::Serialize;
@@ -52,7 +60,8 @@ pub struct Runtime {
     pub name: String,
     /// Exact version, e.g. `3.11.7`.
     pub version: String,
-    /// The file the version was read from.
+    /// The file the version was read from (for a Debian-packaged
+    /// interpreter, the interpreter itself: the version is its package's).
     pub location: String,
 }
 
@@ -65,6 +74,9 @@ pub struct Inventory {
     pub runtimes: Vec<Runtime>,
     /// Packages, sorted by ecosystem, name, version, location.
     pub packages: Vec<Package>,
+    /// Package databases found but not (fully) read, each saying what to do.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Files the readers need; an image index must keep them.
@@ -73,6 +85,11 @@ pub const FILES: &[&str] = &[
     "/usr/lib/os-release",
     "/var/lib/dpkg/status",
     "/var/lib/dpkg/status.d/*",
+    "/var/lib/dpkg/info/python3*-minimal.list",
+    "/usr/share/doc/*/copyright",
+    apk::INSTALLED,
+    rpmdb::SQLITE_PATHS[0],
+    rpmdb::SQLITE_PATHS[1],
     "/**/*.dist-info/METADATA",
     "/**/*.egg-info/PKG-INFO",
     "/**/*.egg-info",
@@ -122,12 +139,111 @@ fn runtime(view: &dyn RootView, include: &RootPath, name: &str) -> Option<Runtim
 }
 
 fn read(view: &dyn RootView, path: &str) -> Option<String> {
-    let p = RootPath::lexical(path).ok()?;
-    let m = view.lstat(&p).ok()??;
+    String::from_utf8(read_bytes(view, path, MAX_TEXT).ok()??).ok()
+}
+
+/// Text files the readers parse are small; anything bigger is not what we expect.
+const MAX_TEXT: u64 = 64 << 20;
+
+/// A regular file's bytes: `Ok(None)` if absent or not a file, an error if larger than `max`.
+fn read_bytes(view: &dyn RootView, path: &str, max: u64) -> Result<Option<Vec<u8>>, String> {
+    let Ok(p) = RootPath::lexical(path) else {
+        return Ok(None);
+    };
+    let Some(m) = view.lstat(&p).ok().flatten() else {
+        return Ok(None);
+    };
     if m.kind != Kind::File {
-        return None;
+        return Ok(None);
     }
-    String::from_utf8(view.read(&p).ok()?).ok()
+    if m.size > max {
+        return Err(format!(
+            "{path} is {} bytes, more than the {max} rootwasm reads",
+            m.size
+        ));
+    }
+    view.read(&p)
+        .map(Some)
+        .map_err(|e| format!("{path}: cannot read it: {e}"))
+}
+
+fn exists(view: &dyn RootView, path: &str) -> bool {
+    size(view, path).is_some()
+}
+
+/// Whether `path` exists (as anything) and its size; content need not be captured.
+fn size(view: &dyn RootView, path: &str) -> Option<u64> {
+    let p = RootPath::lexical(path).ok()?;
+    view.lstat(&p).ok().flatten().map(|m| m.size)
+}
+
+/// Debian's interpreters ship no header without `-dev`: when `/usr/bin/python3.X`
+/// belongs to an installed `python3.X-minimal` (per its dpkg file list, when
+/// there is one), the runtime version is that package's upstream version
+/// (`3.11.2-6+deb12u2` gives `3.11.2`; a `~rc1` becomes `rc1`).
+fn dpkg_python(view: &dyn RootView, packages: &[Package], runtimes: &[Runtime]) -> Vec<Runtime> {
+    let mut out = Vec::new();
+    for p in packages.iter().filter(|p| p.ecosystem == "deb") {
+        let Some(minor) = p
+            .name
+            .strip_prefix("python3.")
+            .and_then(|r| r.strip_suffix("-minimal"))
+            .filter(|m| !m.is_empty() && m.bytes().all(|c| c.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let bin = format!("/usr/bin/python3.{minor}");
+        let owned = match read(view, &format!("/var/lib/dpkg/info/{}.list", p.name)) {
+            Some(list) => list.lines().any(|l| l == bin),
+            None => true,
+        };
+        let upstream = p
+            .version
+            .split_once(':')
+            .map_or(p.version.as_str(), |(_, v)| v);
+        let upstream = upstream.rsplit_once('-').map_or(upstream, |(u, _)| u);
+        let version = upstream.replace('~', "");
+        let covered = runtimes
+            .iter()
+            .any(|r| r.name == "python" && r.version.starts_with(&format!("3.{minor}.")));
+        if owned && !covered && exists(view, &bin) {
+            out.push(Runtime {
+                name: "python".into(),
+                version,
+                location: bin,
+            });
+        }
+    }
+    out
+}
+
+fn rpm_packages(view: &dyn RootView, out: &mut Vec<Package>, warnings: &mut Vec<String>) {
+    for path in rpmdb::SQLITE_PATHS {
+        match read_bytes(view, path, rpmdb::MAX_DB_BYTES) {
+            Ok(None) => {}
+            Ok(Some(bytes)) => match rpmdb::read(&bytes, path) {
+                Ok((ps, ws)) => {
+                    out.extend(ps);
+                    warnings.extend(ws);
+                }
+                Err(e) => warnings.push(e),
+            },
+            Err(e) => warnings.push(format!("{e}; its RPM packages are not listed")),
+        }
+        let wal = format!("{path}-wal");
+        if size(view, &wal).is_some_and(|n| n > 0) {
+            warnings.push(format!(
+                "{wal} holds changes not yet checkpointed into {path}; RPM packages they add or remove are not reflected"
+            ));
+        }
+    }
+    for (path, kind) in rpmdb::UNSUPPORTED {
+        if exists(view, path) {
+            warnings.push(format!(
+                "{path} is an rpm {kind} database, which rootwasm does not read yet: RPM packages in this image are not listed (rpm >= 4.16 with a SQLite rpmdb is supported; `rpmdb --rebuilddb` with %_db_backend sqlite converts one)"
+            ));
+        }
+    }
 }
 
 /// RFC 822-style stanzas (dpkg status, Python metadata headers): field name
@@ -304,6 +420,7 @@ fn walk(view: &dyn RootView, dir: &RootPath, out: &mut Vec<Package>, runtimes: &
 /// Read the inventory of the tree behind `view`.
 pub fn inventory(view: &dyn RootView) -> Inventory {
     let mut packages = Vec::new();
+    let mut warnings = Vec::new();
     if let Some(t) = read(view, "/var/lib/dpkg/status") {
         dpkg_packages(&t, "/var/lib/dpkg/status", &mut packages);
     }
@@ -319,8 +436,19 @@ pub fn inventory(view: &dyn RootView) -> Inventory {
             }
         }
     }
+    for p in packages.iter_mut() {
+        if let Some(t) = read(view, &copyright::path(&p.name)) {
+            p.licenses = copyright::licenses(&t);
+        }
+    }
+    if let Some(t) = read(view, apk::INSTALLED) {
+        packages.extend(apk::packages(&t, apk::INSTALLED));
+    }
+    rpm_packages(view, &mut packages, &mut warnings);
     let mut runtimes = Vec::new();
     walk(view, &RootPath::root(), &mut packages, &mut runtimes);
+    let debian_python = dpkg_python(view, &packages, &runtimes);
+    runtimes.extend(debian_python);
     packages.sort_by(|a, b| {
         (&a.ecosystem, &a.name, &a.version, &a.location).cmp(&(
             &b.ecosystem,
@@ -333,6 +461,7 @@ pub fn inventory(view: &dyn RootView) -> Inventory {
         os: os(view),
         runtimes,
         packages,
+        warnings,
     }
 }
 
