@@ -155,6 +155,7 @@ pub(crate) mod fixtures {
                 pretty_name: "Debian GNU/Linux 12 (bookworm)".into(),
             }),
             runtimes: vec![],
+            warnings: vec![],
             packages: vec![
                 deb("libexpat1", "2.5.0-1+deb12u2"),
                 deb("libpam0g", "1:1.5.2-6+deb12u1"),

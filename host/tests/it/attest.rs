@@ -56,6 +56,7 @@ fn inventory() -> Inventory {
             pretty_name: "Debian GNU/Linux 12 (bookworm)".into(),
         }),
         runtimes: vec![],
+        warnings: vec![],
         packages: vec![
             deb("libexpat1", "2.5.0-1+deb12u1"),
             Package {
