@@ -205,6 +205,7 @@ pub fn apply<'a>(
             repo_tags: source.repo_tags.clone(),
             docker,
             epoch,
+            tags: Vec::new(),
         },
         any_failed,
     })

@@ -23,6 +23,8 @@ pub mod apply;
 pub mod attest;
 pub mod commit;
 pub mod error;
+#[cfg(feature = "sandbox")]
+pub mod evidence;
 pub mod image;
 pub mod inventory;
 pub mod journal;
@@ -32,6 +34,7 @@ pub mod matching;
 pub mod recipe_build;
 pub mod recipe_new;
 pub mod record;
+pub mod review;
 pub mod rootfs;
 #[cfg(feature = "sandbox")]
 pub mod run;

@@ -52,6 +52,10 @@ pub struct ApplyArgs {
     /// Write each platform's journal and blobs to DIR/<platform>/.
     #[arg(long)]
     journal_dir: Option<PathBuf>,
+    /// Sign the provenance with this ed25519 key (PKCS#8 PEM) [default:
+    /// $ROOTWASM_KEY, else a local key generated on first use].
+    #[arg(long)]
+    key: Option<PathBuf>,
 }
 
 /// Every recipe directory under `dir`, sorted by name (only `only`, if given).
@@ -140,7 +144,8 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             Some(LayerCache::new(cache_root.join("layer-index")))
         },
     };
-    let applied = match apply(&sandbox, &src, &opts) {
+    let key = super::key::signing_key(a.key.as_deref())?;
+    let mut applied = match apply(&sandbox, &src, &opts) {
         Ok(x) => x,
         Err(ApplyError::FailFast(e)) => {
             eprintln!("error: {e}");
@@ -149,6 +154,46 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e).with_context(|| format!("patching {}", a.image)),
     };
+    // The evidence: journal, SBOMs, VEX and signed provenance, attached to
+    // each patched platform (OCI outputs; a docker archive has no place for them).
+    if matches!(output, Reference::OciLayout { .. }) {
+        let mut toml_sha = std::collections::BTreeMap::new();
+        for r in &recipes {
+            let p = r.dir.join("recipe.toml");
+            let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+            toml_sha.insert(
+                r.manifest.id.clone(),
+                rootwasm::journal::Sha256Hex::of(&bytes),
+            );
+        }
+        let read = rootwasm::image::view::ReadOptions {
+            limits: opts.layer_limits,
+            cache: opts.layer_cache.as_ref(),
+            progress: &progress,
+        };
+        let name = input.short_name(&src.repo_tags);
+        rootwasm::evidence::attach_evidence(
+            &mut applied,
+            &rootwasm::evidence::EvidenceOptions {
+                recipes: &recipes,
+                recipe_toml_sha256: &toml_sha,
+                input_name: &a.image,
+                image_name: &name,
+                key: &key,
+                epoch,
+                read: &read,
+            },
+        )
+        .context("attaching the SBOM, VEX, provenance and journal")?;
+    } else if applied
+        .platforms
+        .iter()
+        .any(|p| p.manifest_after != p.manifest_before)
+    {
+        eprintln!(
+            "rootwasm: note: attestations are attached only to oci: outputs; use `skopeo copy` from an oci: output to keep them"
+        );
+    }
     progress(&format!("writing {}", a.output));
     sink::write(&output, &applied.output).with_context(|| format!("writing {}", a.output))?;
     if let Some(dir) = &a.journal_dir {

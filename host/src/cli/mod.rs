@@ -1,7 +1,9 @@
 //! Command-line verbs.
 
 mod apply;
+mod key;
 mod recipe;
+mod review;
 mod run;
 mod sbom;
 mod scan;
@@ -30,6 +32,19 @@ enum Command {
     /// Work on recipes.
     #[command(subcommand)]
     Recipe(recipe::RecipeCommand),
+    /// Print a document attached to a patched image (sbom, spdx, vex, provenance, journal).
+    Attestation(review::AttestationArgs),
+    /// Show the patches of an image: CVEs, when, how, versions, recipe and results.
+    History(review::HistoryArgs),
+    /// Show every recorded change: unified diffs for text, size/hash/mode otherwise.
+    Diff(review::Target),
+    /// Rebuild the patch layer from the base layers and the journal, and compare digests.
+    Replay(review::Target),
+    /// Check the signature, subject, layers, and that the journal explains the patch layer.
+    Verify(review::VerifyArgs),
+    /// The key that signs provenance.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
 }
 
 /// Run the chosen verb. `Ok` carries the exit code for outcomes the verb reports itself.
@@ -40,5 +55,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sbom(a) => sbom::run(a),
         Command::Scan(a) => scan::run(a),
         Command::Recipe(c) => recipe::run(c),
+        Command::Key(c) => key::run(c),
+        Command::Attestation(a) => review::attestation(a),
+        Command::History(a) => review::history(a),
+        Command::Diff(t) => review::diff(t),
+        Command::Replay(t) => review::replay(t),
+        Command::Verify(a) => review::verify(a),
     }
 }

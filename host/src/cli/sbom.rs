@@ -77,22 +77,7 @@ pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
     for w in &inventory.warnings {
         eprintln!("rootwasm: warning: {w}");
     }
-    let name = match &input {
-        Reference::OciLayout { dir, tag } => {
-            let base = dir
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "image".into());
-            tag.as_ref().map_or(base.clone(), |t| format!("{base}:{t}"))
-        }
-        Reference::DockerArchive { path, .. } => {
-            src.repo_tags.first().cloned().unwrap_or_else(|| {
-                path.file_stem()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "image".into())
-            })
-        }
-    };
+    let name = input.short_name(&src.repo_tags);
     let subject = Subject {
         name: &name,
         digest: desc.digest.as_str(),

@@ -7,6 +7,7 @@
 //! new layer and new config, manifest and index; [`sink`] writes the result.
 //! The input is never written.
 
+pub mod attach;
 pub mod cache;
 pub mod error;
 pub mod layer;

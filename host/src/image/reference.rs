@@ -23,6 +23,29 @@ pub enum Reference {
 }
 
 impl Reference {
+    /// A short name for documents and purls: the layout directory's name
+    /// and tag, or the archive's first repo tag (else its file stem).
+    pub fn short_name(&self, repo_tags: &[String]) -> String {
+        let stem = |p: &std::path::Path| {
+            p.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "image".into())
+        };
+        match self {
+            Reference::OciLayout { dir, tag } => {
+                let base = stem(dir);
+                tag.as_ref().map_or(base.clone(), |t| format!("{base}:{t}"))
+            }
+            Reference::DockerArchive { path, .. } => {
+                repo_tags.first().cloned().unwrap_or_else(|| {
+                    path.file_stem()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "image".into())
+                })
+            }
+        }
+    }
+
     /// Parse `oci:...` or `docker-archive:...`.
     pub fn parse(s: &str) -> Result<Self, ImageError> {
         let err = |reason: &str| ImageError::Reference {

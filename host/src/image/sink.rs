@@ -35,6 +35,9 @@ pub struct OutputImage<'a> {
     pub docker: Option<(Digest, Vec<Digest>)>,
     /// mtime for archive members.
     pub epoch: u64,
+    /// More index.json entries, each with its own ref name: the referrers
+    /// indexes of attached artifacts (OCI layouts only).
+    pub tags: Vec<Descriptor>,
 }
 
 fn copy_verified(
@@ -157,6 +160,13 @@ fn write_layout(dir: &Path, tag: Option<&str>, image: &OutputImage<'_>) -> Resul
         index.manifests.clear();
     }
     index.manifests.push(top);
+    for t in &image.tags {
+        let name = t.annotation(ANNOTATION_REF_NAME);
+        index
+            .manifests
+            .retain(|d| d.annotation(ANNOTATION_REF_NAME) != name);
+        index.manifests.push(t.clone());
+    }
     let write_atomic = |name: &str, bytes: &[u8]| -> Result<(), ImageError> {
         let mut t = tempfile::NamedTempFile::new_in(root).map_err(ImageError::io(root))?;
         t.write_all(bytes)

@@ -74,6 +74,8 @@ pub fn rootwasm(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rootwasm"))
         .args(args)
         .env("ROOTWASM_CACHE_DIR", cache_dir())
+        // Tests never touch the user's own signing key.
+        .env("ROOTWASM_KEY", cache_dir().join("test-signing-key.pem"))
         .env_remove("SOURCE_DATE_EPOCH")
         .output()
         .expect("running rootwasm")

@@ -1,0 +1,151 @@
+//! Evidence that travels with the image: OCI 1.1 artifacts whose `subject`
+//! is a patched platform manifest, listed in a referrers index tagged
+//! `sha256-<hex of the subject>` (the OCI distribution spec's fallback for
+//! registries without the referrers API; `oras discover` and cosign read
+//! it). Each artifact is a manifest with `artifactType`, the empty config
+//! and one layer per file.
+
+use super::error::ImageError;
+use super::model::*;
+use super::sink::{Blob, OutputImage};
+use super::source::BlobStore;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::Read;
+
+/// The journal (`rootwasm.journal/v1` JSON); its blobs follow as more layers.
+pub const ARTIFACT_JOURNAL: &str = "application/vnd.dev.rootwasm.journal.v1+json";
+/// A journal blob, titled with its sha256.
+pub const MEDIA_JOURNAL_BLOB: &str = "application/vnd.dev.rootwasm.journal.blob.v1";
+/// CycloneDX JSON.
+pub const ARTIFACT_CYCLONEDX: &str = "application/vnd.cyclonedx+json";
+/// SPDX JSON.
+pub const ARTIFACT_SPDX: &str = "application/spdx+json";
+/// OpenVEX JSON.
+pub const ARTIFACT_OPENVEX: &str = "application/openvex+json";
+/// A DSSE envelope around an in-toto statement (the provenance).
+pub const ARTIFACT_INTOTO: &str = "application/vnd.in-toto+json";
+/// The layer media type of a DSSE envelope.
+pub const MEDIA_DSSE: &str = "application/vnd.dsse.envelope.v1+json";
+/// The OCI empty descriptor's media type, for artifact configs.
+pub const MEDIA_EMPTY: &str = "application/vnd.oci.empty.v1+json";
+
+const TITLE: &str = "org.opencontainers.image.title";
+
+/// One file of an artifact.
+pub struct File {
+    /// Media type of the layer.
+    pub media_type: String,
+    /// Shown by tools as the file name.
+    pub title: String,
+    /// Contents.
+    pub bytes: Vec<u8>,
+}
+
+/// An artifact to attach.
+pub struct Artifact {
+    /// `artifactType`, e.g. [`ARTIFACT_CYCLONEDX`].
+    pub artifact_type: &'static str,
+    /// Its files, in order.
+    pub files: Vec<File>,
+}
+
+/// The tag of the referrers fallback index for `subject`.
+pub fn referrers_tag(subject: &Digest) -> String {
+    format!("sha256-{}", subject.hex())
+}
+
+/// Add `artifacts` about `subject` to `out`: their blobs, manifests and the
+/// tagged referrers index. `created` is the image's time, for determinism.
+pub fn attach(
+    out: &mut OutputImage<'_>,
+    subject: &Descriptor,
+    artifacts: Vec<Artifact>,
+    created: &str,
+) {
+    let mut add = |bytes: Vec<u8>, media_type: &str| -> Descriptor {
+        let d = Descriptor::for_bytes(media_type, &bytes);
+        out.blobs
+            .insert(d.digest.clone(), (d.size, Blob::New(bytes)));
+        d
+    };
+    let empty = add(b"{}".to_vec(), MEDIA_EMPTY);
+    let mut listed = Vec::new();
+    for a in artifacts {
+        let layers: Vec<Value> = a
+            .files
+            .into_iter()
+            .map(|f| {
+                let mut d = add(f.bytes, &f.media_type);
+                d.annotations = Some(BTreeMap::from([(TITLE.to_owned(), f.title)]));
+                serde_json::to_value(d).expect("descriptor")
+            })
+            .collect();
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": MEDIA_MANIFEST,
+            "artifactType": a.artifact_type,
+            "config": empty,
+            "layers": layers,
+            "subject": {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size},
+            "annotations": {"org.opencontainers.image.created": created},
+        });
+        let d = add(to_canonical_json(&manifest), MEDIA_MANIFEST);
+        listed.push(json!({
+            "mediaType": MEDIA_MANIFEST,
+            "digest": d.digest,
+            "size": d.size,
+            "artifactType": a.artifact_type,
+            "annotations": {"org.opencontainers.image.created": created},
+        }));
+    }
+    let index = json!({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": listed});
+    let mut d = add(to_canonical_json(&index), MEDIA_INDEX);
+    d.annotations = Some(BTreeMap::from([(
+        ANNOTATION_REF_NAME.to_owned(),
+        referrers_tag(&subject.digest),
+    )]));
+    out.tags.push(d);
+}
+
+/// A store over an output before it is written: new blobs from memory, the
+/// rest from the input. Lets the SBOM and VEX describe the patched image.
+pub struct OutputStore<'a> {
+    /// New blobs.
+    pub blobs: &'a BTreeMap<Digest, (u64, Blob)>,
+    /// The input.
+    pub input: &'a dyn BlobStore,
+}
+
+impl BlobStore for OutputStore<'_> {
+    fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ImageError> {
+        match self.blobs.get(digest) {
+            Some((_, Blob::New(b))) => Ok(Box::new(b.as_slice())),
+            _ => self.input.open(digest),
+        }
+    }
+}
+
+/// The artifacts attached to `subject` in `store`, whose referrers index is
+/// `index` (from the layout's `sha256-<hex>` tag): (artifactType, manifest).
+pub fn list(
+    store: &dyn BlobStore,
+    index: &Descriptor,
+) -> Result<Vec<(String, Manifest)>, ImageError> {
+    let idx: Index = serde_json::from_slice(&store.read(index, "referrers index")?)
+        .map_err(|e| ImageError::malformed("referrers index", e))?;
+    let mut out = Vec::new();
+    for d in idx.manifests {
+        let what = format!("artifact manifest {}", d.digest);
+        let m: Manifest = serde_json::from_slice(&store.read(&d, &what)?)
+            .map_err(|e| ImageError::malformed(&what, e))?;
+        let t = m
+            .extra
+            .get("artifactType")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        out.push((t, m));
+    }
+    Ok(out)
+}

@@ -1,0 +1,427 @@
+//! Reading a patched image's evidence back, for reviewers: the attached
+//! artifacts, `replay` (the patch layer rebuilt from the base layers and the
+//! journal alone, no wasm) and `verify` (signature, subject, layers, and
+//! journal against layer). Every check recomputes from bytes; nothing is
+//! taken from the image on trust.
+
+use crate::attest::{self, dsse, key::PublicKey};
+use crate::image::attach::*;
+use crate::image::merge::Merged;
+use crate::image::model::*;
+use crate::image::patch::build_layer;
+use crate::image::source::{self, BlobStore, Source, Top};
+use crate::image::view::{Capture, Docs, ReadOptions, load_docs, platforms, read_layers};
+use crate::image::{ImageError, Reference};
+use crate::journal::{Blobs, Journal, Sha256Hex};
+use crate::rootfs::{Meta, RootPath};
+use crate::session::{Content, Node, Staged};
+use std::collections::BTreeMap;
+
+/// Why a review could not run (as opposed to a check that failed).
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    /// The image could not be read.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// The evidence is missing or malformed; the message says which.
+    #[error("{0}")]
+    Evidence(String),
+}
+
+fn ev(msg: impl Into<String>) -> ReviewError {
+    ReviewError::Evidence(msg.into())
+}
+
+/// One patched platform and what is attached to it.
+pub struct Patched {
+    /// The image.
+    pub source: Source,
+    /// `linux/amd64`, or `default` for a single manifest.
+    pub platform: String,
+    /// The platform manifest's descriptor (the artifacts' subject).
+    pub subject: Descriptor,
+    /// Its manifest and config.
+    pub docs: Docs,
+    /// (artifactType, artifact manifest), from the referrers index.
+    pub artifacts: Vec<(String, Manifest)>,
+}
+
+/// Open `image` (an `oci:` layout) at `platform` and find its evidence.
+pub fn open(image: &str, platform: Option<&str>) -> Result<Patched, ReviewError> {
+    let reference = Reference::parse(image)?;
+    let Reference::OciLayout { dir, .. } = &reference else {
+        return Err(ev(format!(
+            "{image}: evidence is attached only to oci: layouts; copy the image with `skopeo copy` to an oci: layout first"
+        )));
+    };
+    let source = source::open(&reference)?;
+    let all = platforms(source.store.as_ref(), &source.top)?;
+    let (name, subject) = match (platform, all.len()) {
+        (None, 1) => all[0].clone(),
+        (None, _) => {
+            return Err(ev(format!(
+                "{image} has {} platforms; pick one with --platform ({})",
+                all.len(),
+                all.iter()
+                    .map(|(p, _)| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        (Some(p), _) => all
+            .iter()
+            .find(|(n, _)| n == p)
+            .cloned()
+            .ok_or_else(|| ev(format!("{image} has no platform {p}")))?,
+    };
+    let docs = load_docs(source.store.as_ref(), &subject)?;
+    let tag = referrers_tag(&subject.digest);
+    let referrers = source::open(&Reference::OciLayout {
+        dir: dir.clone(),
+        tag: Some(tag.clone()),
+    })
+    .map_err(|_| {
+        ev(format!(
+            "{image} ({name}) carries no rootwasm evidence: no `{tag}` referrers index; was it patched by rootwasm apply to an oci: output?"
+        ))
+    })?;
+    let Top::Index(index) = referrers.top else {
+        return Err(ev(format!("{tag} is not an index")));
+    };
+    let artifacts = list(source.store.as_ref(), &index)?;
+    Ok(Patched {
+        source,
+        platform: name,
+        subject,
+        docs,
+        artifacts,
+    })
+}
+
+impl Patched {
+    fn store(&self) -> &dyn BlobStore {
+        self.source.store.as_ref()
+    }
+
+    /// The files of the artifact of `artifact_type`, hash-checked.
+    pub fn files(&self, artifact_type: &str) -> Result<Vec<(String, Vec<u8>)>, ReviewError> {
+        let (_, m) = self
+            .artifacts
+            .iter()
+            .find(|(t, _)| t == artifact_type)
+            .ok_or_else(|| ev(format!("no {artifact_type} artifact is attached")))?;
+        let subject = m
+            .extra
+            .get("subject")
+            .and_then(|s| s.get("digest"))
+            .and_then(|d| d.as_str());
+        if subject != Some(self.subject.digest.as_str()) {
+            return Err(ev(format!(
+                "the {artifact_type} artifact's subject is {subject:?}, not {}",
+                self.subject.digest
+            )));
+        }
+        m.layers
+            .iter()
+            .map(|l| {
+                let title = l
+                    .annotation("org.opencontainers.image.title")
+                    .unwrap_or_default()
+                    .to_owned();
+                Ok((title, self.store().read(l, artifact_type)?))
+            })
+            .collect()
+    }
+
+    /// The first file of an artifact.
+    pub fn file(&self, artifact_type: &str) -> Result<Vec<u8>, ReviewError> {
+        Ok(self
+            .files(artifact_type)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ev(format!("the {artifact_type} artifact has no files")))?
+            .1)
+    }
+
+    /// The journal and its blobs, each blob checked against its name.
+    pub fn journal(&self) -> Result<(Journal, Blobs), ReviewError> {
+        let mut files = self.files(ARTIFACT_JOURNAL)?.into_iter();
+        let (_, j) = files
+            .next()
+            .ok_or_else(|| ev("the journal artifact is empty"))?;
+        let journal = Journal::from_json(&j).map_err(|e| ev(format!("journal: {e}")))?;
+        let mut blobs = Blobs::default();
+        for (title, bytes) in files {
+            let (sha, _) = blobs.insert(bytes);
+            if sha.0 != title {
+                return Err(ev(format!("journal blob {title} has sha256 {sha}")));
+            }
+        }
+        Ok((journal, blobs))
+    }
+
+    /// Rebuild the patch layer from the base layers and the journal.
+    pub fn replay(&self, read: &ReadOptions<'_>) -> Result<Replay, ReviewError> {
+        let (journal, blobs) = self.journal()?;
+        let m = &self.docs.manifest;
+        if m.layers.len() < 2 {
+            return Err(ev("the image has no patch layer"));
+        }
+        let n = m.layers.len() - 1;
+        let mut base = Merged::default();
+        read_layers(
+            self.store(),
+            &m.layers[..n],
+            &self.docs.diff_ids[..n],
+            0,
+            &Capture::new(std::iter::empty()).expect("no globs"),
+            &mut base,
+            read,
+        )?;
+        let staged = staged_from(&journal, &blobs)?;
+        let epoch = self.docs.config["created"]
+            .as_str()
+            .and_then(crate::image::patch::parse_rfc3339)
+            .unwrap_or(0);
+        let last = &m.layers[n];
+        let compression = Compression::of_media_type(&last.media_type)
+            .ok_or_else(|| ev(format!("patch layer media type {:?}", last.media_type)))?;
+        let layer = build_layer(&base, &staged, &blobs, epoch, compression)?;
+        Ok(Replay {
+            recorded: last.digest.clone(),
+            recorded_diff_id: self.docs.diff_ids[n].clone(),
+            rebuilt: Digest::of(&layer.blob),
+            rebuilt_diff_id: layer.diff_id,
+        })
+    }
+
+    /// Check the signature, the subject, every layer and the journal.
+    pub fn verify(&self, key: &PublicKey, read: &ReadOptions<'_>) -> Vec<Check> {
+        let mut out = Vec::new();
+        let mut check = |name: &str, r: Result<String, String>| {
+            out.push(Check {
+                name: name.into(),
+                ok: r.is_ok(),
+                detail: r.unwrap_or_else(|e| e),
+            })
+        };
+        // 1. The provenance signature and its subject.
+        let statement = self
+            .file(ARTIFACT_INTOTO)
+            .map_err(|e| e.to_string())
+            .and_then(|b| dsse::Envelope::from_json(&b).map_err(|e| e.to_string()))
+            .and_then(|env| {
+                dsse::verify(&env, attest::intoto::PAYLOAD_TYPE, key).map_err(|e| e.to_string())
+            })
+            .and_then(|p| {
+                serde_json::from_slice::<serde_json::Value>(&p).map_err(|e| e.to_string())
+            });
+        check(
+            "signature",
+            statement
+                .as_ref()
+                .map(|_| format!("provenance signed by key {}", key.keyid()))
+                .map_err(|e| format!("provenance signature: {e}")),
+        );
+        if let Ok(st) = &statement {
+            let want = self.subject.digest.hex();
+            let ok = st["subject"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|x| x["digest"]["sha256"] == want));
+            check(
+                "subject",
+                if ok {
+                    Ok(format!("the statement names {}", self.subject.digest))
+                } else {
+                    Err(format!(
+                        "the statement does not name {}",
+                        self.subject.digest
+                    ))
+                },
+            );
+            // The attached documents are the ones the signed statement hashed.
+            let byproducts = st["predicate"]["runDetails"]["byproducts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for (t, name) in [
+                (ARTIFACT_JOURNAL, "journal.json"),
+                (ARTIFACT_CYCLONEDX, "sbom.cdx.json"),
+                (ARTIFACT_SPDX, "sbom.spdx.json"),
+                (ARTIFACT_OPENVEX, "vex.openvex.json"),
+            ] {
+                let signed = byproducts
+                    .iter()
+                    .find(|b| b["name"] == name)
+                    .and_then(|b| b["digest"]["sha256"].as_str().map(str::to_owned));
+                let r = match (self.file(t), signed) {
+                    (Ok(b), Some(s)) if Sha256Hex::of(&b).0 == s => {
+                        Ok(format!("{name} matches the signed digest"))
+                    }
+                    (Ok(b), Some(s)) => Err(format!(
+                        "{name} has sha256 {}, the statement signed {s}",
+                        Sha256Hex::of(&b)
+                    )),
+                    (Err(e), _) => Err(e.to_string()),
+                    (_, None) => Err(format!("the statement lists no {name}")),
+                };
+                check(name, r);
+            }
+        }
+        // 2. Every layer and diff_id.
+        let m = &self.docs.manifest;
+        let mut merged = Merged::default();
+        let r = read_layers(
+            self.store(),
+            &m.layers,
+            &self.docs.diff_ids,
+            0,
+            &Capture::new(std::iter::empty()).expect("no globs"),
+            &mut merged,
+            read,
+        );
+        check(
+            "layers",
+            r.map(|_| format!("{} layers match their digests and diff_ids", m.layers.len()))
+                .map_err(|e| e.to_string()),
+        );
+        // 3. The journal explains the patch layer byte for byte.
+        check(
+            "journal",
+            match self.replay(read) {
+                Ok(r) if r.matches() => {
+                    Ok(format!("replaying the journal rebuilds {}", r.recorded))
+                }
+                Ok(r) => Err(format!(
+                    "replaying the journal gives {} (diff_id {}), the image has {} (diff_id {})",
+                    r.rebuilt, r.rebuilt_diff_id, r.recorded, r.recorded_diff_id
+                )),
+                Err(e) => Err(e.to_string()),
+            },
+        );
+        out
+    }
+}
+
+impl Patched {
+    /// The image as it was before rootwasm: this platform's manifest without
+    /// its patch layer, and its config without the patch's diff_id and
+    /// history entry (the rest, `created` included, is what apply kept).
+    pub fn into_base(self) -> Source {
+        let mut manifest = self.docs.manifest.clone();
+        manifest.layers.pop();
+        manifest.annotations = None;
+        let mut config = self.docs.config.clone();
+        if let Some(d) = config["rootfs"]["diff_ids"].as_array_mut() {
+            d.pop();
+        }
+        if let Some(h) = config["history"].as_array_mut() {
+            h.pop();
+        }
+        let config_bytes = to_canonical_json(&config);
+        manifest.config = Descriptor::for_bytes(&manifest.config.media_type, &config_bytes);
+        let manifest_bytes = to_canonical_json(&manifest);
+        let desc = Descriptor::for_bytes(MEDIA_MANIFEST, &manifest_bytes);
+        let mut blobs = BTreeMap::new();
+        blobs.insert(manifest.config.digest.clone(), config_bytes);
+        blobs.insert(desc.digest.clone(), manifest_bytes);
+        Source {
+            store: Box::new(WithBlobs {
+                blobs,
+                input: self.source.store,
+            }),
+            top: Top::Manifest(desc),
+            repo_tags: Vec::new(),
+        }
+    }
+}
+
+/// A store with a few extra blobs in memory.
+struct WithBlobs {
+    blobs: BTreeMap<Digest, Vec<u8>>,
+    input: Box<dyn BlobStore>,
+}
+
+impl BlobStore for WithBlobs {
+    fn open(&self, digest: &Digest) -> Result<Box<dyn std::io::Read + Send + '_>, ImageError> {
+        match self.blobs.get(digest) {
+            Some(b) => Ok(Box::new(b.as_slice())),
+            None => self.input.open(digest),
+        }
+    }
+}
+
+/// The result of a replay.
+#[derive(Debug)]
+pub struct Replay {
+    /// The patch layer in the image.
+    pub recorded: Digest,
+    /// Its diff_id in the config.
+    pub recorded_diff_id: Digest,
+    /// The rebuilt layer.
+    pub rebuilt: Digest,
+    /// Its diff_id.
+    pub rebuilt_diff_id: Digest,
+}
+
+impl Replay {
+    /// Both digests agree.
+    pub fn matches(&self) -> bool {
+        self.recorded == self.rebuilt && self.recorded_diff_id == self.rebuilt_diff_id
+    }
+}
+
+/// One verification check.
+#[derive(Debug, serde::Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub name: String,
+    /// Passed?
+    pub ok: bool,
+    /// What was found.
+    pub detail: String,
+}
+
+/// The final state of every path the journal touched.
+fn staged_from(
+    journal: &Journal,
+    blobs: &Blobs,
+) -> Result<BTreeMap<RootPath, Staged>, ReviewError> {
+    let mut staged = BTreeMap::new();
+    let path = |p: &str| RootPath::lexical(p).map_err(|e| ev(format!("journal path {p:?}: {e}")));
+    for e in &journal.entries {
+        if let (crate::journal::Op::Rename, Some(from)) = (e.op, &e.from) {
+            staged.insert(path(from)?, Staged::Removed);
+        }
+        let s = match &e.after {
+            None => Staged::Removed,
+            Some(st) => {
+                let content = match (&st.sha256, &st.target) {
+                    (Some(sha), _) => {
+                        if blobs.get(sha).is_none() {
+                            return Err(ev(format!(
+                                "journal entry {} names blob {sha}, which is not attached",
+                                e.seq
+                            )));
+                        }
+                        Content::Blob(sha.clone())
+                    }
+                    (None, Some(t)) => Content::Link(t.clone()),
+                    (None, None) => Content::None,
+                };
+                Staged::Node(Node {
+                    meta: Meta {
+                        kind: st.kind,
+                        size: st.size.unwrap_or(0),
+                        mode: st.mode,
+                        uid: st.uid,
+                        gid: st.gid,
+                    },
+                    content,
+                })
+            }
+        };
+        staged.insert(path(&e.path)?, s);
+    }
+    Ok(staged)
+}
