@@ -12,6 +12,7 @@ mod dpkg;
 mod hostile;
 mod images;
 mod reproducible;
+mod review;
 mod sbom;
 mod scan;
 mod session;

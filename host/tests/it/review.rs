@@ -1,0 +1,468 @@
+//! The evidence a patched image carries, read back by the review verbs and
+//! by other people's tools (skopeo, securesystemslib, the OpenVEX schema,
+//! cyclonedx-python-lib); and tampering with any of it is detected.
+
+use crate::images::*;
+use crate::support::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn oracle(args: &[&str]) -> Result<String, String> {
+    let python = std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let o = Command::new(python)
+        .arg(repo().join("tests/python/attest_oracle.py"))
+        .args(args)
+        .output()
+        .expect("running the Python oracle (ROOTWASM_TEST_PYTHON)");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    if o.status.success() {
+        Ok(out)
+    } else {
+        Err(out + &String::from_utf8_lossy(&o.stderr))
+    }
+}
+
+/// A patched image (libexpat1 upgraded, requests backported) and the key that signed it.
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    out: PathBuf,
+    key: PathBuf,
+    public: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let base = dir.join("base");
+        debian::vendored_root(&repo(), &base);
+        let layers = [
+            Layer::from_dir(&base),
+            Layer::from_dir(&repo().join("tests/fixtures/requests-2.30.0/rootfs")),
+        ];
+        let img = image(&layers, "amd64");
+        write_layout(&dir.join("in"), &[(&img, "amd64")], "v1");
+        let key = dir.join("signing.pem");
+        let o = rootwasm(&["key", "generate", key.to_str().unwrap()]);
+        assert!(o.status.success(), "{:?}", text(&o));
+        let out = dir.join("out");
+        let o = rootwasm(&[
+            "apply",
+            &format!("oci:{}:v1", dir.join("in").display()),
+            "--recipes",
+            repo().join("recipes").to_str().unwrap(),
+            "--output",
+            &format!("oci:{}:patched", out.display()),
+            "--key",
+            key.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{:?}", text(&o));
+        let public = dir.join("signing.pem.pub.pem");
+        Fixture {
+            _tmp: tmp,
+            dir,
+            out,
+            key,
+            public,
+        }
+    }
+
+    fn image(&self, layout: &Path) -> String {
+        format!("oci:{}:patched", layout.display())
+    }
+
+    fn run(&self, layout: &Path, verb: &[&str]) -> (bool, String) {
+        let image = self.image(layout);
+        let mut args = vec![verb[0], image.as_str()];
+        args.extend_from_slice(&verb[1..]);
+        let o = rootwasm(&args);
+        let (out, err) = text(&o);
+        (o.status.success(), out + &err)
+    }
+
+    fn verify(&self, layout: &Path) -> (bool, String) {
+        self.run(layout, &["verify", "--key", self.public.to_str().unwrap()])
+    }
+
+    fn copy(&self, name: &str) -> PathBuf {
+        let to = self.dir.join(name);
+        copy_tree(&self.out, &to);
+        to
+    }
+}
+
+fn json(p: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+fn blob_path(layout: &Path, digest: &str) -> PathBuf {
+    layout
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"))
+}
+
+/// The patched manifest's digest and the artifacts listed for it: (artifactType, manifest digest).
+fn referrers(layout: &Path) -> (String, Vec<(String, String)>) {
+    let idx = json(&layout.join("index.json"));
+    let entries = idx["manifests"].as_array().unwrap();
+    let tag = |e: &Value| {
+        e["annotations"]["org.opencontainers.image.ref.name"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    let subject = entries.iter().find(|e| tag(e) == "patched").unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let fallback = entries
+        .iter()
+        .find(|e| tag(e) == format!("sha256-{}", &subject[7..]))
+        .expect("the referrers fallback tag");
+    let ri = json(&blob_path(layout, fallback["digest"].as_str().unwrap()));
+    let list = ri["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["artifactType"].as_str().unwrap().to_owned(),
+                m["digest"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    (subject, list)
+}
+
+fn artifact_layer(layout: &Path, artifact_type: &str, n: usize) -> String {
+    let (_, list) = referrers(layout);
+    let (_, d) = list.iter().find(|(t, _)| t == artifact_type).unwrap();
+    let m = json(&blob_path(layout, d));
+    m["layers"][n]["digest"].as_str().unwrap().to_owned()
+}
+
+fn flip_byte(path: &Path) {
+    let mut b = std::fs::read(path).unwrap();
+    let i = b.len() / 2;
+    b[i] ^= 0x01;
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn evidence_is_attached_checked_by_other_tools_and_verifies() {
+    let f = Fixture::new();
+    let (subject, list) = referrers(&f.out);
+    let types: Vec<&str> = list.iter().map(|(t, _)| t.as_str()).collect();
+    for t in [
+        "application/vnd.dev.rootwasm.journal.v1+json",
+        "application/vnd.cyclonedx+json",
+        "application/spdx+json",
+        "application/openvex+json",
+        "application/vnd.in-toto+json",
+    ] {
+        assert!(types.contains(&t), "{t} not attached: {types:?}");
+    }
+    // Every artifact names the patched manifest as its subject (OCI 1.1).
+    for (_, d) in &list {
+        let m = json(&blob_path(&f.out, d));
+        assert_eq!(m["subject"]["digest"], subject.as_str(), "{m}");
+        assert_eq!(
+            m["config"]["mediaType"],
+            "application/vnd.oci.empty.v1+json"
+        );
+    }
+    // skopeo reads the image and the referrers index by tag.
+    for tag in ["patched".to_owned(), format!("sha256-{}", &subject[7..])] {
+        let o = Command::new("skopeo")
+            .args([
+                "inspect",
+                "--raw",
+                &format!("oci:{}:{tag}", f.out.display()),
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    // The documents, printed by `attestation`, pass other people's checks.
+    let save = |kind: &str| {
+        let o = rootwasm(&["attestation", &f.image(&f.out), kind]);
+        assert!(o.status.success(), "{kind}: {:?}", text(&o));
+        let p = f.dir.join(format!("{kind}.json"));
+        std::fs::write(&p, &o.stdout).unwrap();
+        p
+    };
+    let env = save("provenance");
+    oracle(&[
+        "verify-dsse",
+        env.to_str().unwrap(),
+        f.public.to_str().unwrap(),
+        "application/vnd.in-toto+json",
+    ])
+    .expect("securesystemslib verifies the provenance");
+    let vex = save("vex");
+    let schema = repo().join("tests/fixtures/schemas/openvex_json_schema_0.2.0.json");
+    oracle(&["openvex", vex.to_str().unwrap(), schema.to_str().unwrap()]).expect("OpenVEX schema");
+    let v = json(&vex);
+    let fixed: Vec<&str> = v["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "fixed")
+        .map(|s| s["vulnerability"]["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        fixed.contains(&"CVE-2023-32681") && fixed.contains(&"CVE-2026-56132"),
+        "{fixed:?}"
+    );
+    let sbom = save("sbom");
+    oracle(&["cyclonedx", sbom.to_str().unwrap()]).expect("CycloneDX schema");
+    let journal = json(&save("journal"));
+    assert_eq!(journal["format"], "rootwasm.journal/v1");
+
+    // The signed statement is about this image and input.
+    let payload = {
+        use base64::Engine as _;
+        let e = json(&env);
+        base64::engine::general_purpose::STANDARD
+            .decode(e["payload"].as_str().unwrap())
+            .unwrap()
+    };
+    let st: Value = serde_json::from_slice(&payload).unwrap();
+    assert!(
+        st["subject"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["digest"]["sha256"] == &subject[7..])
+    );
+    assert!(
+        st["predicate"]["buildDefinition"]["externalParameters"]["recipes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "requests-cve-2023-32681")
+    );
+
+    // The review verbs.
+    let (ok, out) = f.verify(&f.out);
+    assert!(ok, "{out}");
+    assert!(!out.contains("FAIL"), "{out}");
+    let (ok, out) = f.run(&f.out, &["replay"]);
+    assert!(ok && out.contains("byte for byte"), "{out}");
+    let o = rootwasm(&["history", &f.image(&f.out), "--json"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let h: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let by_id = |id: &str| {
+        h.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["recipe"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let req = by_id("requests-cve-2023-32681");
+    assert_eq!(
+        (
+            req["type"].as_str(),
+            req["version_after"].as_str(),
+            req["result"].as_str()
+        ),
+        (Some("backport"), Some("2.30.0"), Some("applied"))
+    );
+    assert_eq!(req["component_sha256"].as_str().unwrap().len(), 64);
+    let expat = by_id("debian-libexpat1-2.5.0-1-deb12u5-amd64");
+    assert_eq!(
+        (
+            expat["type"].as_str(),
+            expat["version_before"].as_str(),
+            expat["version_after"].as_str()
+        ),
+        (
+            Some("distro-upgrade"),
+            Some("2.5.0-1+deb12u2"),
+            Some("2.5.0-1+deb12u5")
+        )
+    );
+    let o = rootwasm(&["diff", &f.image(&f.out)]);
+    let d = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        d.contains("+        if not scheme.startswith('https') and username and password:"),
+        "{d}"
+    );
+    assert!(
+        d.contains("/lib/x86_64-linux-gnu/libexpat.so.1.8.10 ["),
+        "binaries by size, hash and mode: {d}"
+    );
+    // Running the recipes again gives the same journal.
+    let (ok, out) = f.run(
+        &f.out,
+        &[
+            "verify",
+            "--key",
+            f.public.to_str().unwrap(),
+            "--rerun",
+            "--recipes",
+            repo().join("recipes").to_str().unwrap(),
+        ],
+    );
+    assert!(ok && out.contains("same journal"), "{out}");
+    let _ = &f.key;
+}
+
+#[test]
+fn tampering_with_any_byte_is_detected() {
+    let f = Fixture::new();
+    let (subject, _) = referrers(&f.out);
+    let manifest = json(&blob_path(&f.out, &subject));
+    let patch_layer = manifest["layers"].as_array().unwrap().last().unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("a byte of the patch layer", patch_layer, "layers"),
+        (
+            "a byte of the journal",
+            artifact_layer(&f.out, "application/vnd.dev.rootwasm.journal.v1+json", 0),
+            "journal.json",
+        ),
+        (
+            "a byte of a journal blob",
+            artifact_layer(&f.out, "application/vnd.dev.rootwasm.journal.v1+json", 1),
+            "journal",
+        ),
+        (
+            "a byte of the signed statement",
+            artifact_layer(&f.out, "application/vnd.in-toto+json", 0),
+            "signature",
+        ),
+    ];
+    for (i, (what, digest, check)) in cases.into_iter().enumerate() {
+        let copy = f.copy(&format!("t{i}"));
+        flip_byte(&blob_path(&copy, &digest));
+        let (ok, out) = f.verify(&copy);
+        assert!(!ok, "{what}: verify passed:\n{out}");
+        let line = out
+            .lines()
+            .find(|l| l.contains(&format!(" {check} ")))
+            .unwrap_or_default();
+        assert!(
+            line.starts_with("FAIL"),
+            "{what}: expected the {check} check to fail:\n{out}"
+        );
+    }
+
+    // A consistent forgery: the journal rewritten and every digest above it
+    // updated. The layout is self-consistent, but the signature covers the
+    // journal's digest, and the journal no longer explains the layer.
+    let copy = f.copy("forged");
+    let jdigest = artifact_layer(&copy, "application/vnd.dev.rootwasm.journal.v1+json", 0);
+    let mut j = json(&blob_path(&copy, &jdigest));
+    for e in j["entries"].as_array_mut().unwrap() {
+        if e["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("requests/sessions.py")
+        {
+            e["after"]["mode"] = "755".into();
+        }
+    }
+    let new = serde_json::to_vec_pretty(&j).unwrap();
+    replace_blob(&copy, &jdigest, &new);
+    let (ok, out) = f.verify(&copy);
+    assert!(!ok, "{out}");
+    for check in ["journal.json", "journal"] {
+        let line = out
+            .lines()
+            .find(|l| l.contains(&format!(" {check} ")))
+            .unwrap_or_default();
+        assert!(
+            line.starts_with("FAIL"),
+            "the {check} check must fail:\n{out}"
+        );
+    }
+    let (ok, out) = f.run(&copy, &["replay"]);
+    assert!(!ok && out.contains("MISMATCH"), "{out}");
+
+    // Another key did not sign it.
+    let other = f.dir.join("other.pem");
+    assert!(
+        rootwasm(&["key", "generate", other.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let (ok, out) = f.run(
+        &f.out,
+        &[
+            "verify",
+            "--key",
+            f.dir.join("other.pem.pub.pem").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !ok && out
+            .lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("signature")),
+        "{out}"
+    );
+}
+
+/// Replace blob `old` with `bytes` and rewrite every descriptor that pointed
+/// at it, up to index.json, so all digests in the layout match again.
+fn replace_blob(layout: &Path, old: &str, bytes: &[u8]) {
+    use sha2::Digest as _;
+    let new = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
+    std::fs::write(blob_path(layout, &new), bytes).unwrap();
+    let fix = |v: &mut Value, old: &str, new: &str, size: usize| -> bool {
+        let mut hit = false;
+        fn walk(v: &mut Value, old: &str, new: &str, size: usize, hit: &mut bool) {
+            match v {
+                Value::Object(m) => {
+                    if m.get("digest").and_then(Value::as_str) == Some(old)
+                        && m.get("mediaType").is_some()
+                        && m.contains_key("size")
+                    {
+                        m.insert("digest".into(), new.into());
+                        m.insert("size".into(), size.into());
+                        *hit = true;
+                    }
+                    for (k, x) in m.iter_mut() {
+                        if k != "subject" {
+                            walk(x, old, new, size, hit);
+                        }
+                    }
+                }
+                Value::Array(a) => a.iter_mut().for_each(|x| walk(x, old, new, size, hit)),
+                _ => {}
+            }
+        }
+        walk(v, old, new, size, &mut hit);
+        hit
+    };
+    // Walk up: any JSON blob that references `old` is rewritten, and so on.
+    let mut pending = vec![(old.to_owned(), new, bytes.len())];
+    while let Some((o, n, size)) = pending.pop() {
+        let mut idx = json(&layout.join("index.json"));
+        if fix(&mut idx, &o, &n, size) {
+            std::fs::write(layout.join("index.json"), serde_json::to_vec(&idx).unwrap()).unwrap();
+        }
+        for e in std::fs::read_dir(layout.join("blobs/sha256")).unwrap() {
+            let p = e.unwrap().path();
+            let Ok(mut v) = serde_json::from_slice::<Value>(&std::fs::read(&p).unwrap()) else {
+                continue;
+            };
+            if fix(&mut v, &o, &n, size) {
+                let b = serde_json::to_vec(&v).unwrap();
+                let d = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&b)));
+                std::fs::write(blob_path(layout, &d), &b).unwrap();
+                pending.push((
+                    format!("sha256:{}", p.file_name().unwrap().to_string_lossy()),
+                    d,
+                    b.len(),
+                ));
+            }
+        }
+    }
+}
