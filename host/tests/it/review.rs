@@ -236,7 +236,7 @@ fn evidence_is_attached_checked_by_other_tools_and_verifies() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|s| s["digest"]["sha256"] == &subject[7..])
+            .any(|s| s["digest"]["sha256"] == subject[7..])
     );
     assert!(
         st["predicate"]["buildDefinition"]["externalParameters"]["recipes"]
