@@ -118,7 +118,7 @@ pub fn attach_evidence(
             inventory: &inventory,
             patches: &patched,
         };
-        let cdx = crate::sbom::cyclonedx(&sbom_subject);
+        let mut cdx = crate::sbom::cyclonedx(&sbom_subject);
         let spdx = crate::sbom::spdx(&sbom_subject);
         let records: Vec<_> = patched.iter().map(|x| x.record.clone()).collect();
         let image = ImageSubject {
@@ -134,6 +134,19 @@ pub fn attach_evidence(
             author: "rootwasm",
             timestamp: Epoch(epoch),
         })?;
+        // CycloneDX VEX inside the SBOM: resolved_with_pedigree for backports,
+        // resolved for distro upgrades.
+        let cdx_vulns = attest::cdx_vex::vulnerabilities(&attest::cdx_vex::CdxVexInput {
+            image: &image,
+            records: &records,
+            inventory: &inventory,
+            vulnerabilities: &vulns,
+            timestamp: Epoch(epoch),
+            sbom: None,
+        })?;
+        if !cdx_vulns.is_empty() {
+            cdx["vulnerabilities"] = serde_json::Value::Array(cdx_vulns);
+        }
         let journal = p.journal.to_json();
         let mut journal_files = vec![File {
             media_type: ARTIFACT_JOURNAL.into(),

@@ -155,8 +155,13 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e).with_context(|| format!("patching {}", a.image)),
     };
     // The evidence: journal, SBOMs, VEX and signed provenance, attached to
-    // each patched platform (OCI outputs; a docker archive has no place for them).
-    if matches!(output, Reference::OciLayout { .. }) {
+    // each patched platform. Only in a tagged OCI output: a docker archive has
+    // no place for them, and an untagged layout must hold one image for skopeo.
+    let patched_any = applied
+        .platforms
+        .iter()
+        .any(|p| p.manifest_after != p.manifest_before);
+    if matches!(output, Reference::OciLayout { tag: Some(_), .. }) {
         let mut toml_sha = std::collections::BTreeMap::new();
         for r in &recipes {
             let p = r.dir.join("recipe.toml");
@@ -185,13 +190,9 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             },
         )
         .context("attaching the SBOM, VEX, provenance and journal")?;
-    } else if applied
-        .platforms
-        .iter()
-        .any(|p| p.manifest_after != p.manifest_before)
-    {
+    } else if patched_any {
         eprintln!(
-            "rootwasm: note: attestations are attached only to oci: outputs; use `skopeo copy` from an oci: output to keep them"
+            "rootwasm: note: no attestations attached: they go into a tagged oci: output (oci:<dir>:<tag>)"
         );
     }
     progress(&format!("writing {}", a.output));

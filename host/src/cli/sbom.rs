@@ -87,7 +87,34 @@ pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
         patches: &patches,
     };
     let doc = match a.format {
-        Format::Cyclonedx => cyclonedx(&subject),
+        Format::Cyclonedx => {
+            let mut doc = cyclonedx(&subject);
+            // What rootwasm fixed, as CycloneDX VEX (as in the attached SBOM).
+            let records: Vec<_> = patches.iter().map(|p| p.record.clone()).collect();
+            let image = rootwasm::attest::ImageSubject {
+                name: &name,
+                repository: None,
+                digests: vec![desc.digest.clone()],
+            };
+            let created = config["created"]
+                .as_str()
+                .and_then(rootwasm::image::patch::parse_rfc3339)
+                .unwrap_or(0);
+            let vulns = rootwasm::attest::cdx_vex::vulnerabilities(
+                &rootwasm::attest::cdx_vex::CdxVexInput {
+                    image: &image,
+                    records: &records,
+                    inventory: &inventory,
+                    vulnerabilities: &[],
+                    timestamp: rootwasm::attest::Epoch(created),
+                    sbom: None,
+                },
+            )?;
+            if !vulns.is_empty() {
+                doc["vulnerabilities"] = serde_json::Value::Array(vulns);
+            }
+            doc
+        }
         Format::Spdx => spdx(&subject),
     };
     println!("{}", serde_json::to_string_pretty(&doc)?);

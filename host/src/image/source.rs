@@ -106,6 +106,12 @@ fn top_of(desc: Descriptor, what: &str) -> Result<Top, ImageError> {
     }
 }
 
+/// `sha256-<64 hex>`: a referrers fallback tag (attached evidence), not an image.
+fn is_referrers_tag(name: Option<&str>) -> bool {
+    name.and_then(|n| n.strip_prefix("sha256-"))
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// Pick the descriptor to patch from an OCI `index.json`.
 fn pick(index: &Index, tag: Option<&str>, what: &str) -> Result<Descriptor, ImageError> {
     match tag {
@@ -115,8 +121,14 @@ fn pick(index: &Index, tag: Option<&str>, what: &str) -> Result<Descriptor, Imag
             .find(|d| d.annotation(ANNOTATION_REF_NAME) == Some(t))
             .cloned()
             .ok_or_else(|| ImageError::malformed(what, format!("no image tagged {t:?}"))),
-        None => match index.manifests.as_slice() {
-            [one] => Ok(one.clone()),
+        None => match index
+            .manifests
+            .iter()
+            .filter(|d| !is_referrers_tag(d.annotation(ANNOTATION_REF_NAME)))
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            [one] => Ok((*one).clone()),
             [] => Err(ImageError::malformed(what, "lists no images")),
             many => {
                 let tags: Vec<_> = many

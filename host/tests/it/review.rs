@@ -219,6 +219,19 @@ fn evidence_is_attached_checked_by_other_tools_and_verifies() {
     );
     let sbom = save("sbom");
     oracle(&["cyclonedx", sbom.to_str().unwrap()]).expect("CycloneDX schema");
+    // CycloneDX VEX in the SBOM: a backport is resolved with pedigree, an upgrade resolved.
+    let bom = json(&sbom);
+    let state = |id: &str| {
+        bom["vulnerabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == id)
+            .map(|v| v["analysis"]["state"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("{id} not in the SBOM's vulnerabilities"))
+    };
+    assert_eq!(state("CVE-2023-32681"), "resolved_with_pedigree");
+    assert_eq!(state("CVE-2026-56132"), "resolved");
     let journal = json(&save("journal"));
     assert_eq!(journal["format"], "rootwasm.journal/v1");
 
