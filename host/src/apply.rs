@@ -17,7 +17,7 @@ use crate::image::patch::{build_layer, parse_rfc3339, rfc3339};
 use crate::image::sink::{Blob, OutputImage};
 use crate::image::source::{BlobStore, Source, Top};
 use crate::image::view::{Capture, Docs, ReadOptions, load_docs, read_layers};
-use crate::journal::{Blobs, Journal};
+use crate::journal::{Blobs, Entry, Journal, Op, State};
 use crate::manifest::Recipe;
 use crate::matching::{Match, match_recipe};
 use crate::record::{ANNOTATION_PATCHES, PatchRecord, records};
@@ -333,6 +333,7 @@ fn patch_manifest(
     let mut view: Arc<dyn RootView + Send + Sync> = Arc::new(full);
     let mut results = Vec::new();
     let mut journal = Journal::default();
+    let carried_staged = carried.staged.clone();
     let mut combined = carried;
     let inv = crate::inventory::inventory(view.as_ref());
     let mut records = if repatch {
@@ -432,6 +433,16 @@ fn patch_manifest(
     }
 
     let unchanged = journal.entries.is_empty();
+    // On a re-patch, the journal starts with what the earlier patch layer
+    // carried, so it alone still explains the whole new layer (replay, verify).
+    if !unchanged && !carried_staged.is_empty() {
+        let mut all = carried_entries(&carried_staged);
+        all.append(&mut journal.entries);
+        for (i, e) in all.iter_mut().enumerate() {
+            e.seq = i as u64;
+        }
+        journal.entries = all;
+    }
     let result = |after: Digest, journal: Journal, blobs: Blobs| PlatformResult {
         platform: platform.into(),
         manifest_before: desc.digest.clone(),
@@ -555,6 +566,48 @@ fn to_oci_layer(mut d: Descriptor) -> Descriptor {
 }
 
 /// An earlier patch layer as staged changes, so the new layer carries them.
+/// Journal entries recreating what an earlier patch layer changed, recorded
+/// under the recipe name [`CARRIED`].
+fn carried_entries(staged: &BTreeMap<crate::rootfs::RootPath, Staged>) -> Vec<Entry> {
+    staged
+        .iter()
+        .map(|(path, s)| {
+            let (op, after) = match s {
+                Staged::Removed => (Op::Remove, None),
+                Staged::Node(n) => {
+                    let (op, sha256, target) = match &n.content {
+                        Content::Blob(d) => (Op::WriteFile, Some(d.clone()), None),
+                        Content::Link(t) => (Op::Symlink, None, Some(t.clone())),
+                        Content::None => (Op::Mkdir, None, None),
+                    };
+                    let state = State {
+                        kind: n.meta.kind,
+                        size: (n.meta.kind == Kind::File).then_some(n.meta.size),
+                        sha256,
+                        mode: n.meta.mode,
+                        uid: n.meta.uid,
+                        gid: n.meta.gid,
+                        target,
+                    };
+                    (op, Some(state))
+                }
+            };
+            Entry {
+                seq: 0,
+                recipe: CARRIED.into(),
+                op,
+                path: path.to_string(),
+                from: None,
+                before: None,
+                after,
+            }
+        })
+        .collect()
+}
+
+/// The recipe name of journal entries carried from an earlier patch layer.
+pub const CARRIED: &str = "rootwasm:earlier-patch";
+
 fn carried_changes(idx: &crate::image::layer::LayerIndex, base: &Merged) -> Changes {
     let mut c = Changes::default();
     for e in &idx.entries {

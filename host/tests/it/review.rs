@@ -479,3 +479,71 @@ fn replace_blob(layout: &Path, old: &str, bytes: &[u8]) {
         }
     }
 }
+
+#[test]
+fn a_repatched_image_still_replays_and_verifies() {
+    let f = Fixture::new();
+    // Patch once with requests only, then again with everything: the second
+    // apply replaces the patch layer and carries the first one's changes.
+    let once = f.dir.join("once");
+    let twice = f.dir.join("twice");
+    for (input, output, only) in [
+        (f.dir.join("in"), &once, Some("requests-cve-2023-32681")),
+        (once.clone(), &twice, None),
+    ] {
+        let mut args = vec![
+            "apply".to_owned(),
+            format!(
+                "oci:{}:{}",
+                input.display(),
+                if only.is_some() { "v1" } else { "patched" }
+            ),
+            "--recipes".into(),
+            repo().join("recipes").display().to_string(),
+            "--output".into(),
+            format!("oci:{}:patched", output.display()),
+            "--key".into(),
+            f.key.display().to_string(),
+        ];
+        if let Some(id) = only {
+            args.extend(["--recipe".into(), id.into()]);
+        }
+        let o = rootwasm(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(o.status.success(), "{:?}", text(&o));
+    }
+    let (_, out) = f.run(&once, &["history"]);
+    assert!(!out.contains("libexpat1"), "{out}");
+    let o = rootwasm(&[
+        "history",
+        &format!("oci:{}:patched", twice.display()),
+        "--json",
+    ]);
+    let h: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(h.as_array().unwrap().len(), 2, "{h}");
+    let m = json(&blob_path(&twice, &referrers(&twice).0));
+    assert_eq!(
+        m["layers"].as_array().unwrap().len(),
+        3,
+        "one patch layer, replaced"
+    );
+    let (ok, out) = f.run(&twice, &["verify", "--key", f.public.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let journal = rootwasm(&[
+        "attestation",
+        &format!("oci:{}:patched", twice.display()),
+        "journal",
+    ]);
+    let j: Value = serde_json::from_slice(&journal.stdout).unwrap();
+    assert!(
+        j["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["recipe"] == "rootwasm:earlier-patch"
+                && e["path"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("requests/sessions.py")),
+        "the carried change is journaled"
+    );
+}
