@@ -152,7 +152,8 @@ pub fn purl(p: &Package, inv: &Inventory) -> String {
             distro_purl("rpm", None, p, vr, epoch, inv)
         }
         "pypi" => {
-            let name = p.name.to_ascii_lowercase().replace(['_', '.'], "-");
+            // The purl spec: lowercase, `_` as `-`; dots stay (unlike PEP 503).
+            let name = p.name.to_ascii_lowercase().replace('_', "-");
             packageurl::PackageUrl::new("pypi", name).and_then(|mut u| {
                 u.with_version(p.version.as_str())?;
                 Ok(u.to_string())
@@ -493,4 +494,35 @@ pub fn read_platform(
         out.push(Patched { record, diff });
     }
     Ok((full, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(ecosystem: &str, name: &str, version: &str) -> Package {
+        Package {
+            ecosystem: ecosystem.into(),
+            name: name.into(),
+            version: version.into(),
+            arch: None,
+            source: None,
+            licenses: Vec::new(),
+            location: "/x".into(),
+        }
+    }
+
+    #[test]
+    fn pypi_purls_follow_the_purl_spec() {
+        let inv = Inventory::default();
+        // Lowercase, `_` as `-`, dots kept (the purl spec, not PEP 503).
+        assert_eq!(
+            purl(&pkg("pypi", "Zope.Interface_Ext", "5.4.0"), &inv),
+            "pkg:pypi/zope.interface-ext@5.4.0"
+        );
+        assert_eq!(
+            purl(&pkg("npm", "@types/node", "20.1.0"), &inv),
+            "pkg:npm/%40types/node@20.1.0"
+        );
+    }
 }
