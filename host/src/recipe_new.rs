@@ -110,7 +110,10 @@ fn changelog_fixes(deb: &Deb, installed: Option<&str>) -> Result<Vec<Fix>, NewEr
     let mut out: Vec<Fix> = Vec::new();
     // Oldest first, so each id gets the date of the upload that first fixed it.
     for e in entries.iter().rev() {
-        let v = version(&e.version)?;
+        // An entry whose version dpkg could not parse is not an upload to compare.
+        let Ok(v) = version(&e.version) else {
+            continue;
+        };
         if floor.as_ref().is_some_and(|f| v <= *f) {
             continue;
         }
@@ -177,6 +180,7 @@ fn toml_list(items: &[String]) -> String {
 pub fn distro_upgrade(o: &DistroUpgrade) -> Result<PathBuf, NewError> {
     let (bytes, deb) = read_deb(&o.deb)?;
     let (pkg, ver, arch) = (deb.package(), deb.version(), deb.architecture());
+    let may_remove = matches!(o.installed, Some(Installed::Deb(_)));
     let (installed, old_paths) = match &o.installed {
         None => (None, Vec::new()),
         Some(Installed::Version(v)) => (Some(v.clone()), Vec::new()),
@@ -356,9 +360,10 @@ pub fn distro_upgrade(o: &DistroUpgrade) -> Result<PathBuf, NewError> {
     );
     let _ = write!(
         t,
-        "\n[params]\npackage = {}\ndeb = {}\n",
+        "\n[params]\npackage = {}\ndeb = {}\n# The old version's paths are in scope (from --installed OLD.deb).\nremove-obsolete = {}\n",
         toml_str(pkg),
-        toml_str(&file_name)
+        toml_str(&file_name),
+        toml_str(if may_remove { "true" } else { "false" })
     );
     let _ = write!(
         t,

@@ -127,7 +127,7 @@ pub fn find(cx: &mut Context<'_>, package: &str, arch: Option<&str>) -> Result<O
         let mut names: Vec<String> = cx
             .read_dir(&dir)?
             .into_iter()
-            .filter(|e| e.kind == Kind::File && !e.name.contains('.'))
+            .filter(|e| e.kind == Kind::File && !e.name.ends_with(".md5sums"))
             .map(|e| e.name)
             .collect();
         names.sort();
@@ -177,29 +177,63 @@ pub fn write_stanza(cx: &mut Context<'_>, inst: &Installed, stanza: &Stanza) -> 
 }
 
 /// Set the md5sums of `changed` files (absolute paths) in the package's
-/// md5sums file, so `dpkg --verify` stays clean after a backport. Paths the
-/// file does not list are refused: a backport must not touch files the
-/// package does not own.
+/// md5sums file, so `dpkg --verify` stays clean after a backport.
+///
+/// Every path must be the package's: listed in its md5sums, its `.list`, or
+/// its `Conffiles` (dpkg tracks conffiles by the status hash, not md5sums,
+/// so those lines are left alone). Anything else is refused: a backport
+/// must not touch files the package does not own. Old distroless images
+/// carry neither md5sums nor a list; then there is nothing to check or keep.
 pub fn update_md5sums(cx: &mut Context<'_>, inst: &Installed, changed: &[String]) -> Result<()> {
     let path = inst.info_file("md5sums");
-    if !cx.exists(&path)? {
-        // Old distroless images carry no md5sums; there is nothing to keep consistent.
+    let list = inst.info_file("list");
+    let mut sums = if cx.exists(&path)? {
+        let text = cx.read_to_string(&path)?;
+        Some(md5sums::parse(&text).map_err(|e| Error::msg(format!("{path}: {e}")))?)
+    } else {
+        None
+    };
+    let listed: Option<Vec<String>> = if cx.exists(&list)? {
+        Some(
+            cx.read_to_string(&list)?
+                .lines()
+                .map(str::to_owned)
+                .collect(),
+        )
+    } else {
+        None
+    };
+    if sums.is_none() && listed.is_none() {
         return Ok(());
     }
-    let text = cx.read_to_string(&path)?;
-    let mut sums = md5sums::parse(&text).map_err(|e| Error::msg(format!("{path}: {e}")))?;
+    let conffiles: Vec<String> = inst.conffiles().into_iter().map(|(p, _, _)| p).collect();
     for file in changed {
-        let sum = rootwasm_deb::md5_hex(&cx.read(file)?);
-        let slot = sums.iter_mut().find(|(p, _)| p == file).ok_or_else(|| {
-            Error::msg(format!(
-                "{file} is not listed in {path}: the package {} does not own it",
+        let in_sums = sums
+            .as_ref()
+            .is_some_and(|s| s.iter().any(|(p, _)| p == file));
+        let owned = in_sums
+            || conffiles.contains(file)
+            || listed.as_ref().is_some_and(|l| l.contains(file));
+        if !owned {
+            return Err(Error::msg(format!(
+                "{file} is not a file of the package {}: a backport may only change files it owns",
                 inst.name
-            ))
-        })?;
-        slot.1 = sum;
+            )));
+        }
+        if in_sums {
+            let sum = rootwasm_deb::md5_hex(&cx.read(file)?);
+            if let Some(slot) = sums
+                .as_mut()
+                .and_then(|s| s.iter_mut().find(|(p, _)| p == file))
+            {
+                slot.1 = sum;
+            }
+        }
     }
-    let mode = cx.stat(&path)?.map_or(0o644, |m| m.mode);
-    cx.write_file(&path, md5sums::format(&sums).as_bytes(), mode)?;
+    if let Some(sums) = sums {
+        let mode = cx.stat(&path)?.map_or(0o644, |m| m.mode);
+        cx.write_file(&path, md5sums::format(&sums).as_bytes(), mode)?;
+    }
     Ok(())
 }
 

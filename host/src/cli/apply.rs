@@ -144,7 +144,6 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             Some(LayerCache::new(cache_root.join("layer-index")))
         },
     };
-    let key = super::key::signing_key(a.key.as_deref())?;
     let mut applied = match apply(&sandbox, &src, &opts) {
         Ok(x) => x,
         Err(ApplyError::FailFast(e)) => {
@@ -161,7 +160,8 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         .platforms
         .iter()
         .any(|p| p.manifest_after != p.manifest_before);
-    if matches!(output, Reference::OciLayout { tag: Some(_), .. }) {
+    if patched_any && matches!(output, Reference::OciLayout { tag: Some(_), .. }) {
+        let key = super::key::signing_key(a.key.as_deref())?;
         let mut toml_sha = std::collections::BTreeMap::new();
         for r in &recipes {
             let p = r.dir.join("recipe.toml");

@@ -27,15 +27,15 @@ pub enum KeyCommand {
 }
 
 /// The local key's path.
-pub fn default_path() -> PathBuf {
+pub fn default_path() -> anyhow::Result<PathBuf> {
     if let Some(p) = std::env::var_os("ROOTWASM_KEY") {
-        return p.into();
+        return Ok(p.into());
     }
     let config = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    config.join("rootwasm/signing-key.pem")
+        .context("no signing key: pass --key, or set ROOTWASM_KEY (neither HOME nor XDG_CONFIG_HOME is set)")?;
+    Ok(config.join("rootwasm/signing-key.pem"))
 }
 
 fn public_path(private: &Path) -> PathBuf {
@@ -60,7 +60,7 @@ pub fn signing_key(explicit: Option<&Path>) -> anyhow::Result<SigningKey> {
         return key::load_private(p)
             .with_context(|| format!("loading the signing key {}", p.display()));
     }
-    let p = default_path();
+    let p = default_path()?;
     if p.exists() {
         return key::load_private(&p).with_context(|| {
             format!(
@@ -81,7 +81,10 @@ pub fn signing_key(explicit: Option<&Path>) -> anyhow::Result<SigningKey> {
 pub fn run(c: KeyCommand) -> anyhow::Result<ExitCode> {
     match c {
         KeyCommand::Export { key } => {
-            let p = key.unwrap_or_else(default_path);
+            let p = match key {
+                Some(k) => k,
+                None => default_path()?,
+            };
             let k = key::load_private(&p).with_context(|| format!("loading {}", p.display()))?;
             print!("{}", k.public().to_spki_pem());
             Ok(ExitCode::SUCCESS)

@@ -339,7 +339,7 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     let key_path = match &a.key {
         Some(k) => k.clone(),
         None => {
-            let mut s = super::key::default_path().into_os_string();
+            let mut s = super::key::default_path()?.into_os_string();
             s.push(".pub.pem");
             s.into()
         }
@@ -384,6 +384,7 @@ fn rerun(p: Patched, dir: &std::path::Path) -> anyhow::Result<rootwasm::review::
     }
     let recipes = super::apply::load_recipes(dir, &ids)?;
     let (recorded, _) = p.journal()?;
+    let recorded_layer = p.docs.manifest.layers.last().map(|l| l.digest.clone());
     let source = p.into_base();
     let cache =
         rootwasm::sandbox::ComponentCache::new(rootwasm::sandbox::ComponentCache::default_dir());
@@ -403,15 +404,48 @@ fn rerun(p: Patched, dir: &std::path::Path) -> anyhow::Result<rootwasm::review::
         },
     )?;
     let again = &applied.platforms[0].journal;
+    let names = ids.join(", ");
+    // An image patched twice journals what the first patch carried; a fresh
+    // run has nothing to carry, so there the rebuilt layer is what must match.
+    if recorded
+        .entries
+        .iter()
+        .any(|e| e.recipe == rootwasm::apply::CARRIED)
+    {
+        use rootwasm::image::sink::Blob;
+        let after = &applied.platforms[0].manifest_after;
+        let layer = match applied.output.blobs.get(after) {
+            Some((_, Blob::New(b))) => {
+                serde_json::from_slice::<rootwasm::image::model::Manifest>(b)
+                    .ok()
+                    .and_then(|m| m.layers.last().map(|l| l.digest.clone()))
+            }
+            _ => None,
+        };
+        let ok = layer.is_some() && layer == recorded_layer;
+        return Ok(rootwasm::review::Check {
+            name: "rerun".into(),
+            ok,
+            detail: if ok {
+                format!(
+                    "running {names} again on the base rebuilds the same patch layer (the image was patched more than once)"
+                )
+            } else {
+                format!(
+                    "running {names} again on the base gives patch layer {layer:?}, the image has {recorded_layer:?}"
+                )
+            },
+        });
+    }
+    let same = again.to_json() == recorded.to_json();
     Ok(rootwasm::review::Check {
         name: "rerun".into(),
-        ok: again.to_json() == recorded.to_json(),
-        detail: if again.to_json() == recorded.to_json() {
-            format!("running {} again gives the same journal", ids.join(", "))
+        ok: same,
+        detail: if same {
+            format!("running {names} again gives the same journal")
         } else {
             format!(
-                "running {} again gives a different journal ({} entries, recorded {})",
-                ids.join(", "),
+                "running {names} again gives a different journal ({} entries, recorded {})",
                 again.entries.len(),
                 recorded.entries.len()
             )

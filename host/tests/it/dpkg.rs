@@ -150,6 +150,15 @@ fn tree_diff(ours: &Path, oracle: &Path) -> Vec<String> {
         }
         if a.get(k) != b.get(k) {
             out.push(format!("{k}: rootwasm {:?}, dpkg {:?}", a.get(k), b.get(k)));
+            // dpkg's text files: show both, so a difference reads at once.
+            if k.starts_with("var/lib/dpkg/") {
+                let read = |r: &Path| std::fs::read_to_string(r.join(k)).unwrap_or_default();
+                out.push(format!(
+                    "  rootwasm:\n{}  dpkg:\n{}",
+                    read(ours),
+                    read(oracle)
+                ));
+            }
         }
     }
     out
@@ -691,5 +700,194 @@ fn distroless_status_d_is_upgraded_in_place() {
             .iter()
             .any(|c| c["name"] == "libexpat1" && c["version"] == "2.5.0-1+deb12u5"),
         "{bom}"
+    );
+}
+
+/// A small package built with dpkg-deb: `files` are (path, contents) under /.
+fn make_deb(out: &Path, pkg: &str, version: &str, files: &[(&str, &str)], conffiles: &[&str]) {
+    let d = out.with_extension("d");
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("DEBIAN")).unwrap();
+    std::fs::write(
+        d.join("DEBIAN/control"),
+        format!(
+            "Package: {pkg}\nVersion: {version}\nArchitecture: amd64\nMaintainer: rootwasm tests <tests@rootwasm.invalid>\nDescription: test package\n"
+        ),
+    )
+    .unwrap();
+    if !conffiles.is_empty() {
+        std::fs::write(d.join("DEBIAN/conffiles"), conffiles.join("\n") + "\n").unwrap();
+    }
+    for (p, body) in files {
+        let f = d.join(p.trim_start_matches('/'));
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, body).unwrap();
+    }
+    let o = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "-Zxz", "-b"])
+        .arg(&d)
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn dropped_and_moved_files_on_a_merged_usr_root_match_dpkg() {
+    let tmp = tempfile::tempdir().unwrap();
+    // v1 ships its library under /lib, a doc file and two conffiles; v2 moves
+    // the library to /usr/lib (the /usr-move), drops the doc file and one conffile.
+    let v1 = tmp.path().join("mv_1.0_amd64.deb");
+    let v2 = tmp.path().join("mv_2.0_amd64.deb");
+    make_deb(
+        &v1,
+        "mv",
+        "1.0",
+        &[
+            ("lib/x86_64-linux-gnu/libmv.so.1", "library one\n"),
+            ("usr/share/doc/mv/old.txt", "gone in 2.0\n"),
+            ("etc/mv/kept.conf", "kept\n"),
+            ("etc/mv/dropped.conf", "dropped\n"),
+        ],
+        &["/etc/mv/kept.conf", "/etc/mv/dropped.conf"],
+    );
+    make_deb(
+        &v2,
+        "mv",
+        "2.0",
+        &[
+            ("usr/lib/x86_64-linux-gnu/libmv.so.1", "library two\n"),
+            ("usr/share/doc/mv/new.txt", "new in 2.0\n"),
+            ("etc/mv/kept.conf", "kept\n"),
+        ],
+        &["/etc/mv/kept.conf"],
+    );
+    // A merged-/usr root, as Debian 12 images have: /lib -> usr/lib, and a
+    // package that lists /lib (as libc6 does) installed through the alias.
+    let before = tmp.path().join("before");
+    std::fs::create_dir_all(before.join("usr/lib")).unwrap();
+    std::os::unix::fs::symlink("usr/lib", before.join("lib")).unwrap();
+    let libc = tmp.path().join("libc_1.0_amd64.deb");
+    make_deb(
+        &libc,
+        "libc",
+        "1.0",
+        &[("lib/x86_64-linux-gnu/libc.so.6", "libc\n")],
+        &[],
+    );
+    debian::dpkg_install(&before, &[&libc, &v1]);
+    let oracle = tmp.path().join("oracle");
+    copy_tree(&before, &oracle);
+    debian::dpkg_install(&oracle, &[&v2]);
+    assert!(
+        oracle.join("usr/lib/x86_64-linux-gnu/libmv.so.1").exists(),
+        "dpkg keeps the moved file"
+    );
+
+    let input = layout_of(&before, &tmp.path().join("in"));
+    // Made with only the installed version, the recipe may not remove the old
+    // files, and says how to make one that can.
+    let (recipes, id) = new_recipe(
+        &tmp.path().join("v"),
+        &v2,
+        "1.0",
+        &["--fix", "CVE-2000-0002"],
+    );
+    refused(
+        &input,
+        &recipes,
+        &id,
+        tmp.path(),
+        "re-create this recipe with",
+        1,
+    );
+    // Made with the old .deb, it upgrades exactly as dpkg did.
+    let (recipes, id) = new_recipe(
+        &tmp.path().join("d"),
+        &v2,
+        v1.to_str().unwrap(),
+        &["--fix", "CVE-2000-0002"],
+    );
+    let output = format!("oci:{}:patched", tmp.path().join("out").display());
+    let o = apply(&input, &output, &recipes, &[&id]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let rootfs = unpack(&output, &tmp.path().join("bundle"));
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("usr/lib/x86_64-linux-gnu/libmv.so.1")).unwrap(),
+        "library two\n"
+    );
+    assert!(!rootfs.join("usr/share/doc/mv/old.txt").exists());
+    assert!(
+        std::fs::symlink_metadata(rootfs.join("lib"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the /lib -> usr/lib alias stays"
+    );
+    let diff = tree_diff(&rootfs, &oracle);
+    assert!(
+        diff.is_empty(),
+        "differences from dpkg:\n{}",
+        diff.join("\n")
+    );
+}
+
+#[test]
+fn a_merged_usr_alias_is_never_removed_even_where_dpkg_would() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v1 = tmp.path().join("solo_1.0_amd64.deb");
+    let v2 = tmp.path().join("solo_2.0_amd64.deb");
+    make_deb(
+        &v1,
+        "solo",
+        "1.0",
+        &[("lib/x86_64-linux-gnu/libsolo.so.1", "one\n")],
+        &[],
+    );
+    make_deb(
+        &v2,
+        "solo",
+        "2.0",
+        &[("usr/lib/x86_64-linux-gnu/libsolo.so.1", "two\n")],
+        &[],
+    );
+    let before = tmp.path().join("before");
+    std::fs::create_dir_all(before.join("usr/lib")).unwrap();
+    std::os::unix::fs::symlink("usr/lib", before.join("lib")).unwrap();
+    debian::dpkg_install(&before, &[&v1]);
+    // No other package lists /lib: dpkg unlinks the alias on upgrade.
+    let oracle = tmp.path().join("oracle");
+    copy_tree(&before, &oracle);
+    debian::dpkg_install(&oracle, &[&v2]);
+    assert!(
+        std::fs::symlink_metadata(oracle.join("lib")).is_err(),
+        "dpkg removes /lib here"
+    );
+    // rootwasm keeps it (docs/recipes.md); everything else is as dpkg left it.
+    let (recipes, id) = new_recipe(
+        &tmp.path().join("r"),
+        &v2,
+        v1.to_str().unwrap(),
+        &["--fix", "CVE-2000-0003"],
+    );
+    let input = layout_of(&before, &tmp.path().join("in"));
+    let output = format!("oci:{}:patched", tmp.path().join("out").display());
+    let o = apply(&input, &output, &recipes, &[&id]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let rootfs = unpack(&output, &tmp.path().join("bundle"));
+    assert!(
+        std::fs::symlink_metadata(rootfs.join("lib"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let diff: Vec<String> = tree_diff(&rootfs, &oracle)
+        .into_iter()
+        .filter(|l| !l.starts_with("lib:"))
+        .collect();
+    assert!(
+        diff.is_empty(),
+        "differences from dpkg besides /lib:\n{}",
+        diff.join("\n")
     );
 }

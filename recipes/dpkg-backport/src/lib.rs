@@ -45,6 +45,13 @@ fn fixes(cx: &mut Context) -> Result<Vec<FileFix>> {
             .map_err(|_| Error::msg(format!("{name} is not UTF-8")))?;
         for f in patch::split(&text)? {
             let path = format!("/{}", patch::strip_path(&f.path, 1)?);
+            // Each diff is checked against the file as installed, so two diffs
+            // of one file would not compose: one diff per file.
+            if out.iter().any(|x: &FileFix| x.path == path) {
+                return Err(Error::msg(format!(
+                    "{path} is changed by more than one diff ({name} and an earlier one); combine them into one"
+                )));
+            }
             out.push(FileFix { path, diff: f.diff });
         }
     }

@@ -91,8 +91,14 @@ fn target(
             deb.package()
         )));
     }
-    let Some(inst) = dpkg::find(cx, deb.package(), None)? else {
-        return Ok(Err(format!("{} is not installed", deb.package())));
+    // The installed package of this architecture; with Multi-Arch several
+    // may be installed, and only a mismatch everywhere is an error.
+    let inst = match dpkg::find(cx, deb.package(), Some(deb.architecture()))? {
+        Some(i) => i,
+        None => match dpkg::find(cx, deb.package(), None)? {
+            Some(i) => i,
+            None => return Ok(Err(format!("{} is not installed", deb.package()))),
+        },
     };
     let (want, have) = (deb.architecture(), inst.arch.as_str());
     if want != have && want != "all" && have != "all" {
@@ -102,6 +108,17 @@ fn target(
             inst.name,
             deb.package(),
             deb.version()
+        )));
+    }
+    if inst.layout == Layout::Status && inst.info_name != deb.info_name() {
+        return Err(Error::msg(format!(
+            "{} changes Multi-Arch between {} and {} (its dpkg files move from info/{}.* to info/{}.*); \
+             this upgrade is not handled",
+            inst.name,
+            inst.version,
+            deb.version(),
+            inst.info_name,
+            deb.info_name()
         )));
     }
     Ok(Ok(inst))
@@ -379,7 +396,15 @@ fn own(cx: &mut Context, path: &str, uid: u32, gid: u32) -> Result<()> {
 
 /// Remove what the old version owned and the new one does not, as dpkg does
 /// after an upgrade: files unless another package lists them, directories
-/// only when empty and unlisted elsewhere.
+/// only when empty and unlisted elsewhere. A path that resolves to one the
+/// new version installed (the same file reached through a symlinked
+/// directory, as on merged-/usr images) is kept, as dpkg keeps it by
+/// comparing inodes.
+///
+/// Removing needs the old version's paths in scope, which `recipe new`
+/// grants (and says so in the `remove-obsolete` parameter) only when it was
+/// given the old `.deb`; without it, an upgrade that drops files is refused
+/// before anything outside scope is touched.
 fn remove_obsolete(cx: &mut Context, deb: &Deb, inst: &Installed) -> Result<()> {
     let list = inst.info_file("list");
     if inst.layout != Layout::Status || !cx.exists(&list)? {
@@ -395,6 +420,22 @@ fn remove_obsolete(cx: &mut Context, deb: &Deb, inst: &Installed) -> Result<()> 
     if obsolete.is_empty() {
         return Ok(());
     }
+    if cx.param("remove-obsolete").as_deref() != Some("true") {
+        return Err(Error::msg(format!(
+            "{} {} owned {} path(s) that {} does not ship (first: {}); re-create this recipe with \
+             `rootwasm recipe new distro-upgrade --installed <the {} .deb>` so it may remove them",
+            inst.name,
+            inst.version,
+            obsolete.len(),
+            deb.version(),
+            obsolete[0],
+            inst.version
+        )));
+    }
+    let mut installed = BTreeSet::new();
+    for e in &deb.data {
+        installed.insert(canonical(cx, &e.path)?);
+    }
     // Paths other packages own stay.
     let mut others = BTreeSet::new();
     for l in cx.glob(&format!("{ADMIN}/info/*.list"))? {
@@ -402,13 +443,25 @@ fn remove_obsolete(cx: &mut Context, deb: &Deb, inst: &Installed) -> Result<()> 
             others.extend(cx.read_to_string(&l)?.lines().map(str::to_owned));
         }
     }
+    // A path the old list has children under was a directory in the package.
+    let was_dir = |p: &str| {
+        old.lines()
+            .any(|q| q.len() > p.len() && q.starts_with(p) && q.as_bytes()[p.len()] == b'/')
+    };
     // Deepest first, so directories are emptied before they are considered.
     obsolete.sort_by(|a, b| b.cmp(a));
     for p in obsolete {
-        if others.contains(p) {
+        if others.contains(p) || installed.contains(&canonical(cx, p)?) {
             continue;
         }
-        match cx.lstat(p)? {
+        let meta = cx.lstat(p)?;
+        // A directory the image made a symlink (merged-/usr: /lib -> usr/lib)
+        // is never removed. dpkg would unlink it when no other package lists
+        // it, which breaks every path through it; we deliberately differ.
+        if meta.is_some_and(|m| m.kind == Kind::Symlink) && was_dir(p) {
+            continue;
+        }
+        match meta {
             Some(m) if m.kind == Kind::Dir && cx.read_dir(p)?.is_empty() => cx.remove(p)?,
             Some(m) if m.kind == Kind::Dir => {}
             Some(_) => cx.remove(p)?,
@@ -416,6 +469,39 @@ fn remove_obsolete(cx: &mut Context, deb: &Deb, inst: &Installed) -> Result<()> 
         }
     }
     Ok(())
+}
+
+/// `path` with every symlinked parent directory resolved (the last component
+/// is not followed), so two names of one file compare equal.
+fn canonical(cx: &mut Context, path: &str) -> Result<String> {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let mut out: Vec<String> = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        out.push((*part).to_owned());
+        if i + 1 == parts.len() {
+            break;
+        }
+        // Follow this directory while it is a symlink (bounded, as the kernel does).
+        for _ in 0..40 {
+            let here = format!("/{}", out.join("/"));
+            if !cx.lstat(&here)?.is_some_and(|m| m.kind == Kind::Symlink) {
+                break;
+            }
+            let target = cx.readlink(&here)?;
+            out.pop();
+            if target.starts_with('/') {
+                out.clear();
+            }
+            for t in target.split('/').filter(|t| !t.is_empty() && *t != ".") {
+                if t == ".." {
+                    out.pop();
+                } else {
+                    out.push(t.to_owned());
+                }
+            }
+        }
+    }
+    Ok(format!("/{}", out.join("/")))
 }
 
 fn write_database(
@@ -460,6 +546,14 @@ fn write_database(
             for e in &deb.data {
                 list.push_str(&e.path);
                 list.push('\n');
+            }
+            // dpkg keeps conffiles the new version dropped as the package's
+            // (obsolete), listed after its files.
+            for (p, _, _) in inst.conffiles() {
+                if !conffiles.iter().any(|(q, _)| *q == p) {
+                    list.push_str(&p);
+                    list.push('\n');
+                }
             }
             for ext in INFO_FILES {
                 let path = inst.info_file(ext);

@@ -268,8 +268,12 @@ fn entries(tar_bytes: &[u8], max: usize, what: &str) -> Result<Vec<Entry>, Error
         let path = normalize(&raw).map_err(|x| e(x.0))?;
         let h = entry.header();
         let mode = h.mode().map_err(|x| e(format!("{raw}: {x}")))? & 0o7777;
-        let uid = h.uid().map_err(|x| e(format!("{raw}: {x}")))? as u32;
-        let gid = h.gid().map_err(|x| e(format!("{raw}: {x}")))? as u32;
+        let id = |v: std::io::Result<u64>| -> Result<u32, Error> {
+            let v = v.map_err(|x| e(format!("{raw}: {x}")))?;
+            u32::try_from(v).map_err(|_| e(format!("{raw}: owner id {v} is out of range")))
+        };
+        let uid = id(h.uid())?;
+        let gid = id(h.gid())?;
         let link = || -> Result<String, Error> {
             let l = entry
                 .link_name_bytes()

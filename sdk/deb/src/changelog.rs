@@ -89,7 +89,21 @@ pub fn parse(text: &str) -> Vec<Entry> {
         let Some((version, rest)) = rest.split_once(')') else {
             continue;
         };
-        let distribution = rest.split(';').next().unwrap_or_default().trim().to_owned();
+        // Other unindented lines (an "Old Changelog:" section, Emacs
+        // variables) are not headers: a header has a bare package name, a
+        // version without spaces, and `; key=value` after the distribution.
+        let Some((dist, keys)) = rest.split_once(';') else {
+            continue;
+        };
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.~:_".contains(&b))
+        };
+        if !plain(source) || !plain(version) || !keys.contains('=') || dist.trim().is_empty() {
+            continue;
+        }
+        let distribution = dist.trim().to_owned();
         cur = Some(Entry {
             source: source.to_owned(),
             version: version.to_owned(),
@@ -104,6 +118,14 @@ pub fn parse(text: &str) -> Vec<Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn old_format_sections_are_not_entries() {
+        let text = "bash (5.2.15-2) unstable; urgency=medium\n\n  * Fix.\n\n -- A <a@b.c>  Mon, 02 Jan 2023 10:00:00 +0100\n\nOld Changelog (from the upstream tarball):\nbash (1.14) released (see NEWS)\nLocal variables:\n";
+        let e = parse(text);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].version, "5.2.15-2");
+    }
 
     #[test]
     fn entries_and_cves() {
