@@ -704,7 +704,14 @@ fn distroless_status_d_is_upgraded_in_place() {
 }
 
 /// A small package built with dpkg-deb: `files` are (path, contents) under /.
+/// The compression follows the version, so the tests cover all three that
+/// dpkg writes: xz for 1.0, zstd for 2.0, gzip otherwise.
 fn make_deb(out: &Path, pkg: &str, version: &str, files: &[(&str, &str)], conffiles: &[&str]) {
+    let z = match version {
+        "1.0" => "-Zxz",
+        "2.0" => "-Zzstd",
+        _ => "-Zgzip",
+    };
     let d = out.with_extension("d");
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(d.join("DEBIAN")).unwrap();
@@ -724,7 +731,7 @@ fn make_deb(out: &Path, pkg: &str, version: &str, files: &[(&str, &str)], conffi
         std::fs::write(f, body).unwrap();
     }
     let o = Command::new("dpkg-deb")
-        .args(["--root-owner-group", "-Zxz", "-b"])
+        .args(["--root-owner-group", z, "-b"])
         .arg(&d)
         .arg(out)
         .output()
@@ -836,7 +843,7 @@ fn dropped_and_moved_files_on_a_merged_usr_root_match_dpkg() {
 fn a_merged_usr_alias_is_never_removed_even_where_dpkg_would() {
     let tmp = tempfile::tempdir().unwrap();
     let v1 = tmp.path().join("solo_1.0_amd64.deb");
-    let v2 = tmp.path().join("solo_2.0_amd64.deb");
+    let v2 = tmp.path().join("solo_2.1_amd64.deb");
     make_deb(
         &v1,
         "solo",
@@ -847,7 +854,7 @@ fn a_merged_usr_alias_is_never_removed_even_where_dpkg_would() {
     make_deb(
         &v2,
         "solo",
-        "2.0",
+        "2.1",
         &[("usr/lib/x86_64-linux-gnu/libsolo.so.1", "two\n")],
         &[],
     );
