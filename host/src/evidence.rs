@@ -120,20 +120,38 @@ pub fn attach_evidence(
         };
         let mut cdx = crate::sbom::cyclonedx(&sbom_subject);
         let spdx = crate::sbom::spdx(&sbom_subject);
-        let records: Vec<_> = patched.iter().map(|x| x.record.clone()).collect();
+        // VEX claims only what the inventory confirms: the record's package is
+        // installed where and as the record says. A recipe that reports no
+        // package (or an ecosystem rootwasm does not inventory) gets no VEX.
+        let records: Vec<_> = patched
+            .iter()
+            .map(|x| x.record.clone())
+            .filter(|r| {
+                inventory.packages.iter().any(|p| {
+                    p.ecosystem == r.ecosystem
+                        && p.name == r.package
+                        && p.location == r.location
+                        && p.version == r.version_after
+                })
+            })
+            .collect();
         let image = ImageSubject {
             name: o.image_name,
             repository: None,
             digests: vec![subject.digest.clone()],
         };
-        let vex = openvex::document(&openvex::VexInput {
-            image: &image,
-            records: &records,
-            inventory: &inventory,
-            vulnerabilities: &vulns,
-            author: "rootwasm",
-            timestamp: Epoch(epoch),
-        })?;
+        let vex = if records.is_empty() {
+            None
+        } else {
+            Some(openvex::document(&openvex::VexInput {
+                image: &image,
+                records: &records,
+                inventory: &inventory,
+                vulnerabilities: &vulns,
+                author: "rootwasm",
+                timestamp: Epoch(epoch),
+            })?)
+        };
         // CycloneDX VEX inside the SBOM: resolved_with_pedigree for backports,
         // resolved for distro upgrades.
         let cdx_vulns = attest::cdx_vex::vulnerabilities(&attest::cdx_vex::CdxVexInput {
@@ -162,35 +180,41 @@ pub fn attach_evidence(
         }
         let cdx_file = json_file(ARTIFACT_CYCLONEDX, "sbom.cdx.json", &cdx);
         let spdx_file = json_file(ARTIFACT_SPDX, "sbom.spdx.json", &spdx);
-        let vex_file = json_file(ARTIFACT_OPENVEX, "vex.openvex.json", &vex);
-        let shas = [
-            Sha256Hex::of(journal.as_bytes()).0,
-            Sha256Hex::of(&cdx_file.bytes).0,
-            Sha256Hex::of(&spdx_file.bytes).0,
-            Sha256Hex::of(&vex_file.bytes).0,
+        let vex_file = vex
+            .as_ref()
+            .map(|v| json_file(ARTIFACT_OPENVEX, "vex.openvex.json", v));
+        let mut signed: Vec<(&str, &'static str, String)> = vec![
+            (
+                "journal.json",
+                ARTIFACT_JOURNAL,
+                Sha256Hex::of(journal.as_bytes()).0,
+            ),
+            (
+                "sbom.cdx.json",
+                ARTIFACT_CYCLONEDX,
+                Sha256Hex::of(&cdx_file.bytes).0,
+            ),
+            (
+                "sbom.spdx.json",
+                ARTIFACT_SPDX,
+                Sha256Hex::of(&spdx_file.bytes).0,
+            ),
         ];
-        let byproducts = [
-            provenance::Byproduct {
-                name: "journal.json",
-                media_type: ARTIFACT_JOURNAL,
-                sha256: &shas[0],
-            },
-            provenance::Byproduct {
-                name: "sbom.cdx.json",
-                media_type: ARTIFACT_CYCLONEDX,
-                sha256: &shas[1],
-            },
-            provenance::Byproduct {
-                name: "sbom.spdx.json",
-                media_type: ARTIFACT_SPDX,
-                sha256: &shas[2],
-            },
-            provenance::Byproduct {
-                name: "vex.openvex.json",
-                media_type: ARTIFACT_OPENVEX,
-                sha256: &shas[3],
-            },
-        ];
+        if let Some(v) = &vex_file {
+            signed.push((
+                "vex.openvex.json",
+                ARTIFACT_OPENVEX,
+                Sha256Hex::of(&v.bytes).0,
+            ));
+        }
+        let byproducts: Vec<provenance::Byproduct<'_>> = signed
+            .iter()
+            .map(|(name, media_type, sha256)| provenance::Byproduct {
+                name,
+                media_type,
+                sha256,
+            })
+            .collect();
         let results: Vec<provenance::RecipeRun<'_>> = p
             .recipes
             .iter()
@@ -247,15 +271,18 @@ pub fn attach_evidence(
                     files: vec![spdx_file],
                 },
                 Artifact {
-                    artifact_type: ARTIFACT_OPENVEX,
-                    files: vec![vex_file],
-                },
-                Artifact {
                     artifact_type: ARTIFACT_INTOTO,
                     files: vec![provenance_file],
                 },
             ],
         ));
+        if let Some(v) = vex_file {
+            let (_, _, artifacts) = attachments.last_mut().expect("just pushed");
+            artifacts.push(Artifact {
+                artifact_type: ARTIFACT_OPENVEX,
+                files: vec![v],
+            });
+        }
     }
     for (subject, created, artifacts) in attachments {
         attach(&mut applied.output, &subject, artifacts, &created);

@@ -254,7 +254,10 @@ impl Patched {
                     .iter()
                     .find(|b| b["name"] == name)
                     .and_then(|b| b["digest"]["sha256"].as_str().map(str::to_owned));
+                let attached = self.artifacts.iter().any(|(a, _)| a == t);
                 let r = match (self.file(t), signed) {
+                    // Not made (a VEX needs a package fix to state) and not signed: nothing to check.
+                    (Err(_), None) if !attached => continue,
                     (Ok(b), Some(s)) if Sha256Hex::of(&b).0 == s => {
                         Ok(format!("{name} matches the signed digest"))
                     }
@@ -263,7 +266,9 @@ impl Patched {
                         Sha256Hex::of(&b)
                     )),
                     (Err(e), _) => Err(e.to_string()),
-                    (_, None) => Err(format!("the statement lists no {name}")),
+                    (_, None) => Err(format!(
+                        "{name} is attached but the statement does not sign it"
+                    )),
                 };
                 check(name, r);
             }

@@ -557,3 +557,51 @@ fn a_repatched_image_still_replays_and_verifies() {
         "the carried change is journaled"
     );
 }
+
+#[test]
+fn a_recipe_that_reports_no_package_gets_evidence_without_vex() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipes = tmp.path().join("recipes");
+    recipe_dir(
+        &recipes,
+        "trivial",
+        guest("trivial"),
+        "[capabilities]\nwrite = [\"/etc/rootwasm-trivial\"]",
+    );
+    let root = tmp.path().join("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    let img = image(&[Layer::from_dir(&root)], "amd64");
+    write_layout(&tmp.path().join("in"), &[(&img, "amd64")], "v1");
+    let key = tmp.path().join("k.pem");
+    assert!(
+        rootwasm(&["key", "generate", key.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let out = format!("oci:{}:patched", tmp.path().join("out").display());
+    let o = rootwasm(&[
+        "apply",
+        &format!("oci:{}:v1", tmp.path().join("in").display()),
+        "--recipes",
+        recipes.to_str().unwrap(),
+        "--output",
+        &out,
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let (_, list) = referrers(&tmp.path().join("out"));
+    let types: Vec<&str> = list.iter().map(|(t, _)| t.as_str()).collect();
+    assert!(
+        !types.contains(&"application/openvex+json"),
+        "nothing to state: {types:?}"
+    );
+    assert!(types.contains(&"application/vnd.in-toto+json"), "{types:?}");
+    let o = rootwasm(&[
+        "verify",
+        &out,
+        "--key",
+        tmp.path().join("k.pem.pub.pem").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+}
