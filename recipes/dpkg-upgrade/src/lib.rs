@@ -47,6 +47,15 @@ const INFO_FILES: &[&str] = &[
 const SCRIPTS: &[&str] = &["preinst", "postinst", "prerm", "postrm", "config"];
 
 fn load(cx: &mut Context) -> Result<(Deb, String)> {
+    load_with(cx, true)
+}
+
+/// `check` runs twice per apply and needs only the control file.
+fn load_control(cx: &mut Context) -> Result<(Deb, String)> {
+    load_with(cx, false)
+}
+
+fn load_with(cx: &mut Context, with_data: bool) -> Result<(Deb, String)> {
     let name = match cx.param("deb") {
         Some(n) => n,
         None => {
@@ -67,7 +76,12 @@ fn load(cx: &mut Context) -> Result<(Deb, String)> {
         }
     };
     let bytes = cx.artifact(&name)?;
-    let deb = Deb::parse(&bytes, &Limits::default())
+    let parse = if with_data {
+        Deb::parse
+    } else {
+        Deb::parse_control
+    };
+    let deb = parse(&bytes, &Limits::default())
         .map_err(|e| Error::msg(format!("artifact {name}: {e}")))?;
     Ok((deb, name))
 }
@@ -128,7 +142,7 @@ pub struct DpkgUpgrade;
 
 impl Recipe for DpkgUpgrade {
     fn check(cx: &mut Context) -> Result<Check> {
-        let (deb, name) = load(cx)?;
+        let (deb, name) = load_control(cx)?;
         let inst = match target(cx, &deb, &name)? {
             Ok(i) => i,
             Err(why) => return Ok(Check::not_applicable(why)),

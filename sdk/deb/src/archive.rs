@@ -66,6 +66,16 @@ pub struct Deb {
 impl Deb {
     /// Parse a `.deb`.
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Deb, Error> {
+        Self::parse_with(bytes, limits, true)
+    }
+
+    /// Parse only the control archive (`data` is left empty): enough to
+    /// know the package, version and scripts, without inflating the files.
+    pub fn parse_control(bytes: &[u8], limits: &Limits) -> Result<Deb, Error> {
+        Self::parse_with(bytes, limits, false)
+    }
+
+    fn parse_with(bytes: &[u8], limits: &Limits, with_data: bool) -> Result<Deb, Error> {
         let mut ar = ar::Archive::new(bytes);
         let mut budget = limits.max_unpacked_bytes;
         let mut version = None;
@@ -85,7 +95,11 @@ impl Deb {
             } else if let Some(c) = name.strip_prefix("control.tar") {
                 control_tar = Some(decompress(c, &raw, &mut budget, &name)?);
             } else if let Some(c) = name.strip_prefix("data.tar") {
-                data_tar = Some(decompress(c, &raw, &mut budget, &name)?);
+                data_tar = Some(if with_data {
+                    decompress(c, &raw, &mut budget, &name)?
+                } else {
+                    Vec::new()
+                });
             }
             // Other members (signatures, `_gpgbuilder`) are ignored, as dpkg does.
         }
@@ -124,7 +138,11 @@ impl Deb {
                 return Err(err(format!("control file has no {f} field")));
             }
         }
-        let data = entries(&data_tar, limits.max_entries, "data.tar")?;
+        let data = if with_data {
+            entries(&data_tar, limits.max_entries, "data.tar")?
+        } else {
+            Vec::new()
+        };
         Ok(Deb {
             control,
             control_files,
