@@ -338,3 +338,176 @@ mod tests {
         assert!(normalize("./usr/../etc").is_err());
     }
 }
+
+#[cfg(test)]
+mod hostile {
+    //! Crafted packages: each must be refused with an error naming the
+    //! problem, never a panic or an unbounded allocation.
+    use super::*;
+    use std::io::Write;
+
+    fn tar_gz(entries: &[(&str, tar::EntryType, &[u8], &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind, data, link) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
+            if !link.is_empty() {
+                h.set_link_name(link).unwrap();
+            }
+            // Bypass the tar crate's own path checks: the point is a hostile name.
+            let bytes = name.as_bytes();
+            h.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
+            h.set_cksum();
+            b.append(&h, *data).unwrap();
+        }
+        let tar = b.into_inner().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        gz.finish().unwrap()
+    }
+
+    fn deb(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut a = ar::Builder::new(Vec::new());
+        for (name, data) in members {
+            let h = ar::Header::new(name.as_bytes().to_vec(), data.len() as u64);
+            a.append(&h, data.as_slice()).unwrap();
+        }
+        a.into_inner().unwrap()
+    }
+
+    const CONTROL: &[u8] = b"Package: x\nVersion: 1\nArchitecture: amd64\n";
+
+    fn good_control() -> Vec<u8> {
+        tar_gz(&[("./control", tar::EntryType::Regular, CONTROL, "")])
+    }
+
+    fn parse(members: &[(&str, Vec<u8>)]) -> Result<Deb, Error> {
+        Deb::parse(&deb(members), &Limits::default())
+    }
+
+    #[test]
+    fn a_good_package_parses() {
+        let d = parse(&[
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar.gz", good_control()),
+            (
+                "data.tar.gz",
+                tar_gz(&[("./usr/bin/x", tar::EntryType::Regular, b"x", "")]),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(d.package(), "x");
+        assert_eq!(d.data[0].path, "/usr/bin/x");
+    }
+
+    #[test]
+    fn dotdot_in_data_is_refused() {
+        let e = parse(&[
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar.gz", good_control()),
+            (
+                "data.tar.gz",
+                tar_gz(&[("./../../etc/passwd", tar::EntryType::Regular, b"x", "")]),
+            ),
+        ])
+        .unwrap_err();
+        assert!(e.0.contains("`..`"), "{e}");
+    }
+
+    #[test]
+    fn a_hardlink_out_of_the_root_is_refused() {
+        let e = parse(&[
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar.gz", good_control()),
+            (
+                "data.tar.gz",
+                tar_gz(&[("./x", tar::EntryType::Link, b"", "../../etc/shadow")]),
+            ),
+        ])
+        .unwrap_err();
+        assert!(e.0.contains("`..`"), "{e}");
+    }
+
+    #[test]
+    fn devices_are_refused() {
+        let e = parse(&[
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar.gz", good_control()),
+            (
+                "data.tar.gz",
+                tar_gz(&[("./dev/sda", tar::EntryType::Block, b"", "")]),
+            ),
+        ])
+        .unwrap_err();
+        assert!(e.0.contains("unsupported entry type"), "{e}");
+    }
+
+    #[test]
+    fn a_decompression_bomb_hits_the_limit() {
+        let zeros = vec![0u8; 8 << 20];
+        let bomb = tar_gz(&[("./big", tar::EntryType::Regular, &zeros, "")]);
+        let e = Deb::parse(
+            &deb(&[
+                ("debian-binary", b"2.0\n".to_vec()),
+                ("control.tar.gz", good_control()),
+                ("data.tar.gz", bomb),
+            ]),
+            &Limits {
+                max_unpacked_bytes: 1 << 20,
+                max_entries: 10,
+            },
+        )
+        .unwrap_err();
+        assert!(e.0.contains("beyond the limit"), "{e}");
+    }
+
+    #[test]
+    fn missing_or_odd_members_are_named() {
+        let e = parse(&[
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("data.tar.gz", good_control()),
+        ])
+        .unwrap_err();
+        assert!(e.0.contains("no control.tar"), "{e}");
+        let e = parse(&[("debian-binary", b"3.0\n".to_vec())]).unwrap_err();
+        assert!(e.0.contains("unsupported deb format version"), "{e}");
+        let e = parse(&[
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar.bz2", good_control()),
+        ])
+        .unwrap_err();
+        assert!(e.0.contains("unsupported compression"), "{e}");
+        let e = parse(&[
+            ("debian-binary", b"2.0\n".to_vec()),
+            (
+                "control.tar.gz",
+                tar_gz(&[("./control", tar::EntryType::Regular, b"Package: x\n", "")]),
+            ),
+            ("data.tar.gz", good_control()),
+        ])
+        .unwrap_err();
+        assert!(e.0.contains("no Version field"), "{e}");
+        assert!(Deb::parse(b"not an ar archive at all", &Limits::default()).is_err());
+        assert!(Deb::parse(&[], &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn truncation_anywhere_is_an_error_not_a_panic() {
+        let full = deb(&[
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar.gz", good_control()),
+            (
+                "data.tar.gz",
+                tar_gz(&[("./usr/bin/x", tar::EntryType::Regular, b"hello", "")]),
+            ),
+        ]);
+        for n in 0..full.len() {
+            let _ = Deb::parse(&full[..n], &Limits::default());
+        }
+    }
+}
