@@ -113,6 +113,8 @@ fn write_layout(dir: &Path, tag: Option<&str>, image: &OutputImage<'_>) -> Resul
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    // Like `skopeo copy`, a new destination's parent directories are created.
+    std::fs::create_dir_all(parent).map_err(ImageError::io(parent))?;
     let staging = if existing.is_some() {
         None
     } else {
@@ -218,6 +220,7 @@ fn write_archive(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(ImageError::io(parent))?;
     let tmp = tempfile::NamedTempFile::new_in(parent).map_err(ImageError::io(parent))?;
     let io = |e: std::io::Error| ImageError::io(path)(e);
     {

@@ -322,7 +322,25 @@ fn evidence_is_attached_checked_by_other_tools_and_verifies() {
         ],
     );
     assert!(ok && out.contains("same journal"), "{out}");
-    let _ = &f.key;
+
+    // Deterministic: another run, to another path, attaches the same bytes.
+    let again = f.dir.join("elsewhere/again");
+    let o = rootwasm(&[
+        "apply",
+        &format!("oci:{}:v1", f.dir.join("in").display()),
+        "--recipes",
+        repo().join("recipes").to_str().unwrap(),
+        "--output",
+        &format!("oci:{}:patched", again.display()),
+        "--key",
+        f.key.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_eq!(
+        referrers(&again),
+        referrers(&f.out),
+        "evidence differs between runs"
+    );
 }
 
 #[test]
