@@ -12,9 +12,10 @@ pub enum RecipeCommand {
     ///
     /// For a shared component (a crate without recipe.toml, like
     /// recipes/dpkg-upgrade), write <dir>/component.wasm and re-pin the
-    /// sibling recipes that use it.
+    /// sibling recipes that use it. For a recipes collection (a directory
+    /// without Cargo.toml, like recipes/), build every crate in it.
     Build {
-        /// The recipe directory (holds Cargo.toml and recipe.toml).
+        /// The recipe directory (holds Cargo.toml and recipe.toml), or a collection.
         dir: PathBuf,
     },
     /// Write a new recipe.
@@ -49,6 +50,26 @@ pub enum NewCommand {
 
 pub fn run(c: RecipeCommand) -> anyhow::Result<ExitCode> {
     match c {
+        RecipeCommand::Build { dir } if !dir.join("Cargo.toml").exists() => {
+            // A recipes collection: shared components first (they re-pin
+            // their users), then every recipe crate.
+            let mut crates: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .with_context(|| format!("reading {}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join("Cargo.toml").is_file())
+                .collect();
+            crates.sort_by_key(|p| (p.join("recipe.toml").exists(), p.clone()));
+            if crates.is_empty() {
+                anyhow::bail!(
+                    "{} holds no recipe crate (a directory with Cargo.toml)",
+                    dir.display()
+                );
+            }
+            for c in crates {
+                run(RecipeCommand::Build { dir: c })?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         RecipeCommand::Build { dir } => {
             let sha = rootwasm::recipe_build::build_recipe(&dir)
                 .with_context(|| format!("building recipe {}", dir.display()))?;
