@@ -262,21 +262,13 @@ pub fn distro_upgrade(o: &DistroUpgrade) -> Result<PathBuf, NewError> {
         format!("/var/lib/dpkg/status.d/{pkg}"),
         format!("/var/lib/dpkg/status.d/{pkg}.*"),
     ]);
-    let glob_escape = |p: &str| {
-        p.chars()
-            .map(|c| match c {
-                '*' | '?' | '[' | ']' | '{' | '}' => format!("[{c}]"),
-                c => c.to_string(),
-            })
-            .collect::<String>()
-    };
     let write: Vec<String> = write
         .into_iter()
         .map(|p| {
             if p.starts_with("/var/lib/dpkg/") {
                 p
             } else {
-                glob_escape(&p)
+                rootwasm_glob::escape(&p)
             }
         })
         .collect();

@@ -56,24 +56,7 @@ pub fn open(image: &str, platform: Option<&str>) -> Result<Patched, ReviewError>
     };
     let source = source::open(&reference)?;
     let all = platforms(source.store.as_ref(), &source.top)?;
-    let (name, subject) = match (platform, all.len()) {
-        (None, 1) => all[0].clone(),
-        (None, _) => {
-            return Err(ev(format!(
-                "{image} has {} platforms; pick one with --platform ({})",
-                all.len(),
-                all.iter()
-                    .map(|(p, _)| p.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        (Some(p), _) => all
-            .iter()
-            .find(|(n, _)| n == p)
-            .cloned()
-            .ok_or_else(|| ev(format!("{image} has no platform {p}")))?,
-    };
+    let (name, subject) = crate::image::view::choose_platform(image, &all, platform)?;
     let docs = load_docs(source.store.as_ref(), &subject)?;
     let tag = referrers_tag(&subject.digest);
     let referrers = source::open(&Reference::OciLayout {

@@ -224,7 +224,7 @@ pub fn diff(t: Target) -> anyhow::Result<ExitCode> {
     let paths: Vec<String> = journal
         .entries
         .iter()
-        .map(|e| glob_escape(&e.path))
+        .map(|e| rootwasm_glob::escape(&e.path))
         .collect();
     let capture = Capture::new(paths.iter().map(String::as_str))?;
     let mut base = rootwasm::image::merge::Merged::default();
@@ -303,15 +303,6 @@ pub fn diff(t: Target) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn glob_escape(p: &str) -> String {
-    p.chars()
-        .map(|c| match c {
-            '*' | '?' | '[' | ']' => format!("[{c}]"),
-            c => c.to_string(),
-        })
-        .collect()
 }
 
 pub fn replay(t: Target) -> anyhow::Result<ExitCode> {

@@ -1,6 +1,6 @@
 //! `rootwasm sbom <IMAGE> --format cyclonedx|spdx`
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use rootwasm::image::cache::LayerCache;
 use rootwasm::image::layer::LayerLimits;
@@ -42,23 +42,7 @@ pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
     let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
     let store = src.store.as_ref();
     let all = platforms(store, &src.top)?;
-    let (_, desc) = match (&a.platform, all.len()) {
-        (None, 1) => all[0].clone(),
-        (None, _) => bail!(
-            "{} has {} platforms; pick one with --platform ({})",
-            a.image,
-            all.len(),
-            all.iter()
-                .map(|(p, _)| p.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        (Some(p), _) => all
-            .iter()
-            .find(|(n, _)| n == p)
-            .cloned()
-            .with_context(|| format!("{} has no platform {p}", a.image))?,
-    };
+    let (_, desc) = rootwasm::image::view::choose_platform(&a.image, &all, a.platform.as_deref())?;
     let cache_root = a
         .cache_dir
         .clone()

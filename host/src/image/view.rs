@@ -197,3 +197,32 @@ pub fn platforms(
         }
     }
 }
+
+/// The one platform to work on: `want` if given, else the only one. Errors
+/// name the image and list the platforms to pick from.
+pub fn choose_platform(
+    image: &str,
+    all: &[(String, Descriptor)],
+    want: Option<&str>,
+) -> Result<(String, Descriptor), ImageError> {
+    let err = |reason: String| ImageError::Reference {
+        reference: image.into(),
+        reason,
+    };
+    match (want, all) {
+        (None, [one]) => Ok(one.clone()),
+        (None, _) => Err(err(format!(
+            "has {} platforms; pick one with --platform ({})",
+            all.len(),
+            all.iter()
+                .map(|(p, _)| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        (Some(p), _) => all
+            .iter()
+            .find(|(n, _)| n == p)
+            .cloned()
+            .ok_or_else(|| err(format!("has no platform {p}"))),
+    }
+}

@@ -53,6 +53,11 @@ impl std::fmt::Display for GlobError {
 
 impl std::error::Error for GlobError {}
 
+/// A glob matching exactly `path`: its `*`, `?`, `[` and `]` escaped.
+pub fn escape(path: &str) -> String {
+    Pattern::escape(path)
+}
+
 const OPTS: MatchOptions = MatchOptions {
     case_sensitive: true,
     require_literal_separator: true,
