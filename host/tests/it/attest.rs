@@ -3,7 +3,7 @@
 //! verify), the OpenVEX 0.2.0 JSON schema and cyclonedx-python-lib validate
 //! the VEX documents. No apply needed: the library is called directly.
 
-use crate::support::repo;
+use crate::support::{attest_oracle, repo};
 use rootwasm::attest::cdx_vex::{self, BomLink, CdxVexInput};
 use rootwasm::attest::openvex::{self, VexInput};
 use rootwasm::attest::provenance::{self, ProvenanceInput};
@@ -13,26 +13,6 @@ use rootwasm::inventory::{Inventory, Os, Package};
 use rootwasm::manifest::{PatchType, Severity, Vulnerability};
 use rootwasm::record::PatchRecord;
 use std::path::Path;
-use std::process::Command;
-
-fn python() -> String {
-    std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-/// Run the oracle; `Ok(stdout)` if it exited 0, `Err(stdout + stderr)` otherwise.
-fn oracle(args: &[&str]) -> Result<String, String> {
-    let o = Command::new(python())
-        .arg(repo().join("tests/python/attest_oracle.py"))
-        .args(args)
-        .output()
-        .expect("running the Python oracle (ROOTWASM_TEST_PYTHON)");
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    if o.status.success() {
-        Ok(out)
-    } else {
-        Err(out + &String::from_utf8_lossy(&o.stderr))
-    }
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -135,7 +115,7 @@ fn vex_documents_validate_against_the_published_schemas() {
     let f = tmp.path().join("vex.openvex.json");
     std::fs::write(&f, to_bytes(&vex)).unwrap();
     let schema = repo().join("tests/fixtures/schemas/openvex_json_schema_0.2.0.json");
-    oracle(&["openvex", s(&f), s(&schema)]).expect("OpenVEX valid");
+    attest_oracle(&["openvex", s(&f), s(&schema)]).expect("OpenVEX valid");
 
     // The schema check has teeth: a statement without a status is refused.
     let mut bad = vex.clone();
@@ -145,7 +125,7 @@ fn vex_documents_validate_against_the_published_schemas() {
         .remove("status");
     let fb = tmp.path().join("bad.openvex.json");
     std::fs::write(&fb, to_bytes(&bad)).unwrap();
-    assert!(oracle(&["openvex", s(&fb), s(&schema)]).is_err());
+    assert!(attest_oracle(&["openvex", s(&fb), s(&schema)]).is_err());
 
     let serial = "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79";
     for link in [
@@ -166,7 +146,7 @@ fn vex_documents_validate_against_the_published_schemas() {
         .unwrap();
         let f = tmp.path().join("vex.cdx.json");
         std::fs::write(&f, to_bytes(&doc)).unwrap();
-        oracle(&["cyclonedx", s(&f)])
+        attest_oracle(&["cyclonedx", s(&f)])
             .unwrap_or_else(|e| panic!("CycloneDX VEX (link {link:?}) invalid: {e}"));
     }
 }
@@ -206,9 +186,9 @@ fn securesystemslib_verifies_what_rootwasm_signs() {
     let env = dsse::sign(intoto::PAYLOAD_TYPE, &to_bytes(&statement), &k);
     let f = tmp.path().join("provenance.intoto.json");
     std::fs::write(&f, env.to_json()).unwrap();
-    oracle(&["verify-dsse", s(&f), s(&pub_pem), intoto::PAYLOAD_TYPE])
+    attest_oracle(&["verify-dsse", s(&f), s(&pub_pem), intoto::PAYLOAD_TYPE])
         .expect("securesystemslib accepts rootwasm's envelope and key id");
-    oracle(&["verify-dsse", s(&f), s(&pub_pem), "application/json"])
+    attest_oracle(&["verify-dsse", s(&f), s(&pub_pem), "application/json"])
         .expect_err("a wrong payload type is refused");
 
     // A one-byte change to the payload, and another key: securesystemslib refuses both.
@@ -220,11 +200,11 @@ fn securesystemslib_verifies_what_rootwasm_signs() {
     tampered.payload = base64::engine::general_purpose::STANDARD.encode(&payload);
     let ft = tmp.path().join("tampered.json");
     std::fs::write(&ft, tampered.to_json()).unwrap();
-    oracle(&["verify-dsse", s(&ft), s(&pub_pem), intoto::PAYLOAD_TYPE])
+    attest_oracle(&["verify-dsse", s(&ft), s(&pub_pem), intoto::PAYLOAD_TYPE])
         .expect_err("a modified payload is refused");
     let other = tmp.path().join("other.pub");
     key::save_public(&other, &key::SigningKey::generate().unwrap().public()).unwrap();
-    oracle(&["verify-dsse", s(&f), s(&other), intoto::PAYLOAD_TYPE])
+    attest_oracle(&["verify-dsse", s(&f), s(&other), intoto::PAYLOAD_TYPE])
         .expect_err("another key is refused");
 
     // securesystemslib signs with rootwasm's private key file (file2: URI):
@@ -232,7 +212,7 @@ fn securesystemslib_verifies_what_rootwasm_signs() {
     let pf = tmp.path().join("payload.json");
     std::fs::write(&pf, to_bytes(&statement)).unwrap();
     let out = tmp.path().join("theirs.json");
-    let said = oracle(&[
+    let said = attest_oracle(&[
         "sign-dsse",
         s(&priv_pem),
         s(&pf),
@@ -249,7 +229,8 @@ fn securesystemslib_verifies_what_rootwasm_signs() {
 fn rootwasm_verifies_what_securesystemslib_signs() {
     let tmp = tempfile::tempdir().unwrap();
     let (priv_pem, pub_pem) = (tmp.path().join("sslib.pem"), tmp.path().join("sslib.pub"));
-    let said = oracle(&["gen-key", s(&priv_pem), s(&pub_pem)]).expect("securesystemslib key");
+    let said =
+        attest_oracle(&["gen-key", s(&priv_pem), s(&pub_pem)]).expect("securesystemslib key");
     let public = key::load_public(&pub_pem).expect("rootwasm reads securesystemslib's public key");
     let private =
         key::load_private(&priv_pem).expect("rootwasm reads securesystemslib's private key");
@@ -260,7 +241,7 @@ fn rootwasm_verifies_what_securesystemslib_signs() {
     let pf = tmp.path().join("payload.json");
     std::fs::write(&pf, payload).unwrap();
     let out = tmp.path().join("env.json");
-    oracle(&[
+    attest_oracle(&[
         "sign-dsse",
         s(&priv_pem),
         s(&pf),

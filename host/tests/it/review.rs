@@ -8,21 +8,6 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn oracle(args: &[&str]) -> Result<String, String> {
-    let python = std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let o = Command::new(python)
-        .arg(repo().join("tests/python/attest_oracle.py"))
-        .args(args)
-        .output()
-        .expect("running the Python oracle (ROOTWASM_TEST_PYTHON)");
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    if o.status.success() {
-        Ok(out)
-    } else {
-        Err(out + &String::from_utf8_lossy(&o.stderr))
-    }
-}
-
 /// A patched image (libexpat1 upgraded, requests backported) and the key that signed it.
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -195,7 +180,7 @@ fn evidence_is_attached_checked_by_other_tools_and_verifies() {
         p
     };
     let env = save("provenance");
-    oracle(&[
+    attest_oracle(&[
         "verify-dsse",
         env.to_str().unwrap(),
         f.public.to_str().unwrap(),
@@ -204,7 +189,8 @@ fn evidence_is_attached_checked_by_other_tools_and_verifies() {
     .expect("securesystemslib verifies the provenance");
     let vex = save("vex");
     let schema = repo().join("tests/fixtures/schemas/openvex_json_schema_0.2.0.json");
-    oracle(&["openvex", vex.to_str().unwrap(), schema.to_str().unwrap()]).expect("OpenVEX schema");
+    attest_oracle(&["openvex", vex.to_str().unwrap(), schema.to_str().unwrap()])
+        .expect("OpenVEX schema");
     let v = json(&vex);
     let fixed: Vec<&str> = v["statements"]
         .as_array()
@@ -218,7 +204,7 @@ fn evidence_is_attached_checked_by_other_tools_and_verifies() {
         "{fixed:?}"
     );
     let sbom = save("sbom");
-    oracle(&["cyclonedx", sbom.to_str().unwrap()]).expect("CycloneDX schema");
+    attest_oracle(&["cyclonedx", sbom.to_str().unwrap()]).expect("CycloneDX schema");
     // CycloneDX VEX in the SBOM: a backport is resolved with pedigree, an upgrade resolved.
     let bom = json(&sbom);
     let state = |id: &str| {

@@ -147,3 +147,21 @@ pub fn apply_with_repo_recipes(input: &str, output: &str) {
         text(&o)
     );
 }
+
+/// Run `tests/python/attest_oracle.py` (securesystemslib, jsonschema,
+/// cyclonedx-python-lib) with the test Python: `Ok(stdout)` if it exited 0,
+/// `Err(stdout + stderr)` otherwise.
+pub fn attest_oracle(args: &[&str]) -> Result<String, String> {
+    let python = std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let o = Command::new(python)
+        .arg(repo().join("tests/python/attest_oracle.py"))
+        .args(args)
+        .output()
+        .expect("running the Python oracle (ROOTWASM_TEST_PYTHON)");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    if o.status.success() {
+        Ok(out)
+    } else {
+        Err(out + &String::from_utf8_lossy(&o.stderr))
+    }
+}
