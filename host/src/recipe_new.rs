@@ -255,6 +255,19 @@ pub fn distro_upgrade(o: &DistroUpgrade) -> Result<PathBuf, NewError> {
             write.push(p);
         }
     }
+    // On merged-/usr images /bin, /sbin and /lib* are symlinks into /usr, and
+    // every access is checked on the resolved path too: grant both names.
+    let aliased: Vec<String> = write
+        .iter()
+        .filter(|p| {
+            ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
+                .iter()
+                .any(|a| *p == a || p.starts_with(&format!("{a}/")))
+        })
+        .map(|p| format!("/usr{p}"))
+        .filter(|p| !write.contains(p))
+        .collect();
+    write.extend(aliased);
     write.extend(deb.conffiles().iter().map(|c| format!("{c}.dpkg-dist")));
     write.extend([
         "/var/lib/dpkg/status".to_owned(),

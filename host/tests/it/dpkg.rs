@@ -898,3 +898,44 @@ fn a_merged_usr_alias_is_never_removed_even_where_dpkg_would() {
         diff.join("\n")
     );
 }
+
+#[test]
+fn real_upgrades_on_a_merged_usr_root_match_dpkg() {
+    // Debian 12's default layout: /bin, /sbin and /lib* are symlinks into /usr,
+    // while libexpat1 and liblzma5 ship their libraries under /lib.
+    let tmp = tempfile::tempdir().unwrap();
+    let before = tmp.path().join("before");
+    for d in ["bin", "sbin", "lib", "lib64"] {
+        std::fs::create_dir_all(before.join("usr").join(d)).unwrap();
+        std::os::unix::fs::symlink(format!("usr/{d}"), before.join(d)).unwrap();
+    }
+    debian::dpkg_install(&before, &[&fixture(EXPAT_OLD), &fixture(LZMA_OLD)]);
+    let oracle = tmp.path().join("oracle");
+    copy_tree(&before, &oracle);
+    debian::dpkg_install(&oracle, &[&fixture(EXPAT_NEW), &fixture(LZMA_NEW)]);
+
+    let input = layout_of(&before, &tmp.path().join("in"));
+    let output = format!("oci:{}:patched", tmp.path().join("out").display());
+    let o = apply(
+        &input,
+        &output,
+        &repo().join("recipes"),
+        &[EXPAT_ID, LZMA_ID],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    let rootfs = unpack(&output, &tmp.path().join("bundle"));
+    dpkg_verify(&rootfs);
+    assert_eq!(dpkg_query(&rootfs, "libexpat1"), "2.5.0-1+deb12u5 ii");
+    assert!(
+        std::fs::symlink_metadata(rootfs.join("lib"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let diff = tree_diff(&rootfs, &oracle);
+    assert!(
+        diff.is_empty(),
+        "differences from dpkg:\n{}",
+        diff.join("\n")
+    );
+}

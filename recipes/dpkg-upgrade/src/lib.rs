@@ -291,6 +291,11 @@ fn install_data(cx: &mut Context, deb: &Deb, inst: &Installed) -> Result<Vec<(St
         match &e.kind {
             EntryKind::Dir => match cur {
                 Some(m) if m.kind == Kind::Dir => {}
+                // A symlink to a directory stands for it, as dpkg treats it
+                // (merged-/usr: the package's /lib is the image's /lib -> usr/lib).
+                Some(m)
+                    if m.kind == Kind::Symlink
+                        && cx.stat(&e.path)?.is_some_and(|t| t.kind == Kind::Dir) => {}
                 Some(_) => {
                     return Err(Error::msg(format!(
                         "{} is a directory in the new package but not in the image",
