@@ -35,18 +35,7 @@ fn skopeo(args: &[&str]) -> (bool, String) {
     )
 }
 
-fn apply(input: &str, output: &str, recipes: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "apply",
-        input,
-        "--recipes",
-        recipes.to_str().unwrap(),
-        "--output",
-        output,
-    ];
-    args.extend_from_slice(extra);
-    rootwasm(&args)
-}
+use crate::support::apply_cmd as apply;
 
 /// The requests recipe's result on one platform of an `apply --json` report.
 fn requests_result(report: &serde_json::Value, platform: usize) -> &serde_json::Value {

@@ -51,19 +51,19 @@ fn layout_of(root: &Path, dir: &Path) -> String {
     format!("oci:{}:v1", dir.display())
 }
 
+/// `rootwasm apply` of only the recipes `ids`.
 fn apply(input: &str, output: &str, recipes: &Path, ids: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "apply",
-        input,
-        "--recipes",
-        recipes.to_str().unwrap(),
-        "--output",
-        output,
-    ];
-    for id in ids {
-        args.extend(["--recipe", id]);
+    let extra: Vec<&str> = ids.iter().flat_map(|id| ["--recipe", id]).collect();
+    apply_cmd(input, output, recipes, &extra)
+}
+
+/// An empty merged-/usr root (Debian 12's layout): each of `dirs` is a
+/// symlink into /usr.
+fn merged_usr_root(root: &Path, dirs: &[&str]) {
+    for d in dirs {
+        std::fs::create_dir_all(root.join("usr").join(d)).unwrap();
+        std::os::unix::fs::symlink(format!("usr/{d}"), root.join(d)).unwrap();
     }
-    rootwasm(&args)
 }
 
 fn unpack(layout: &str, to: &Path) -> PathBuf {
@@ -772,8 +772,7 @@ fn dropped_and_moved_files_on_a_merged_usr_root_match_dpkg() {
     // A merged-/usr root, as Debian 12 images have: /lib -> usr/lib, and a
     // package that lists /lib (as libc6 does) installed through the alias.
     let before = tmp.path().join("before");
-    std::fs::create_dir_all(before.join("usr/lib")).unwrap();
-    std::os::unix::fs::symlink("usr/lib", before.join("lib")).unwrap();
+    merged_usr_root(&before, &["lib"]);
     let libc = tmp.path().join("libc_1.0_amd64.deb");
     make_deb(
         &libc,
@@ -859,8 +858,7 @@ fn a_merged_usr_alias_is_never_removed_even_where_dpkg_would() {
         &[],
     );
     let before = tmp.path().join("before");
-    std::fs::create_dir_all(before.join("usr/lib")).unwrap();
-    std::os::unix::fs::symlink("usr/lib", before.join("lib")).unwrap();
+    merged_usr_root(&before, &["lib"]);
     debian::dpkg_install(&before, &[&v1]);
     // No other package lists /lib: dpkg unlinks the alias on upgrade.
     let oracle = tmp.path().join("oracle");
@@ -905,10 +903,7 @@ fn real_upgrades_on_a_merged_usr_root_match_dpkg() {
     // while libexpat1 and liblzma5 ship their libraries under /lib.
     let tmp = tempfile::tempdir().unwrap();
     let before = tmp.path().join("before");
-    for d in ["bin", "sbin", "lib", "lib64"] {
-        std::fs::create_dir_all(before.join("usr").join(d)).unwrap();
-        std::os::unix::fs::symlink(format!("usr/{d}"), before.join(d)).unwrap();
-    }
+    merged_usr_root(&before, &["bin", "sbin", "lib", "lib64"]);
     debian::dpkg_install(&before, &[&fixture(EXPAT_OLD), &fixture(LZMA_OLD)]);
     let oracle = tmp.path().join("oracle");
     copy_tree(&before, &oracle);

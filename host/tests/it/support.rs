@@ -131,16 +131,23 @@ pub fn copy_tree(from: &Path, to: &Path) {
     assert!(st.success());
 }
 
-/// `rootwasm apply <input> --recipes recipes/ --output <output>`, which must succeed.
-pub fn apply_with_repo_recipes(input: &str, output: &str) {
-    let o = rootwasm(&[
+/// `rootwasm apply <input> --recipes <recipes> --output <output> <extra>...`.
+pub fn apply_cmd(input: &str, output: &str, recipes: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
         "apply",
         input,
         "--recipes",
-        repo().join("recipes").to_str().unwrap(),
+        recipes.to_str().unwrap(),
         "--output",
         output,
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    rootwasm(&args)
+}
+
+/// `rootwasm apply <input> --recipes recipes/ --output <output>`, which must succeed.
+pub fn apply_with_repo_recipes(input: &str, output: &str) {
+    let o = apply_cmd(input, output, &repo().join("recipes"), &[]);
     assert!(
         o.status.success(),
         "apply {input} -> {output}: {:?}",
