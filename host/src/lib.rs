@@ -21,21 +21,17 @@ pub mod advisory;
 #[cfg(feature = "sandbox")]
 pub mod apply;
 pub mod attest;
-pub mod commit;
 pub mod error;
 #[cfg(feature = "sandbox")]
 pub mod evidence;
 pub mod image;
 pub mod inventory;
-pub mod journal;
 pub mod license;
-pub mod manifest;
 pub mod matching;
 pub mod recipe_build;
 pub mod recipe_new;
 pub mod record;
 pub mod review;
-pub mod rootfs;
 #[cfg(feature = "sandbox")]
 pub mod run;
 #[cfg(feature = "sandbox")]
@@ -43,6 +39,6 @@ pub mod sandbox;
 pub mod sbom;
 #[cfg(feature = "sandbox")]
 pub mod scan;
-pub mod scope;
-pub mod session;
 pub mod version;
+
+pub use rootwasm_core::{commit, ecosystem, journal, manifest, rootfs, scope, session};

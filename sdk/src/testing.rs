@@ -19,14 +19,14 @@
 use crate::host::Host;
 use crate::types::*;
 use crate::{Context, Recipe};
-use rootwasm::manifest::{Manifest, Recipe as Loaded};
-use rootwasm::rootfs::{DirRoot, Kind as HKind};
-use rootwasm::session::{self, Phase, Session, SessionError, SessionLimits};
+use rootwasm_core::manifest::{Manifest, Recipe as Loaded};
+use rootwasm_core::rootfs::{DirRoot, Kind as HKind};
+use rootwasm_core::session::{self, Phase, Session, SessionError, SessionLimits};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use rootwasm::journal::{Entry, Journal};
+pub use rootwasm_core::journal::{Entry, Journal};
 
 /// A recipe directory and a rootfs, ready to run recipes natively.
 pub struct Harness {
@@ -52,7 +52,7 @@ pub struct Applied {
 impl Applied {
     /// Write the changes into the rootfs, exactly as `rootwasm run --commit` does.
     pub fn commit(&self) -> Result<()> {
-        rootwasm::commit::commit(&self.root, &self.changes.entries, &self.changes.blobs)
+        rootwasm_core::commit::commit(&self.root, &self.changes.entries, &self.changes.blobs)
             .map_err(|e| Error::msg(e.to_string()))
     }
 }
@@ -90,7 +90,7 @@ impl Harness {
     }
 
     fn host(&self) -> Result<NativeHost<'_>> {
-        let scope = rootwasm::scope::Scope::new(
+        let scope = rootwasm_core::scope::Scope::new(
             &self.manifest.capabilities.read,
             &self.manifest.capabilities.write,
         )
@@ -215,7 +215,7 @@ fn kind(k: HKind) -> Kind {
     }
 }
 
-fn meta(m: rootwasm::rootfs::Meta) -> Metadata {
+fn meta(m: rootwasm_core::rootfs::Meta) -> Metadata {
     Metadata {
         kind: kind(m.kind),
         size: m.size,

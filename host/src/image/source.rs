@@ -24,6 +24,12 @@ pub trait BlobStore: Send + Sync {
     /// A reader over the blob's bytes, not verified (callers hash while reading).
     fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ImageError>;
 
+    /// Where the store lives on disk (a layout directory or an archive
+    /// file), so a sink can refuse to write into it.
+    fn location(&self) -> Option<&Path> {
+        None
+    }
+
     /// The whole blob, checked against `desc` (size and digest).
     fn read(&self, desc: &Descriptor, what: &str) -> Result<Vec<u8>, ImageError> {
         if desc.size > MAX_DOCUMENT {
@@ -155,6 +161,10 @@ struct LayoutStore {
 }
 
 impl BlobStore for LayoutStore {
+    fn location(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
     fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ImageError> {
         let rel = format!("blobs/sha256/{}", digest.hex());
         match self.dir.open(&rel) {
@@ -270,6 +280,10 @@ impl ArchiveStore {
 }
 
 impl BlobStore for ArchiveStore {
+    fn location(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
     fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ImageError> {
         let name = self
             .by_digest
@@ -457,6 +471,10 @@ struct SyntheticManifest {
 }
 
 impl BlobStore for SyntheticManifest {
+    fn location(&self) -> Option<&Path> {
+        self.inner.location()
+    }
+
     fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ImageError> {
         if digest == &self.digest {
             return Ok(Box::new(self.bytes.as_slice()));

@@ -13,35 +13,11 @@ pub mod rpm;
 use std::cmp::Ordering;
 use std::str::FromStr;
 
-/// A package ecosystem whose versions rootwasm compares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Ecosystem {
-    /// Debian/Ubuntu packages (dpkg).
-    Deb,
-    /// Python packages (PEP 440).
-    Pypi,
-    /// npm packages (semver as node-semver implements it).
-    Npm,
-    /// Alpine packages (apk-tools' rules).
-    Apk,
-    /// RPM packages (rpmvercmp on epoch, version, release).
-    Rpm,
-}
+pub use rootwasm_core::ecosystem::Ecosystem;
 
-impl FromStr for Ecosystem {
-    type Err = VersionError;
-    fn from_str(s: &str) -> Result<Self, VersionError> {
-        match s {
-            "deb" | "debian" | "dpkg" => Ok(Ecosystem::Deb),
-            "pypi" | "python" => Ok(Ecosystem::Pypi),
-            "npm" => Ok(Ecosystem::Npm),
-            "apk" | "alpine" => Ok(Ecosystem::Apk),
-            "rpm" => Ok(Ecosystem::Rpm),
-            other => Err(VersionError(format!(
-                "ecosystem {other:?} has no version comparator yet (supported: deb, pypi, npm, apk, rpm)"
-            ))),
-        }
+impl From<rootwasm_core::ecosystem::UnknownEcosystem> for VersionError {
+    fn from(e: rootwasm_core::ecosystem::UnknownEcosystem) -> Self {
+        VersionError(e.to_string())
     }
 }
 
