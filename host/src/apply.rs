@@ -3,17 +3,20 @@
 //!
 //! Per platform: read and verify the layers into a merged view (keeping only
 //! the files the recipes may read), run each recipe on the view left by the
-//! ones before it, then turn all their journaled changes into one new layer.
-//! An image already patched by rootwasm has its patch layer replaced, not
-//! stacked.
+//! ones before it, then turn their combined journal into one new layer
+//! ([`build_layer`], the same call `replay` and `verify` make) and the new
+//! config and manifest ([`mutate`]). An image already patched by rootwasm
+//! has its patch layer replaced, not stacked: what the earlier layer did is
+//! carried into the new journal, so the journal alone still explains it.
 
 use crate::error::RunError;
 use crate::image::cache::LayerCache;
 use crate::image::error::ImageError;
-use crate::image::layer::{EntryKind, LayerLimits, read_layer};
-use crate::image::merge::Merged;
+use crate::image::layer::{EntryKind, LayerIndex, LayerLimits, read_layer};
+use crate::image::merge::{Merged, MergedNode};
 use crate::image::model::*;
-use crate::image::patch::{build_layer, parse_rfc3339, rfc3339};
+use crate::image::mutate::{self, PatchLayer};
+use crate::image::patch::build_layer;
 use crate::image::sink::{Blob, OutputImage};
 use crate::image::source::{BlobStore, Source, Top};
 use crate::image::view::{Capture, Docs, ReadOptions, load_docs, read_layers};
@@ -21,12 +24,11 @@ use crate::journal::{Blobs, Entry, Journal, Op, State};
 use crate::manifest::Recipe;
 use crate::matching::{Match, match_recipe};
 use crate::record::{ANNOTATION_PATCHES, PatchRecord, records};
-use crate::rootfs::{Kind, Meta, RootView};
+use crate::rootfs::{Kind, RootView};
 use crate::run::{Outcome, RunOptions, run};
 use crate::sandbox::Sandbox;
-use crate::session::{Changes, Content, Node, Overlay, Staged};
+use crate::session::Overlay;
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -49,12 +51,39 @@ pub struct ApplyOptions<'a> {
     pub source_date_epoch: Option<u64>,
     /// Bomb limits.
     pub layer_limits: LayerLimits,
-    /// The input's name, for the base-name annotation.
-    pub input_name: String,
     /// Progress messages (to stderr in the CLI).
     pub progress: &'a dyn Fn(&str),
     /// Where layer indexes are cached, if anywhere.
     pub layer_cache: Option<LayerCache>,
+}
+
+/// What became of one recipe on one platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecipeStatus {
+    /// Applied, and its check then found the fix present.
+    Applied,
+    /// Its check found the fix already present.
+    AlreadyFixed,
+    /// Its package is not installed, or its check found nothing to fix.
+    NotApplicable,
+    /// Its package is installed outside the recipe's affected range.
+    NotAffected,
+    /// It failed; its changes were discarded.
+    Failed,
+}
+
+impl RecipeStatus {
+    /// The name used in `--json`, tables and provenance.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecipeStatus::Applied => "applied",
+            RecipeStatus::AlreadyFixed => "already-fixed",
+            RecipeStatus::NotApplicable => "not-applicable",
+            RecipeStatus::NotAffected => "not-affected",
+            RecipeStatus::Failed => "failed",
+        }
+    }
 }
 
 /// One recipe's result on one platform.
@@ -70,8 +99,8 @@ pub struct RecipeResult {
     pub version_after: Option<String>,
     /// Vulnerabilities it fixes.
     pub cves: Vec<String>,
-    /// `applied`, `already-fixed`, `not-applicable`, `not-affected` or `failed`.
-    pub result: String,
+    /// What became of it.
+    pub result: RecipeStatus,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RunError>,
@@ -88,7 +117,7 @@ pub struct PlatformResult {
     pub manifest_after: Digest,
     /// Recipes.
     pub recipes: Vec<RecipeResult>,
-    /// The combined journal of this platform.
+    /// The journal of this platform: the only input its patch layer was built from.
     #[serde(skip)]
     pub journal: Journal,
     /// Its blobs.
@@ -96,7 +125,14 @@ pub struct PlatformResult {
     pub blobs: Blobs,
 }
 
-/// The patched image, ready for a sink.
+impl PlatformResult {
+    /// Did this platform get a new manifest?
+    pub fn patched(&self) -> bool {
+        self.manifest_after != self.manifest_before
+    }
+}
+
+/// The patched image, ready for the evidence stage and a sink.
 pub struct Applied<'a> {
     /// Per platform.
     pub platforms: Vec<PlatformResult>,
@@ -117,11 +153,12 @@ pub enum ApplyError {
     FailFast(RunError),
 }
 
-struct Patched {
+/// One platform after patching: its (possibly new) manifest and new blobs.
+struct PatchedPlatform {
     manifest: Descriptor,
     new_blobs: Vec<(Digest, Vec<u8>)>,
     config: Digest,
-    layers: Vec<Digest>,
+    layers: Vec<Descriptor>,
     result: PlatformResult,
 }
 
@@ -132,171 +169,195 @@ pub fn apply<'a>(
     opts: &ApplyOptions<'_>,
 ) -> Result<Applied<'a>, ApplyError> {
     let store = source.store.as_ref();
-    let mut blobs: BTreeMap<Digest, (u64, Blob)> = BTreeMap::new();
+    let base_name = crate::image::reference::own_name(source.top.descriptor(), &source.repo_tags);
+    let mut out = OutputBlobs::default();
     let mut platforms = Vec::new();
-    let mut any_failed = false;
     let (top, docker) = match &source.top {
         Top::Manifest(desc) => {
-            let p = patch_manifest(sandbox, store, desc, "default", opts)?;
-            any_failed |= p.result.recipes.iter().any(|r| r.result == "failed");
-            add_patched(&mut blobs, store, desc, &p)?;
-            let docker = Some((p.config.clone(), p.layers.clone()));
+            let p = patch_platform(sandbox, store, desc, "default", base_name.as_deref(), opts)?;
+            out.add_platform(store, desc, &p)?;
+            let docker = Some((
+                p.config.clone(),
+                p.layers.iter().map(|l| l.digest.clone()).collect(),
+            ));
             let top = p.manifest.clone();
             platforms.push(p.result);
             (top, docker)
         }
         Top::Index(desc) => {
-            let bytes = store.read(desc, "image index")?;
-            let mut index: Index = serde_json::from_slice(&bytes)
-                .map_err(|e| ImageError::malformed("image index", e))?;
-            let mut changed = false;
-            for child in index.manifests.iter_mut() {
-                if !is_manifest(&child.media_type) {
-                    pass_through(&mut blobs, store, child)?;
-                    continue;
-                }
-                let name = child
-                    .platform
-                    .as_ref()
-                    .map_or("unknown".to_owned(), |p| p.to_string());
-                if name == "unknown/unknown" {
-                    // Attestation manifests (BuildKit) are not runnable images.
-                    pass_through(&mut blobs, store, child)?;
-                    continue;
-                }
-                (opts.progress)(&format!("platform {name}"));
-                let p = patch_manifest(sandbox, store, child, &name, opts)?;
-                any_failed |= p.result.recipes.iter().any(|r| r.result == "failed");
-                add_patched(&mut blobs, store, child, &p)?;
-                if p.manifest.digest != child.digest {
-                    changed = true;
-                    child.digest = p.manifest.digest.clone();
-                    child.size = p.manifest.size;
-                    child.media_type = p.manifest.media_type.clone();
-                }
-                platforms.push(p.result);
-            }
-            let top = if changed {
-                if index.media_type.as_deref() == Some(MEDIA_DOCKER_LIST) {
-                    index.media_type = Some(MEDIA_INDEX.into());
-                }
-                let b = to_canonical_json(&index);
-                let d = Descriptor::for_bytes(MEDIA_INDEX, &b);
-                blobs.insert(d.digest.clone(), (d.size, Blob::New(b)));
-                d
-            } else {
-                blobs.insert(desc.digest.clone(), (desc.size, Blob::Input));
-                desc.clone()
-            };
+            let (top, results) =
+                patch_index(sandbox, store, desc, base_name.as_deref(), opts, &mut out)?;
+            platforms = results;
             (top, None)
         }
     };
-    let top = Descriptor {
-        annotations: None,
-        ..top
-    };
-    let epoch = opts.source_date_epoch.unwrap_or(0);
+    let any_failed = platforms
+        .iter()
+        .flat_map(|p| &p.recipes)
+        .any(|r| r.result == RecipeStatus::Failed);
     Ok(Applied {
         platforms,
         output: OutputImage {
-            top,
-            blobs,
+            top: Descriptor {
+                annotations: None,
+                ..top
+            },
+            blobs: out.0,
             input: store,
             repo_tags: source.repo_tags.clone(),
             docker,
-            epoch,
+            epoch: opts.source_date_epoch.unwrap_or(0),
             tags: Vec::new(),
         },
         any_failed,
     })
 }
 
-/// Add a manifest we did not patch, and everything it references, as input blobs.
-fn pass_through(
-    blobs: &mut BTreeMap<Digest, (u64, Blob)>,
-    store: &dyn BlobStore,
-    desc: &Descriptor,
-) -> Result<(), ImageError> {
-    blobs.insert(desc.digest.clone(), (desc.size, Blob::Input));
-    if is_manifest(&desc.media_type) {
-        let m: Manifest = serde_json::from_slice(&store.read(desc, "manifest")?)
-            .map_err(|e| ImageError::malformed(format!("manifest {}", desc.digest), e))?;
-        blobs.insert(m.config.digest.clone(), (m.config.size, Blob::Input));
-        for l in &m.layers {
-            blobs.insert(l.digest.clone(), (l.size, Blob::Input));
-        }
-    }
-    Ok(())
-}
-
-fn add_patched(
-    blobs: &mut BTreeMap<Digest, (u64, Blob)>,
-    store: &dyn BlobStore,
-    input: &Descriptor,
-    p: &Patched,
-) -> Result<(), ImageError> {
-    if p.new_blobs.is_empty() {
-        return pass_through(blobs, store, input);
-    }
-    let m: Manifest = serde_json::from_slice(
-        p.new_blobs
-            .iter()
-            .find(|(d, _)| *d == p.manifest.digest)
-            .map(|(_, b)| b.as_slice())
-            .expect("manifest blob"),
-    )
-    .expect("we wrote it");
-    for l in &m.layers {
-        blobs
-            .entry(l.digest.clone())
-            .or_insert((l.size, Blob::Input));
-    }
-    for (d, b) in &p.new_blobs {
-        blobs.insert(d.clone(), (b.len() as u64, Blob::New(b.clone())));
-    }
-    Ok(())
-}
-
-fn is_patch_layer(m: &Manifest, config: &Value) -> bool {
-    if m.layers
-        .last()
-        .and_then(|l| l.annotation(ANNOTATION_PATCH_LAYER))
-        == Some("true")
-    {
-        return true;
-    }
-    config["history"]
-        .as_array()
-        .and_then(|h| {
-            h.iter()
-                .rev()
-                .find(|e| !e["empty_layer"].as_bool().unwrap_or(false))
-        })
-        .and_then(|e| e["created_by"].as_str())
-        .is_some_and(|s| s.starts_with("rootwasm apply"))
-}
-
-fn patch_manifest(
+/// Every platform of an index; the index is re-pointed at the patched ones.
+fn patch_index(
     sandbox: &Sandbox,
     store: &dyn BlobStore,
     desc: &Descriptor,
-    platform: &str,
+    base_name: Option<&str>,
     opts: &ApplyOptions<'_>,
-) -> Result<Patched, ApplyError> {
-    let Docs {
-        manifest,
-        config,
-        diff_ids,
-    } = load_docs(store, desc)?;
-    let repatch = !manifest.layers.is_empty() && is_patch_layer(&manifest, &config);
-    let n_base = manifest.layers.len() - usize::from(repatch);
+    out: &mut OutputBlobs,
+) -> Result<(Descriptor, Vec<PlatformResult>), ApplyError> {
+    let bytes = store.read(desc, "image index")?;
+    let input: Index =
+        serde_json::from_slice(&bytes).map_err(|e| ImageError::malformed("image index", e))?;
+    let mut index = input.clone();
+    let mut results = Vec::new();
+    for child in &input.manifests {
+        let name = child
+            .platform
+            .as_ref()
+            .map_or("unknown".to_owned(), |p| p.to_string());
+        // Nested indexes and attestation manifests (BuildKit's
+        // `unknown/unknown`) are not runnable images: copied as they are.
+        if !is_manifest(&child.media_type) || name == "unknown/unknown" {
+            out.pass_through(store, child)?;
+            continue;
+        }
+        (opts.progress)(&format!("platform {name}"));
+        let p = patch_platform(sandbox, store, child, &name, base_name, opts)?;
+        out.add_platform(store, child, &p)?;
+        if p.manifest.digest != child.digest {
+            index = mutate::repoint(&index, &child.digest, &p.manifest);
+        }
+        results.push(p.result);
+    }
+    let top = if index == input {
+        out.0.insert(desc.digest.clone(), (desc.size, Blob::Input));
+        desc.clone()
+    } else {
+        let b = to_canonical_json(&index);
+        let d = Descriptor::for_bytes(MEDIA_INDEX, &b);
+        out.0.insert(d.digest.clone(), (d.size, Blob::New(b)));
+        d
+    };
+    Ok((top, results))
+}
+
+/// Every blob the output needs: new ones, and those copied from the input.
+#[derive(Default)]
+struct OutputBlobs(BTreeMap<Digest, (u64, Blob)>);
+
+impl OutputBlobs {
+    /// A manifest or index we did not patch, and everything it references.
+    fn pass_through(&mut self, store: &dyn BlobStore, desc: &Descriptor) -> Result<(), ImageError> {
+        self.pass_through_at(store, desc, 0)
+    }
+
+    fn pass_through_at(
+        &mut self,
+        store: &dyn BlobStore,
+        desc: &Descriptor,
+        depth: usize,
+    ) -> Result<(), ImageError> {
+        // Nested indexes are legal but never deep in practice.
+        const MAX_NESTING: usize = 4;
+        self.0.insert(desc.digest.clone(), (desc.size, Blob::Input));
+        if is_manifest(&desc.media_type) {
+            let what = format!("manifest {}", desc.digest);
+            let m: Manifest = serde_json::from_slice(&store.read(desc, &what)?)
+                .map_err(|e| ImageError::malformed(&what, e))?;
+            self.0
+                .insert(m.config.digest.clone(), (m.config.size, Blob::Input));
+            for l in &m.layers {
+                self.0.insert(l.digest.clone(), (l.size, Blob::Input));
+            }
+        } else if is_index(&desc.media_type) {
+            let what = format!("nested index {}", desc.digest);
+            if depth >= MAX_NESTING {
+                return Err(ImageError::malformed(
+                    what,
+                    format!("indexes nested more than {MAX_NESTING} deep"),
+                ));
+            }
+            let i: Index = serde_json::from_slice(&store.read(desc, &what)?)
+                .map_err(|e| ImageError::malformed(&what, e))?;
+            for child in &i.manifests {
+                self.pass_through_at(store, child, depth + 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add_platform(
+        &mut self,
+        store: &dyn BlobStore,
+        input: &Descriptor,
+        p: &PatchedPlatform,
+    ) -> Result<(), ImageError> {
+        if p.new_blobs.is_empty() {
+            return self.pass_through(store, input);
+        }
+        for l in &p.layers {
+            self.0
+                .entry(l.digest.clone())
+                .or_insert((l.size, Blob::Input));
+        }
+        for (d, b) in &p.new_blobs {
+            self.0
+                .insert(d.clone(), (b.len() as u64, Blob::New(b.clone())));
+        }
+        Ok(())
+    }
+}
+
+/// A platform's image as the recipes see it.
+struct BaseImage {
+    docs: Docs,
+    /// Layers below an earlier rootwasm patch layer (all of them if none).
+    n_base: usize,
+    /// Those layers, merged.
+    base: Merged,
+    /// The base with the earlier patch layer on top: what recipes run on.
+    full: Merged,
+    /// What the earlier patch layer did, as journal entries over `base`.
+    carried: Journal,
+    carried_blobs: Blobs,
+    epoch: u64,
+}
+
+fn read_base(
+    store: &dyn BlobStore,
+    desc: &Descriptor,
+    opts: &ApplyOptions<'_>,
+) -> Result<BaseImage, ImageError> {
+    let docs = load_docs(store, desc)?;
+    let patch = mutate::patch_layer(&docs.manifest, &docs.config);
+    let n_base = patch.unwrap_or(docs.manifest.layers.len());
     let epoch = opts
         .source_date_epoch
-        .or_else(|| config["created"].as_str().and_then(parse_rfc3339))
+        .or_else(|| {
+            docs.config["created"]
+                .as_str()
+                .and_then(crate::rfc3339::parse)
+        })
         .unwrap_or(0);
-
-    // Read only what some recipe may read.
-    // (and what the inventory needs, to match recipes to installed versions)
+    // Read only what some recipe may read, and what the inventory needs to
+    // match recipes to installed versions.
     let capture = Capture::for_recipes(opts.recipes);
     let read_opts = ReadOptions {
         limits: opts.layer_limits,
@@ -304,42 +365,70 @@ fn patch_manifest(
         progress: opts.progress,
     };
     let mut base = Merged::default();
+    let m = &docs.manifest;
     read_layers(
         store,
-        &manifest.layers[..n_base],
-        &diff_ids[..n_base],
+        &m.layers[..n_base],
+        &docs.diff_ids[..n_base],
         0,
         &capture,
         &mut base,
         &read_opts,
     )?;
-    // An earlier rootwasm patch layer: read it whole; its changes are carried into the new layer.
-    let mut carried = Changes::default();
     let mut full = base.clone();
-    if repatch {
-        let l = &manifest.layers[n_base];
+    let (mut carried, mut carried_blobs) = (Journal::default(), Blobs::default());
+    if let Some(n) = patch {
+        // An earlier patch layer is read whole: its changes are carried.
+        let l = &m.layers[n];
         (opts.progress)(&format!("reading previous patch layer {}", l.digest));
         let idx = read_layer(
             store.open(&l.digest)?,
             l,
-            &diff_ids[n_base],
+            &docs.diff_ids[n],
             &opts.layer_limits,
             &|_| true,
         )?;
-        carried = carried_changes(&idx, &base);
-        full.apply(n_base, l.digest.as_str(), idx)?;
+        (carried, carried_blobs) = carried_journal(&idx, &base);
+        full.apply(n, l.digest.as_str(), idx)?;
     }
+    Ok(BaseImage {
+        docs,
+        n_base,
+        base,
+        full,
+        carried,
+        carried_blobs,
+        epoch,
+    })
+}
 
-    let mut view: Arc<dyn RootView + Send + Sync> = Arc::new(full);
-    let mut results = Vec::new();
-    let mut journal = Journal::default();
-    let carried_staged = carried.staged.clone();
-    let mut combined = carried;
+/// What the recipes did on one platform.
+struct Ran {
+    results: Vec<RecipeResult>,
+    journal: Journal,
+    blobs: Blobs,
+    records: Vec<PatchRecord>,
+}
+
+/// Run each recipe that matches the inventory on the view the ones before
+/// it left.
+fn run_recipes(
+    sandbox: &Sandbox,
+    img: &BaseImage,
+    platform: &str,
+    opts: &ApplyOptions<'_>,
+) -> Result<Ran, ApplyError> {
+    let mut view: Arc<dyn RootView + Send + Sync> = Arc::new(img.full.clone());
     let inv = crate::inventory::inventory(view.as_ref());
-    let mut records = if repatch {
-        records(manifest.annotations.as_ref())
-    } else {
-        Vec::new()
+    let mut ran = Ran {
+        results: Vec::new(),
+        journal: Journal::default(),
+        blobs: Blobs::default(),
+        records: if img.carried.entries.is_empty() {
+            Vec::new()
+        } else {
+            records(img.docs.manifest.annotations.as_ref())
+        },
     };
     for recipe in opts.recipes {
         let m = &recipe.manifest;
@@ -349,23 +438,22 @@ fn patch_manifest(
             version_before: None,
             version_after: None,
             cves: m.fixes.iter().map(|f| f.id.clone()).collect(),
-            result: String::new(),
+            result: RecipeStatus::NotApplicable,
             error: None,
         };
         // Recipes run only where their package is installed in a version they patch.
         match match_recipe(&inv, recipe) {
             Match::NotInstalled => {
-                rr.result = "not-applicable".into();
-                results.push(rr);
+                ran.results.push(rr);
                 continue;
             }
             Match::Installed {
                 affected,
                 unaffected,
             } if affected.is_empty() => {
-                rr.result = "not-affected".into();
+                rr.result = RecipeStatus::NotAffected;
                 rr.version_before = unaffected.first().map(|p| p.version.clone());
-                results.push(rr);
+                ran.results.push(rr);
                 continue;
             }
             _ => {}
@@ -376,17 +464,16 @@ fn patch_manifest(
             recipe,
             view.clone(),
             &RunOptions {
-                source_date_epoch: epoch,
+                source_date_epoch: img.epoch,
                 params: Default::default(),
             },
         );
-        match r.outcome {
+        rr.result = match r.outcome {
             Outcome::Applied { report } => {
-                rr.result = "applied".into();
                 for p in &report.packages {
-                    records
-                        .retain(|r: &PatchRecord| !(r.recipe == m.id && r.location == p.location));
-                    records.push(PatchRecord {
+                    ran.records
+                        .retain(|r| !(r.recipe == m.id && r.location == p.location));
+                    ran.records.push(PatchRecord {
                         recipe: m.id.clone(),
                         patch_type: m.patch_type,
                         origin: m.origin.clone(),
@@ -397,7 +484,7 @@ fn patch_manifest(
                         version_after: p.version_after.clone(),
                         // A generic component (dpkg-upgrade) leaves the ids to recipe.toml.
                         fixes: if report.fixed.is_empty() {
-                            m.fixes.iter().map(|f| f.id.clone()).collect()
+                            rr.cves.clone()
                         } else {
                             report.fixed.clone()
                         },
@@ -407,243 +494,209 @@ fn patch_manifest(
                     rr.version_before = Some(p.version_before.clone());
                     rr.version_after = Some(p.version_after.clone());
                 }
-                for mut e in r.changes.entries.clone() {
-                    e.seq = journal.entries.len() as u64;
-                    journal.entries.push(e);
+                append(&mut ran.journal, &r.changes.entries);
+                for (_, b) in r.changes.blobs.iter() {
+                    ran.blobs.insert(b.to_vec());
                 }
                 view = Arc::new(Overlay::new(view.clone(), &r.changes));
-                for (p, s) in r.changes.staged {
-                    combined.staged.insert(p, s);
-                }
-                for (_, b) in r.changes.blobs.iter() {
-                    combined.blobs.insert(b.to_vec());
-                }
+                RecipeStatus::Applied
             }
-            Outcome::AlreadyFixed => rr.result = "already-fixed".into(),
-            Outcome::NotApplicable => rr.result = "not-applicable".into(),
+            Outcome::AlreadyFixed => RecipeStatus::AlreadyFixed,
+            Outcome::NotApplicable => RecipeStatus::NotApplicable,
             Outcome::Failed(e) => {
-                rr.result = "failed".into();
                 if opts.on_failure == OnFailure::Stop {
                     return Err(ApplyError::FailFast(e));
                 }
                 rr.error = Some(e);
+                RecipeStatus::Failed
             }
-        }
-        results.push(rr);
+        };
+        ran.results.push(rr);
     }
+    Ok(ran)
+}
 
-    let unchanged = journal.entries.is_empty();
-    // On a re-patch, the journal starts with what the earlier patch layer
-    // carried, so it alone still explains the whole new layer (replay, verify).
-    if !unchanged && !carried_staged.is_empty() {
-        let mut all = carried_entries(&carried_staged);
-        all.append(&mut journal.entries);
-        for (i, e) in all.iter_mut().enumerate() {
-            e.seq = i as u64;
-        }
-        journal.entries = all;
+/// Append `entries` to `journal`, renumbering them.
+fn append(journal: &mut Journal, entries: &[Entry]) {
+    for e in entries {
+        let mut e = e.clone();
+        e.seq = journal.entries.len() as u64;
+        journal.entries.push(e);
     }
-    let result = |after: Digest, journal: Journal, blobs: Blobs| PlatformResult {
+}
+
+fn patch_platform(
+    sandbox: &Sandbox,
+    store: &dyn BlobStore,
+    desc: &Descriptor,
+    platform: &str,
+    base_name: Option<&str>,
+    opts: &ApplyOptions<'_>,
+) -> Result<PatchedPlatform, ApplyError> {
+    let img = read_base(store, desc, opts)?;
+    let ran = run_recipes(sandbox, &img, platform, opts)?;
+    let mut result = PlatformResult {
         platform: platform.into(),
         manifest_before: desc.digest.clone(),
-        manifest_after: after,
-        recipes: results.clone(),
-        journal,
-        blobs,
+        manifest_after: desc.digest.clone(),
+        recipes: ran.results,
+        journal: Journal::default(),
+        blobs: Blobs::default(),
     };
-    if unchanged {
-        return Ok(Patched {
+    if ran.journal.entries.is_empty() {
+        return Ok(PatchedPlatform {
             manifest: desc.clone(),
             new_blobs: Vec::new(),
-            config: manifest.config.digest.clone(),
-            layers: manifest.layers.iter().map(|l| l.digest.clone()).collect(),
-            result: result(desc.digest.clone(), journal, Blobs::default()),
+            config: img.docs.manifest.config.digest.clone(),
+            layers: img.docs.manifest.layers.clone(),
+            result,
         });
     }
-
-    // The new layer, in the input's compression.
-    let compression = manifest.layers[..n_base]
+    // The journal starts with what an earlier patch layer carried, so it
+    // alone explains the whole new layer (replay, verify).
+    let mut journal = img.carried.clone();
+    append(&mut journal, &ran.journal.entries);
+    let mut blobs = img.carried_blobs.clone();
+    for (_, b) in ran.blobs.iter() {
+        blobs.insert(b.to_vec());
+    }
+    let compression = img.docs.manifest.layers[..img.n_base]
         .last()
         .and_then(|l| Compression::of_media_type(&l.media_type))
         .unwrap_or(Compression::Gzip);
     (opts.progress)(&format!(
-        "writing patch layer ({} changed paths)",
-        combined.staged.len()
+        "writing patch layer ({} journal entries)",
+        journal.entries.len()
     ));
-    let layer = build_layer(&base, &combined.staged, &combined.blobs, epoch, compression)?;
-    let ids: Vec<&str> = opts
+    let layer = build_layer(&img.base, &journal, &blobs, img.epoch, compression)?;
+    let applied: Vec<&RecipeResult> = result
         .recipes
         .iter()
-        .zip(&results)
-        .filter(|(_, r)| r.result == "applied")
-        .map(|(r, _)| r.manifest.id.as_str())
+        .filter(|r| r.result == RecipeStatus::Applied)
         .collect();
-
-    let mut config = config;
-    let diff = config["rootfs"]["diff_ids"]
-        .as_array_mut()
-        .expect("checked above");
-    diff.truncate(n_base);
-    diff.push(Value::String(layer.diff_id.to_string()));
-    if !config["history"].is_array() {
-        config["history"] = Value::Array(Vec::new());
-    }
-    let history = config["history"].as_array_mut().expect("array");
-    if repatch
-        && let Some(pos) = history
-            .iter()
-            .rposition(|e| !e["empty_layer"].as_bool().unwrap_or(false))
-    {
-        history.remove(pos);
-    }
-    let cves: Vec<&str> = results
-        .iter()
-        .filter(|r| r.result == "applied")
-        .flat_map(|r| r.cves.iter().map(String::as_str))
-        .collect();
-    history.push(serde_json::json!({
-        "created": rfc3339(epoch),
-        "created_by": format!("rootwasm apply {}", ids.join(" ")),
-        "comment": format!("fixes {}", cves.join(", ")),
-    }));
-    let config_bytes = serde_json::to_vec(&config).expect("json");
-    let config_desc = Descriptor::for_bytes(MEDIA_CONFIG, &config_bytes);
-
-    let media_layer = compression.media_type(false);
-    let mut layers: Vec<Descriptor> = manifest.layers[..n_base]
-        .iter()
-        .cloned()
-        .map(to_oci_layer)
-        .collect();
-    let mut ld = Descriptor::for_bytes(media_layer, &layer.blob);
-    ld.annotations = Some(BTreeMap::from([(
-        ANNOTATION_PATCH_LAYER.to_owned(),
-        "true".to_owned(),
-    )]));
-    layers.push(ld.clone());
-    let mut annotations = manifest.annotations.clone().unwrap_or_default();
-    if !repatch || !annotations.contains_key(ANNOTATION_BASE_DIGEST) {
-        annotations.insert(ANNOTATION_BASE_DIGEST.into(), desc.digest.to_string());
-        annotations.insert(ANNOTATION_BASE_NAME.into(), opts.input_name.clone());
-    }
-    annotations.insert(
-        ANNOTATION_PATCHES.into(),
-        serde_json::to_string(&records).expect("records serialise"),
-    );
-    let new_manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(MEDIA_MANIFEST.into()),
-        config: config_desc.clone(),
-        layers: layers.clone(),
-        annotations: Some(annotations),
-        extra: manifest.extra.clone(),
+    let patch = PatchLayer {
+        descriptor: Descriptor::for_bytes(compression.media_type(false), &layer.blob),
+        diff_id: layer.diff_id,
+        created: crate::rfc3339::format(img.epoch),
+        recipes: applied.iter().map(|r| r.recipe.clone()).collect(),
+        fixes: applied.iter().flat_map(|r| r.cves.clone()).collect(),
     };
-    let mbytes = to_canonical_json(&new_manifest);
+    let config = mutate::config_with_layer(&img.docs.config, img.n_base, &patch)?;
+    let config_bytes =
+        serde_json::to_vec(&config).map_err(|e| ImageError::malformed("image config", e))?;
+    let config_desc = Descriptor::for_bytes(MEDIA_CONFIG, &config_bytes);
+    let manifest =
+        mutate::manifest_with_layer(&img.docs.manifest, img.n_base, config_desc.clone(), &patch);
+    let manifest = mutate::annotate(
+        &manifest,
+        patch_annotations(&img, desc, base_name, &ran.records),
+    );
+    let mbytes = to_canonical_json(&manifest);
     let mdesc = Descriptor {
         platform: desc.platform.clone(),
         ..Descriptor::for_bytes(MEDIA_MANIFEST, &mbytes)
     };
-    let new_blobs = vec![
-        (ld.digest.clone(), layer.blob),
-        (config_desc.digest.clone(), config_bytes),
-        (mdesc.digest.clone(), mbytes),
-    ];
-    Ok(Patched {
+    result.manifest_after = mdesc.digest.clone();
+    result.journal = journal;
+    result.blobs = blobs;
+    Ok(PatchedPlatform {
         manifest: mdesc.clone(),
-        new_blobs,
+        new_blobs: vec![
+            (patch.descriptor.digest.clone(), layer.blob),
+            (config_desc.digest.clone(), config_bytes),
+            (mdesc.digest, mbytes),
+        ],
         config: config_desc.digest,
-        layers: layers.iter().map(|l| l.digest.clone()).collect(),
-        result: result(mdesc.digest, journal, combined.blobs),
+        layers: manifest.layers,
+        result,
     })
 }
 
-/// The output manifest is OCI (it carries annotations); Docker layer types are renamed, the blobs are untouched.
-fn to_oci_layer(mut d: Descriptor) -> Descriptor {
-    if let Some(c) = Compression::of_media_type(&d.media_type) {
-        d.media_type = c.media_type(false).into();
+/// The base image (kept from an earlier patch) and the patch records.
+fn patch_annotations(
+    img: &BaseImage,
+    desc: &Descriptor,
+    base_name: Option<&str>,
+    records: &[PatchRecord],
+) -> BTreeMap<String, String> {
+    let mut a = BTreeMap::new();
+    let earlier = img
+        .docs
+        .manifest
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(ANNOTATION_BASE_DIGEST));
+    if img.carried.entries.is_empty() || !earlier {
+        a.insert(ANNOTATION_BASE_DIGEST.into(), desc.digest.to_string());
+        if let Some(name) = base_name {
+            a.insert(ANNOTATION_BASE_NAME.into(), name.to_owned());
+        }
     }
-    d
-}
-
-/// An earlier patch layer as staged changes, so the new layer carries them.
-/// Journal entries recreating what an earlier patch layer changed, recorded
-/// under the recipe name [`CARRIED`].
-fn carried_entries(staged: &BTreeMap<crate::rootfs::RootPath, Staged>) -> Vec<Entry> {
-    staged
-        .iter()
-        .map(|(path, s)| {
-            let (op, after) = match s {
-                Staged::Removed => (Op::Remove, None),
-                Staged::Node(n) => {
-                    let (op, sha256, target) = match &n.content {
-                        Content::Blob(d) => (Op::WriteFile, Some(d.clone()), None),
-                        Content::Link(t) => (Op::Symlink, None, Some(t.clone())),
-                        Content::None => (Op::Mkdir, None, None),
-                    };
-                    let state = State {
-                        kind: n.meta.kind,
-                        size: (n.meta.kind == Kind::File).then_some(n.meta.size),
-                        sha256,
-                        mode: n.meta.mode,
-                        uid: n.meta.uid,
-                        gid: n.meta.gid,
-                        target,
-                    };
-                    (op, Some(state))
-                }
-            };
-            Entry {
-                seq: 0,
-                recipe: CARRIED.into(),
-                op,
-                path: path.to_string(),
-                from: None,
-                before: None,
-                after,
-            }
-        })
-        .collect()
+    a.insert(
+        ANNOTATION_PATCHES.into(),
+        serde_json::to_string(records).expect("records serialise"),
+    );
+    a
 }
 
 /// The recipe name of journal entries carried from an earlier patch layer.
 pub const CARRIED: &str = "rootwasm:earlier-patch";
 
-fn carried_changes(idx: &crate::image::layer::LayerIndex, base: &Merged) -> Changes {
-    let mut c = Changes::default();
+/// An earlier patch layer as journal entries over `base`, recorded under
+/// the recipe name [`CARRIED`], with the blobs they name.
+fn carried_journal(idx: &LayerIndex, base: &Merged) -> (Journal, Blobs) {
+    let mut journal = Journal::default();
+    let mut blobs = Blobs::default();
     for e in &idx.entries {
-        let meta = |kind| Meta {
+        let state = |kind, sha256, target| State {
             kind,
-            size: e.size,
-            mode: e.mode,
+            size: (kind == Kind::File).then_some(e.size),
+            sha256,
+            mode: if kind == Kind::Symlink { 0o777 } else { e.mode },
             uid: e.uid,
             gid: e.gid,
+            target,
         };
-        let staged = match &e.kind {
-            EntryKind::Whiteout => Staged::Removed,
+        let (op, after) = match &e.kind {
+            EntryKind::Whiteout => (Op::Remove, None),
             EntryKind::File { content: Some(d) } => {
                 let bytes = idx.contents.get(d).cloned().unwrap_or_default();
-                let (digest, _) = c.blobs.insert(bytes);
-                Staged::Node(Node {
-                    meta: meta(Kind::File),
-                    content: Content::Blob(digest),
-                })
+                let (sha, _) = blobs.insert(bytes);
+                (Op::WriteFile, Some(state(Kind::File, Some(sha), None)))
             }
-            EntryKind::Symlink { target } => Staged::Node(Node {
-                meta: Meta {
-                    mode: 0o777,
-                    ..meta(Kind::Symlink)
-                },
-                content: Content::Link(target.clone()),
-            }),
+            EntryKind::Symlink { target } => (
+                Op::Symlink,
+                Some(state(Kind::Symlink, None, Some(target.clone()))),
+            ),
             // Directories the earlier patch created are carried; the base's
             // own directories are re-derived when the layer is rebuilt.
-            EntryKind::Dir if base.get(&e.path).is_none() => Staged::Node(Node {
-                meta: meta(Kind::Dir),
-                content: Content::None,
-            }),
+            EntryKind::Dir if base.get(&e.path).is_none() => {
+                (Op::Mkdir, Some(state(Kind::Dir, None, None)))
+            }
             _ => continue,
         };
-        c.staged.insert(e.path.clone(), staged);
+        journal.entries.push(Entry {
+            seq: journal.entries.len() as u64,
+            recipe: CARRIED.into(),
+            op,
+            path: e.path.to_string(),
+            from: None,
+            before: base.get(&e.path).map(state_of),
+            after,
+        });
     }
-    c
+    (journal, blobs)
+}
+
+/// A base node as a journal state.
+fn state_of(n: &MergedNode) -> State {
+    State {
+        kind: n.meta.kind,
+        size: (n.meta.kind == Kind::File).then_some(n.meta.size),
+        sha256: n.content.clone(),
+        mode: n.meta.mode,
+        uid: n.meta.uid,
+        gid: n.meta.gid,
+        target: n.link.clone(),
+    }
 }

@@ -4,25 +4,26 @@
 //! is that platform's manifest (see `image::attach`).
 //!
 //! Runs after the image is built and before it is written, so the documents
-//! describe the output exactly (they are computed from its blobs) and an
-//! output is never written without them.
+//! describe the output exactly (they are computed from its blobs). It is the
+//! only maker of an attested [`Sealed`] image, which an OCI sink requires.
 
-use crate::apply::Applied;
+use crate::apply::PlatformResult;
 use crate::attest::{self, Epoch, ImageSubject, dsse, key::SigningKey, openvex, provenance};
 use crate::image::attach::*;
 use crate::image::model::*;
-use crate::image::view::{ReadOptions, load_docs};
+use crate::image::sink::{OutputImage, Sealed};
+use crate::image::view::{Docs, ReadOptions, load_docs};
+use crate::inventory::Inventory;
 use crate::journal::Sha256Hex;
 use crate::manifest::Recipe;
+use crate::record::PatchRecord;
 
 /// What the stage needs besides the applied image.
 pub struct EvidenceOptions<'a> {
     /// The recipes that ran.
     pub recipes: &'a [Recipe],
-    /// sha256 of each recipe's `recipe.toml` bytes, by recipe id.
-    pub recipe_toml_sha256: &'a std::collections::BTreeMap<String, Sha256Hex>,
-    /// The input image's reference as given.
-    pub input_name: &'a str,
+    /// The input image's own name (see `image::reference::own_name`), if any.
+    pub input_name: Option<&'a str>,
     /// A short name for purls and documents.
     pub image_name: &'a str,
     /// Signs the provenance.
@@ -53,39 +54,19 @@ fn json_file(media_type: &str, title: &str, v: &serde_json::Value) -> File {
     }
 }
 
-/// Attach the evidence for every patched platform of `applied`.
-pub fn attach_evidence(
-    applied: &mut Applied<'_>,
+/// Attach the evidence for every patched platform to `output` and seal it.
+pub fn attach_evidence<'a>(
+    platforms: &[PlatformResult],
+    mut output: OutputImage<'a>,
     o: &EvidenceOptions<'_>,
-) -> Result<(), EvidenceError> {
-    let deps: Vec<provenance::RecipeDependency> = o
-        .recipes
-        .iter()
-        .map(|r| {
-            let sha = o
-                .recipe_toml_sha256
-                .get(&r.manifest.id)
-                .cloned()
-                .unwrap_or_else(|| Sha256Hex(String::new()));
-            provenance::RecipeDependency::from_recipe(r, &sha)
-        })
-        .collect();
-    let vulns: Vec<_> = o
-        .recipes
-        .iter()
-        .flat_map(|r| r.manifest.fixes.iter().cloned())
-        .collect();
+) -> Result<Sealed<'a>, EvidenceError> {
     let mut attachments = Vec::new();
-    for p in &applied.platforms {
-        if p.manifest_after == p.manifest_before {
-            continue;
-        }
+    for p in platforms.iter().filter(|p| p.patched()) {
         let store = OutputStore {
-            blobs: &applied.output.blobs,
-            input: applied.output.input,
+            blobs: &output.blobs,
+            input: output.input,
         };
-        let size = applied
-            .output
+        let size = output
             .blobs
             .get(&p.manifest_after)
             .map(|(s, _)| *s)
@@ -104,188 +85,249 @@ pub fn attach_evidence(
             .or_else(|| {
                 docs.config["created"]
                     .as_str()
-                    .and_then(crate::image::patch::parse_rfc3339)
+                    .and_then(crate::rfc3339::parse)
             })
             .unwrap_or(0);
-        let created = crate::image::patch::rfc3339(epoch);
-        let (merged, patched) = crate::sbom::read_platform(&store, &docs, o.read)?;
-        let inventory = crate::inventory::inventory(&merged);
-        let sbom_subject = crate::sbom::Subject {
-            name: o.image_name,
-            digest: subject.digest.as_str(),
-            arch: docs.config["architecture"].as_str().unwrap_or("unknown"),
-            created: &created,
-            inventory: &inventory,
-            patches: &patched,
-        };
-        let mut cdx = crate::sbom::cyclonedx(&sbom_subject);
-        let spdx = crate::sbom::spdx(&sbom_subject);
-        // VEX claims only what the inventory confirms: the record's package is
-        // installed where and as the record says. A recipe that reports no
-        // package (or an ecosystem rootwasm does not inventory) gets no VEX.
-        let records: Vec<_> = patched
-            .iter()
-            .map(|x| x.record.clone())
-            .filter(|r| {
-                inventory.packages.iter().any(|p| {
-                    p.ecosystem == r.ecosystem
-                        && p.name == r.package
-                        && p.location == r.location
-                        && p.version == r.version_after
-                })
-            })
-            .collect();
-        let image = ImageSubject {
-            name: o.image_name,
-            repository: None,
-            digests: vec![subject.digest.clone()],
-        };
-        let vex = if records.is_empty() {
-            None
-        } else {
-            Some(openvex::document(&openvex::VexInput {
-                image: &image,
-                records: &records,
-                inventory: &inventory,
-                vulnerabilities: &vulns,
-                author: "rootwasm",
-                timestamp: Epoch(epoch),
-            })?)
-        };
-        // CycloneDX VEX inside the SBOM: resolved_with_pedigree for backports,
-        // resolved for distro upgrades.
-        let cdx_vulns = attest::cdx_vex::vulnerabilities(&attest::cdx_vex::CdxVexInput {
-            image: &image,
+        let artifacts = platform_evidence(&store, &docs, p, &subject, epoch, o)?;
+        attachments.push((subject, crate::rfc3339::format(epoch), artifacts));
+    }
+    for (subject, created, artifacts) in attachments {
+        attach(&mut output, &subject, artifacts, created.as_str());
+    }
+    Ok(output.attested())
+}
+
+/// The documents of one platform, in the order they are attached.
+struct Documents {
+    journal: File,
+    journal_blobs: Vec<File>,
+    cyclonedx: File,
+    spdx: File,
+    vex: Option<File>,
+}
+
+fn platform_evidence(
+    store: &OutputStore<'_>,
+    docs: &Docs,
+    p: &PlatformResult,
+    subject: &Descriptor,
+    epoch: u64,
+    o: &EvidenceOptions<'_>,
+) -> Result<Vec<Artifact>, EvidenceError> {
+    let image = ImageSubject {
+        name: o.image_name,
+        repository: None,
+        digests: vec![subject.digest.clone()],
+    };
+    let d = documents(store, docs, p, &image, epoch, o)?;
+    let provenance = signed_provenance(&d, p, &image, epoch, o);
+    let mut journal_files = vec![d.journal];
+    journal_files.extend(d.journal_blobs);
+    let mut artifacts = vec![
+        Artifact {
+            artifact_type: ARTIFACT_JOURNAL,
+            files: journal_files,
+        },
+        Artifact {
+            artifact_type: ARTIFACT_CYCLONEDX,
+            files: vec![d.cyclonedx],
+        },
+        Artifact {
+            artifact_type: ARTIFACT_SPDX,
+            files: vec![d.spdx],
+        },
+        Artifact {
+            artifact_type: ARTIFACT_INTOTO,
+            files: vec![provenance],
+        },
+    ];
+    if let Some(v) = d.vex {
+        artifacts.push(Artifact {
+            artifact_type: ARTIFACT_OPENVEX,
+            files: vec![v],
+        });
+    }
+    Ok(artifacts)
+}
+
+/// The journal, the SBOMs and the VEX of one patched platform.
+fn documents(
+    store: &OutputStore<'_>,
+    docs: &Docs,
+    p: &PlatformResult,
+    image: &ImageSubject<'_>,
+    epoch: u64,
+    o: &EvidenceOptions<'_>,
+) -> Result<Documents, EvidenceError> {
+    let created = crate::rfc3339::format(epoch);
+    let (merged, patched) = crate::sbom::read_platform(store, docs, o.read)?;
+    let inventory = crate::inventory::inventory(&merged);
+    let sbom_subject = crate::sbom::Subject {
+        name: o.image_name,
+        digest: image.digests[0].as_str(),
+        arch: docs.config["architecture"].as_str().unwrap_or("unknown"),
+        created: &created,
+        inventory: &inventory,
+        patches: &patched,
+    };
+    let mut cdx = crate::sbom::cyclonedx(&sbom_subject);
+    let spdx = crate::sbom::spdx(&sbom_subject);
+    let records = confirmed(patched.iter().map(|x| &x.record), &inventory);
+    let vulns: Vec<_> = o
+        .recipes
+        .iter()
+        .flat_map(|r| r.manifest.fixes.iter().cloned())
+        .collect();
+    let vex = if records.is_empty() {
+        None
+    } else {
+        Some(openvex::document(&openvex::VexInput {
+            image,
             records: &records,
             inventory: &inventory,
             vulnerabilities: &vulns,
+            author: "rootwasm",
             timestamp: Epoch(epoch),
-            sbom: None,
-        })?;
-        if !cdx_vulns.is_empty() {
-            cdx["vulnerabilities"] = serde_json::Value::Array(cdx_vulns);
-        }
-        let journal = p.journal.to_json();
-        let mut journal_files = vec![File {
+        })?)
+    };
+    // CycloneDX VEX inside the SBOM: resolved_with_pedigree for backports,
+    // resolved for distro upgrades.
+    let cdx_vulns = attest::cdx_vex::vulnerabilities(&attest::cdx_vex::CdxVexInput {
+        image,
+        records: &records,
+        inventory: &inventory,
+        vulnerabilities: &vulns,
+        timestamp: Epoch(epoch),
+        sbom: None,
+    })?;
+    if !cdx_vulns.is_empty() {
+        cdx["vulnerabilities"] = serde_json::Value::Array(cdx_vulns);
+    }
+    Ok(Documents {
+        journal: File {
             media_type: ARTIFACT_JOURNAL.into(),
             title: "journal.json".into(),
-            bytes: journal.clone().into_bytes(),
-        }];
-        for (sha, bytes) in p.blobs.iter() {
-            journal_files.push(File {
+            bytes: p.journal.to_json().into_bytes(),
+        },
+        journal_blobs: p
+            .blobs
+            .iter()
+            .map(|(sha, bytes)| File {
                 media_type: MEDIA_JOURNAL_BLOB.into(),
-                title: sha.0.clone(),
+                title: sha.to_string(),
                 bytes: bytes.to_vec(),
-            });
-        }
-        let cdx_file = json_file(ARTIFACT_CYCLONEDX, "sbom.cdx.json", &cdx);
-        let spdx_file = json_file(ARTIFACT_SPDX, "sbom.spdx.json", &spdx);
-        let vex_file = vex
+            })
+            .collect(),
+        cyclonedx: json_file(ARTIFACT_CYCLONEDX, "sbom.cdx.json", &cdx),
+        spdx: json_file(ARTIFACT_SPDX, "sbom.spdx.json", &spdx),
+        vex: vex
             .as_ref()
-            .map(|v| json_file(ARTIFACT_OPENVEX, "vex.openvex.json", v));
-        let mut signed: Vec<(&str, &'static str, String)> = vec![
-            (
-                "journal.json",
-                ARTIFACT_JOURNAL,
-                Sha256Hex::of(journal.as_bytes()).0,
-            ),
-            (
-                "sbom.cdx.json",
-                ARTIFACT_CYCLONEDX,
-                Sha256Hex::of(&cdx_file.bytes).0,
-            ),
-            (
-                "sbom.spdx.json",
-                ARTIFACT_SPDX,
-                Sha256Hex::of(&spdx_file.bytes).0,
-            ),
-        ];
-        if let Some(v) = &vex_file {
-            signed.push((
-                "vex.openvex.json",
-                ARTIFACT_OPENVEX,
-                Sha256Hex::of(&v.bytes).0,
-            ));
-        }
-        let byproducts: Vec<provenance::Byproduct<'_>> = signed
-            .iter()
-            .map(|(name, media_type, sha256)| provenance::Byproduct {
-                name,
-                media_type,
-                sha256,
+            .map(|v| json_file(ARTIFACT_OPENVEX, "vex.openvex.json", v)),
+    })
+}
+
+/// The records the VEX may state: the record's package is installed where
+/// and as the record says. A recipe that reports no package (or an
+/// ecosystem rootwasm does not inventory) gets no VEX.
+fn confirmed<'r>(
+    records: impl Iterator<Item = &'r PatchRecord>,
+    inventory: &Inventory,
+) -> Vec<PatchRecord> {
+    records
+        .filter(|r| {
+            inventory.packages.iter().any(|p| {
+                p.ecosystem == r.ecosystem
+                    && p.name == r.package
+                    && p.location == r.location
+                    && p.version == r.version_after
             })
-            .collect();
-        let results: Vec<provenance::RecipeRun<'_>> = p
-            .recipes
-            .iter()
-            .map(|r| provenance::RecipeRun {
-                recipe: &r.recipe,
-                platform: &p.platform,
-                result: &r.result,
-                fixes: &r.cves,
-                error: r.error.as_ref().map(|e| e.message.as_str()),
-            })
-            .collect();
-        let statement = provenance::statement(&provenance::ProvenanceInput {
-            subject: &image,
-            input: provenance::InputImage {
-                reference: o.input_name,
-                digest: &p.manifest_before,
-            },
-            recipes: &deps,
-            builder: provenance::Builder {
-                id: "https://rootwasm.invalid/builder/local",
-                version: env!("CARGO_PKG_VERSION"),
-            },
-            invocation_id: None,
-            source_date_epoch: Some(Epoch(epoch)),
-            started_on: Epoch(epoch),
-            finished_on: Epoch(epoch),
-            byproducts: &byproducts,
-            results: &results,
-        });
-        let envelope = dsse::sign(
-            attest::intoto::PAYLOAD_TYPE,
-            &attest::to_bytes(&statement),
-            o.key,
-        );
-        let provenance_file = File {
-            media_type: MEDIA_DSSE.into(),
-            title: "provenance.dsse.json".into(),
-            bytes: envelope.to_json(),
-        };
-        attachments.push((
-            subject,
-            created,
-            vec![
-                Artifact {
-                    artifact_type: ARTIFACT_JOURNAL,
-                    files: journal_files,
-                },
-                Artifact {
-                    artifact_type: ARTIFACT_CYCLONEDX,
-                    files: vec![cdx_file],
-                },
-                Artifact {
-                    artifact_type: ARTIFACT_SPDX,
-                    files: vec![spdx_file],
-                },
-                Artifact {
-                    artifact_type: ARTIFACT_INTOTO,
-                    files: vec![provenance_file],
-                },
-            ],
+        })
+        .cloned()
+        .collect()
+}
+
+/// The provenance statement, signing the digests of the other documents.
+fn signed_provenance(
+    d: &Documents,
+    p: &PlatformResult,
+    image: &ImageSubject<'_>,
+    epoch: u64,
+    o: &EvidenceOptions<'_>,
+) -> File {
+    let mut signed: Vec<(&str, &'static str, String)> = vec![
+        (
+            "journal.json",
+            ARTIFACT_JOURNAL,
+            Sha256Hex::of(&d.journal.bytes).to_string(),
+        ),
+        (
+            "sbom.cdx.json",
+            ARTIFACT_CYCLONEDX,
+            Sha256Hex::of(&d.cyclonedx.bytes).to_string(),
+        ),
+        (
+            "sbom.spdx.json",
+            ARTIFACT_SPDX,
+            Sha256Hex::of(&d.spdx.bytes).to_string(),
+        ),
+    ];
+    if let Some(v) = &d.vex {
+        signed.push((
+            "vex.openvex.json",
+            ARTIFACT_OPENVEX,
+            Sha256Hex::of(&v.bytes).to_string(),
         ));
-        if let Some(v) = vex_file {
-            let (_, _, artifacts) = attachments.last_mut().expect("just pushed");
-            artifacts.push(Artifact {
-                artifact_type: ARTIFACT_OPENVEX,
-                files: vec![v],
-            });
-        }
     }
-    for (subject, created, artifacts) in attachments {
-        attach(&mut applied.output, &subject, artifacts, &created);
+    let byproducts: Vec<provenance::Byproduct<'_>> = signed
+        .iter()
+        .map(|(name, media_type, sha256)| provenance::Byproduct {
+            name,
+            media_type,
+            sha256,
+        })
+        .collect();
+    let results: Vec<provenance::RecipeRun<'_>> = p
+        .recipes
+        .iter()
+        .map(|r| provenance::RecipeRun {
+            recipe: &r.recipe,
+            platform: &p.platform,
+            result: r.result.as_str(),
+            fixes: &r.cves,
+            error: r.error.as_ref().map(|e| e.message.as_str()),
+        })
+        .collect();
+    let deps: Vec<provenance::RecipeDependency> = o
+        .recipes
+        .iter()
+        .map(provenance::RecipeDependency::from_recipe)
+        .collect();
+    let statement = provenance::statement(&provenance::ProvenanceInput {
+        subject: image,
+        input: provenance::InputImage {
+            reference: o.input_name,
+            digest: &p.manifest_before,
+        },
+        recipes: &deps,
+        builder: provenance::Builder {
+            id: "https://rootwasm.invalid/builder/local",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        invocation_id: None,
+        source_date_epoch: Some(Epoch(epoch)),
+        started_on: Epoch(epoch),
+        finished_on: Epoch(epoch),
+        byproducts: &byproducts,
+        results: &results,
+    });
+    let envelope = dsse::sign(
+        attest::intoto::PAYLOAD_TYPE,
+        &attest::to_bytes(&statement),
+        o.key,
+    );
+    File {
+        media_type: MEDIA_DSSE.into(),
+        title: "provenance.dsse.json".into(),
+        bytes: envelope.to_json(),
     }
-    Ok(())
 }

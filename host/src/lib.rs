@@ -32,6 +32,7 @@ pub mod recipe_build;
 pub mod recipe_new;
 pub mod record;
 pub mod review;
+pub mod rfc3339;
 #[cfg(feature = "sandbox")]
 pub mod run;
 #[cfg(feature = "sandbox")]

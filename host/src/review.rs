@@ -8,13 +8,12 @@ use crate::attest::{self, dsse, key::PublicKey};
 use crate::image::attach::*;
 use crate::image::merge::Merged;
 use crate::image::model::*;
+use crate::image::mutate;
 use crate::image::patch::build_layer;
 use crate::image::source::{self, BlobStore, Source, Top};
 use crate::image::view::{Capture, Docs, ReadOptions, load_docs, platforms, read_layers};
 use crate::image::{ImageError, Reference};
 use crate::journal::{Blobs, Journal, Sha256Hex};
-use crate::rootfs::{Meta, RootPath};
-use crate::session::{Content, Node, Staged};
 use std::collections::BTreeMap;
 
 /// Why a review could not run (as opposed to a check that failed).
@@ -143,33 +142,39 @@ impl Patched {
         Ok((journal, blobs))
     }
 
-    /// Rebuild the patch layer from the base layers and the journal.
+    /// Rebuild the patch layer from the base layers and the journal, with
+    /// the same [`build_layer`] apply used. The base is read with the files
+    /// the journal touched, so its before-states are checked against it.
     pub fn replay(&self, read: &ReadOptions<'_>) -> Result<Replay, ReviewError> {
         let (journal, blobs) = self.journal()?;
         let m = &self.docs.manifest;
-        if m.layers.len() < 2 {
-            return Err(ev("the image has no patch layer"));
-        }
-        let n = m.layers.len() - 1;
+        let n = mutate::patch_layer(m, &self.docs.config)
+            .ok_or_else(|| ev("the image has no rootwasm patch layer"))?;
+        let paths: Vec<String> = journal
+            .entries
+            .iter()
+            .map(|e| rootwasm_glob::escape(&e.path))
+            .collect();
+        let capture = Capture::new(paths.iter().map(String::as_str))
+            .map_err(|e| ev(format!("journal path: {e}")))?;
         let mut base = Merged::default();
         read_layers(
             self.store(),
             &m.layers[..n],
             &self.docs.diff_ids[..n],
             0,
-            &Capture::new(std::iter::empty()).expect("no globs"),
+            &capture,
             &mut base,
             read,
         )?;
-        let staged = staged_from(&journal, &blobs)?;
         let epoch = self.docs.config["created"]
             .as_str()
-            .and_then(crate::image::patch::parse_rfc3339)
+            .and_then(crate::rfc3339::parse)
             .unwrap_or(0);
         let last = &m.layers[n];
         let compression = Compression::of_media_type(&last.media_type)
             .ok_or_else(|| ev(format!("patch layer media type {:?}", last.media_type)))?;
-        let layer = build_layer(&base, &staged, &blobs, epoch, compression)?;
+        let layer = build_layer(&base, &journal, &blobs, epoch, compression)?;
         Ok(Replay {
             recorded: last.digest.clone(),
             recorded_diff_id: self.docs.diff_ids[n].clone(),
@@ -368,48 +373,4 @@ pub struct Check {
     pub ok: bool,
     /// What was found.
     pub detail: String,
-}
-
-/// The final state of every path the journal touched.
-fn staged_from(
-    journal: &Journal,
-    blobs: &Blobs,
-) -> Result<BTreeMap<RootPath, Staged>, ReviewError> {
-    let mut staged = BTreeMap::new();
-    let path = |p: &str| RootPath::lexical(p).map_err(|e| ev(format!("journal path {p:?}: {e}")));
-    for e in &journal.entries {
-        if let (crate::journal::Op::Rename, Some(from)) = (e.op, &e.from) {
-            staged.insert(path(from)?, Staged::Removed);
-        }
-        let s = match &e.after {
-            None => Staged::Removed,
-            Some(st) => {
-                let content = match (&st.sha256, &st.target) {
-                    (Some(sha), _) => {
-                        if blobs.get(sha).is_none() {
-                            return Err(ev(format!(
-                                "journal entry {} names blob {sha}, which is not attached",
-                                e.seq
-                            )));
-                        }
-                        Content::Blob(sha.clone())
-                    }
-                    (None, Some(t)) => Content::Link(t.clone()),
-                    (None, None) => Content::None,
-                };
-                Staged::Node(Node {
-                    meta: Meta {
-                        kind: st.kind,
-                        size: st.size.unwrap_or(0),
-                        mode: st.mode,
-                        uid: st.uid,
-                        gid: st.gid,
-                    },
-                    content,
-                })
-            }
-        };
-        staged.insert(path(&e.path)?, s);
-    }
-    Ok(staged)
 }

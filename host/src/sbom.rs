@@ -12,7 +12,6 @@
 //! clock.
 
 use crate::inventory::{Inventory, Package};
-use crate::journal::Sha256Hex;
 use crate::license::{Spdx, license_ref};
 use crate::manifest::PatchType;
 use crate::record::PatchRecord;
@@ -200,17 +199,8 @@ pub fn image_purl(s: &Subject<'_>) -> String {
         .unwrap_or_else(|_| format!("pkg:oci/image@{}", s.digest))
 }
 
-fn uuid_from(digest: &str) -> String {
-    let h = Sha256Hex::of(digest.as_bytes()).0;
-    // A version-4-shaped UUID derived from the digest, so the document is reproducible.
-    format!(
-        "{}-{}-4{}-8{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        &h[17..20],
-        &h[20..32]
-    )
+fn uuid_from(digest: &str) -> uuid::Uuid {
+    crate::attest::uuid_of(&[digest.as_bytes()])
 }
 
 /// CycloneDX 1.6 JSON.

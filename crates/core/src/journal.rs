@@ -4,7 +4,7 @@
 //! the patch layer and `replay` are all derived from it plus its blobs, which
 //! are stored content-addressed by sha256. Format: `docs/journal.md`.
 
-use crate::rootfs::Kind;
+use crate::rootfs::{Kind, RootPath};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
@@ -130,6 +130,31 @@ impl Journal {
             ));
         }
         Ok(j)
+    }
+
+    /// The final state of every path the journal touched, by path: `None`
+    /// where the path ends up removed (a rename removes its source). This is
+    /// what a patch layer must say about each path, and all it may say.
+    /// Refuses a path that does not parse and a state naming a blob that is
+    /// not in `blobs`.
+    pub fn final_states(&self, blobs: &Blobs) -> Result<BTreeMap<RootPath, Option<State>>, String> {
+        let mut out = BTreeMap::new();
+        let path = |p: &str| RootPath::lexical(p).map_err(|e| format!("journal path {p:?}: {e}"));
+        for e in &self.entries {
+            if let (Op::Rename, Some(from)) = (e.op, &e.from) {
+                out.insert(path(from)?, None);
+            }
+            if let Some(sha) = e.after.as_ref().and_then(|s| s.sha256.as_ref())
+                && blobs.get(sha).is_none()
+            {
+                return Err(format!(
+                    "journal entry {} names blob {sha}, which is not in the journal's blobs",
+                    e.seq
+                ));
+            }
+            out.insert(path(&e.path)?, e.after.clone());
+        }
+        Ok(out)
     }
 
     /// Pretty JSON with a trailing newline: the canonical bytes.

@@ -221,6 +221,8 @@ pub struct Recipe {
     pub artifacts: BTreeMap<String, (Sha256Hex, Vec<u8>)>,
     /// Compiled scope.
     pub scope: Scope,
+    /// sha256 of the `recipe.toml` bytes it was parsed from (for provenance).
+    pub toml_sha256: Sha256Hex,
 }
 
 impl Manifest {
@@ -351,7 +353,7 @@ fn read_pinned(
 impl Recipe {
     /// Load `dir/recipe.toml`, then read and hash-check the component and artifacts.
     pub fn load(dir: &Path) -> Result<Self, ManifestError> {
-        let (manifest, artifact_bytes) = Self::load_without_component(dir)?;
+        let (manifest, artifact_bytes, toml_sha256) = Self::load_parts(dir)?;
         let (_, component) =
             read_pinned(dir, &manifest.component.path, &manifest.component.sha256)?;
         let artifacts = artifact_bytes
@@ -371,6 +373,7 @@ impl Recipe {
             component,
             artifacts,
             scope,
+            toml_sha256,
         })
     }
 
@@ -379,6 +382,13 @@ impl Recipe {
     pub fn load_without_component(
         dir: &Path,
     ) -> Result<(Manifest, BTreeMap<String, Vec<u8>>), ManifestError> {
+        Self::load_parts(dir).map(|(m, a, _)| (m, a))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn load_parts(
+        dir: &Path,
+    ) -> Result<(Manifest, BTreeMap<String, Vec<u8>>, Sha256Hex), ManifestError> {
         let manifest_path = dir.join("recipe.toml");
         let text = std::fs::read_to_string(&manifest_path).map_err(|source| ManifestError::Io {
             path: manifest_path.clone(),
@@ -389,7 +399,7 @@ impl Recipe {
         for a in &manifest.artifacts {
             artifacts.insert(a.name().to_owned(), read_pinned(dir, &a.path, &a.sha256)?.1);
         }
-        Ok((manifest, artifacts))
+        Ok((manifest, artifacts, Sha256Hex::of(text.as_bytes())))
     }
 
     /// The component's sha256.

@@ -9,7 +9,9 @@
 //! [`Entry`] to the journal, and every new file content goes into [`Blobs`].
 
 use crate::journal::{Blobs, Entry, Op, Sha256Hex, State};
-use crate::rootfs::{Follow, Kind, Meta, ResolveError, RootPath, RootView, resolve};
+use crate::rootfs::{
+    Follow, Kind, Meta, ResolveError, RootPath, RootView, WHITEOUT_PREFIX, resolve,
+};
 use crate::scope::{Access, Scope};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -417,6 +419,20 @@ impl Session {
         let resolved = self.resolve(path, follow)?;
         if !self.scope.allows(access, &resolved) {
             return Err(denied(Some(&resolved)));
+        }
+        // A container runtime reads these names as deletions (`.wh.<name>`,
+        // `.wh..wh..opq`): staging one would delete what the scope does not grant.
+        if access == Access::Write
+            && resolved
+                .as_str()
+                .split('/')
+                .any(|c| c.starts_with(WHITEOUT_PREFIX))
+        {
+            return Err(fs_err(
+                ErrorCode::InvalidPath,
+                path,
+                "names starting with .wh. are whiteouts in image layers; a recipe cannot create them",
+            ));
         }
         Ok(resolved)
     }

@@ -50,17 +50,16 @@ pub struct CdxVexInput<'a> {
 /// `url.QueryEscape` as Go (cyclonedx-go, so Trivy) unescapes it: the
 /// bom-ref comes back byte for byte, `%2B` in a purl included.
 fn query_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    // Go leaves these unescaped; a space becomes `+`.
+    const QUERY: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    utf8_percent_encode(s, QUERY)
+        .to_string()
+        .replace("%20", "+")
 }
 
 fn source(id: &str) -> Option<Value> {
@@ -220,6 +219,23 @@ pub fn document(input: &CdxVexInput<'_>) -> Result<Value, Error> {
 mod tests {
     use super::*;
     use crate::attest::fixtures;
+
+    /// What Go's `url.QueryEscape` writes (cyclonedx-go unescapes it).
+    #[test]
+    fn query_escape_is_gos() {
+        assert_eq!(
+            query_escape("pkg:deb/debian/libc6@2.36-9+deb12u7?arch=amd64&x=a b~"),
+            "pkg%3Adeb%2Fdebian%2Flibc6%402.36-9%2Bdeb12u7%3Farch%3Damd64%26x%3Da+b~"
+        );
+    }
+
+    #[test]
+    fn derived_uuids_are_version_5() {
+        let u = crate::attest::uuid_of(&[b"a", b"b"]);
+        assert_eq!(u.get_version_num(), 5);
+        assert_eq!(u, crate::attest::uuid_of(&[b"a", b"b"]));
+        assert_ne!(u, crate::attest::uuid_of(&[b"ab"]));
+    }
     use crate::image::model::Digest;
 
     fn input<'a>(

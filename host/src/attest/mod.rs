@@ -46,7 +46,7 @@ pub struct Epoch(pub u64);
 impl Epoch {
     /// RFC 3339 in UTC, e.g. `2023-11-14T22:13:20Z`.
     pub fn rfc3339(self) -> String {
-        crate::image::patch::rfc3339(self.0)
+        crate::rfc3339::format(self.0)
     }
 }
 
@@ -105,29 +105,25 @@ pub enum Error {
     Dsse(String),
 }
 
-/// The bytes a document is written (and signed) as: compact JSON, keys in
-/// the order `serde_json` keeps them, which is fixed for a given build.
+/// The bytes a document is written (and signed) as: compact JSON with keys
+/// sorted, since `serde_json::Value` keeps maps sorted unless some crate in
+/// the build turns on its `preserve_order` feature (a test guards that:
+/// `image::model::tests::json_maps_are_sorted`).
 pub fn to_bytes(doc: &Value) -> Vec<u8> {
     serde_json::to_vec(doc).expect("a JSON value always serialises")
 }
 
-/// A version-4-shaped UUID from a digest of `parts`, for reproducible serial numbers.
-pub(crate) fn uuid_of(parts: &[&[u8]]) -> String {
-    use sha2::{Digest as _, Sha256};
-    let mut h = Sha256::new();
+/// A name-based (version 5) UUID for `parts`, for reproducible serial
+/// numbers: the same parts give the same UUID on any machine.
+pub(crate) fn uuid_of(parts: &[&[u8]]) -> uuid::Uuid {
+    // rootwasm's namespace, itself derived from its URL.
+    let ns = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, b"https://rootwasm.invalid/");
+    let mut name = Vec::new();
     for p in parts {
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p);
+        name.extend((p.len() as u64).to_be_bytes());
+        name.extend_from_slice(p);
     }
-    let h = hex::encode(h.finalize());
-    format!(
-        "{}-{}-4{}-8{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        &h[17..20],
-        &h[20..32]
-    )
+    uuid::Uuid::new_v5(&ns, &name)
 }
 
 #[cfg(test)]

@@ -30,8 +30,9 @@ pub const PAYLOAD_TYPE: &str = intoto::PAYLOAD_TYPE;
 /// The image that was patched.
 #[derive(Clone, Debug)]
 pub struct InputImage<'a> {
-    /// How the operator named it, e.g. `oci:/images/app:1.0`.
-    pub reference: &'a str,
+    /// The image's own name (`registry/repo:tag`), if it states one. Never
+    /// a local path: evidence must not depend on where the input was read.
+    pub reference: Option<&'a str>,
     /// Its manifest digest (the platform manifest, or the index for a
     /// multi-platform input).
     pub digest: &'a Digest,
@@ -64,11 +65,11 @@ pub struct RecipeDependency {
 impl RecipeDependency {
     /// From a loaded recipe (whose component and artifact hashes were
     /// verified at load) and the sha256 of its `recipe.toml` bytes.
-    pub fn from_recipe(recipe: &Recipe, recipe_toml_sha256: &Sha256Hex) -> Self {
+    pub fn from_recipe(recipe: &Recipe) -> Self {
         let m = &recipe.manifest;
         RecipeDependency {
             id: m.id.clone(),
-            manifest_sha256: recipe_toml_sha256.0.clone(),
+            manifest_sha256: recipe.toml_sha256.to_string(),
             component: RecipeFile {
                 path: m.component.path.clone(),
                 sha256: m.component.sha256.clone(),
@@ -183,11 +184,16 @@ fn result(r: &RecipeRun<'_>) -> Value {
 
 /// The SLSA Provenance v1 predicate.
 pub fn predicate(input: &ProvenanceInput<'_>) -> Value {
-    let mut deps = vec![json!({
-        "uri": input.input.reference,
+    let mut image_dep = json!({
         "name": "input image manifest",
         "digest": {"sha256": input.input.digest.hex()},
-    })];
+    });
+    let mut image_param = json!({"digest": input.input.digest.as_str()});
+    if let Some(r) = input.input.reference {
+        image_dep["uri"] = json!(r);
+        image_param["reference"] = json!(r);
+    }
+    let mut deps = vec![image_dep];
     for r in input.recipes {
         deps.push(json!({
             "name": format!("recipes/{}/recipe.toml", r.id),
@@ -212,7 +218,7 @@ pub fn predicate(input: &ProvenanceInput<'_>) -> Value {
     let mut build = json!({
         "buildType": BUILD_TYPE,
         "externalParameters": {
-            "image": {"reference": input.input.reference, "digest": input.input.digest.as_str()},
+            "image": image_param,
             "recipes": input.recipes.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
         },
         "resolvedDependencies": deps,
@@ -270,7 +276,7 @@ mod tests {
         let input = ProvenanceInput {
             subject: &subject,
             input: InputImage {
-                reference: "oci:/images/app:1.0",
+                reference: Some("registry.example/images/app:1.0"),
                 digest: &input_digest,
             },
             recipes: &recipes,

@@ -2,9 +2,10 @@
 
 use anyhow::{Context, bail};
 use clap::Args;
-use rootwasm::apply::{ApplyError, ApplyOptions, OnFailure, apply};
+use rootwasm::apply::{Applied, ApplyError, ApplyOptions, OnFailure, RecipeStatus, apply};
 use rootwasm::image::cache::LayerCache;
 use rootwasm::image::layer::LayerLimits;
+use rootwasm::image::sink::{OutputImage, Sealed, WithoutEvidence};
 use rootwasm::image::{Reference, sink, source};
 use rootwasm::manifest::Recipe;
 use rootwasm::sandbox::{ComponentCache, Sandbox, SandboxOptions};
@@ -52,6 +53,10 @@ pub struct ApplyArgs {
     /// Write each platform's journal and blobs to DIR/<platform>/.
     #[arg(long)]
     journal_dir: Option<PathBuf>,
+    /// Write the image without its evidence (journal, SBOMs, VEX, signed
+    /// provenance). Needed for an untagged oci: output.
+    #[arg(long)]
+    no_evidence: bool,
     /// Sign the provenance with this ed25519 key (PKCS#8 PEM) [default:
     /// $ROOTWASM_KEY, else a local key generated on first use].
     #[arg(long)]
@@ -87,41 +92,26 @@ pub(crate) fn load_recipes(dir: &Path, only: &[String]) -> anyhow::Result<Vec<Re
     Ok(recipes)
 }
 
-fn same_path(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
-}
-
 pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let input = Reference::parse(&a.image)?;
     let output = Reference::parse(&a.output)?;
-    if same_path(input.path(), output.path()) {
-        bail!(
-            "the output {} is the input; rootwasm never modifies its input: choose another output",
-            a.output
-        );
+    let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
+    // Fail before any work on what would fail after it.
+    sink::check_destination(&output, src.store.location())
+        .with_context(|| format!("writing {}", a.output))?;
+    if let Some(dir) = &a.journal_dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--journal-dir {}: cannot create it", dir.display()))?;
     }
     let recipes = load_recipes(&a.recipes, &a.only)?;
-    let epoch = match a.source_date_epoch {
-        Some(e) => Some(e),
-        None => match std::env::var("SOURCE_DATE_EPOCH") {
-            Ok(v) => Some(
-                v.trim()
-                    .parse()
-                    .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number"))?,
-            ),
-            Err(_) => None,
-        },
-    };
+    let epoch = source_date_epoch(a.source_date_epoch)?;
     let cache_root = a
         .cache_dir
         .clone()
         .unwrap_or_else(ComponentCache::default_dir);
-    let cache = ComponentCache::new(cache_root.clone());
-    let sandbox = Sandbox::new(SandboxOptions { cache })?;
-    let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
+    let sandbox = Sandbox::new(SandboxOptions {
+        cache: ComponentCache::new(cache_root.clone()),
+    })?;
     let progress = |m: &str| eprintln!("rootwasm: {m}");
     let opts = ApplyOptions {
         recipes: &recipes,
@@ -136,15 +126,14 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             max_entries: a.max_layer_entries,
             max_captured_file: a.max_file_bytes,
         },
-        input_name: a.image.clone(),
         progress: &progress,
-        layer_cache: if a.no_layer_cache {
-            None
-        } else {
-            Some(LayerCache::new(cache_root.join("layer-index")))
-        },
+        layer_cache: (!a.no_layer_cache).then(|| LayerCache::new(cache_root.join("layer-index"))),
     };
-    let mut applied = match apply(&sandbox, &src, &opts) {
+    let Applied {
+        platforms,
+        output: image,
+        any_failed,
+    } = match apply(&sandbox, &src, &opts) {
         Ok(x) => x,
         Err(ApplyError::FailFast(e)) => {
             eprintln!("error: {e}");
@@ -153,123 +142,175 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e).with_context(|| format!("patching {}", a.image)),
     };
-    // The evidence: journal, SBOMs, VEX and signed provenance, attached to
-    // each patched platform. Only in a tagged OCI output: a docker archive has
-    // no place for them, and an untagged layout must hold one image for skopeo.
-    let patched_any = applied
-        .platforms
-        .iter()
-        .any(|p| p.manifest_after != p.manifest_before);
-    if patched_any && matches!(output, Reference::OciLayout { tag: Some(_), .. }) {
-        let key = super::key::signing_key(a.key.as_deref())?;
-        let mut toml_sha = std::collections::BTreeMap::new();
-        for r in &recipes {
-            let p = r.dir.join("recipe.toml");
-            let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
-            toml_sha.insert(
-                r.manifest.id.clone(),
-                rootwasm::journal::Sha256Hex::of(&bytes),
-            );
-        }
-        let read = rootwasm::image::view::ReadOptions {
-            limits: opts.layer_limits,
-            cache: opts.layer_cache.as_ref(),
-            progress: &progress,
-        };
-        let name = input.short_name(&src.repo_tags);
-        rootwasm::evidence::attach_evidence(
-            &mut applied,
-            &rootwasm::evidence::EvidenceOptions {
-                recipes: &recipes,
-                recipe_toml_sha256: &toml_sha,
-                input_name: &a.image,
-                image_name: &name,
-                key: &key,
-                epoch,
-                read: &read,
-            },
-        )
-        .context("attaching the SBOM, VEX, provenance and journal")?;
-    } else if patched_any {
-        eprintln!(
-            "rootwasm: note: no attestations attached: they go into a tagged oci: output (oci:<dir>:<tag>)"
-        );
-    }
+    let sealed = seal(&a, &output, &src, &recipes, &platforms, image, &opts, epoch)?;
     progress(&format!("writing {}", a.output));
-    sink::write(&output, &applied.output).with_context(|| format!("writing {}", a.output))?;
+    let top = sealed.image().top.digest.clone();
+    sink::write(&output, &sealed).with_context(|| format!("writing {}", a.output))?;
     if let Some(dir) = &a.journal_dir {
-        for p in &applied.platforms {
-            let d = dir.join(p.platform.replace('/', "-"));
-            std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
-            std::fs::write(d.join("journal.json"), p.journal.to_json())?;
-            p.blobs.write_to(&d.join("blobs"))?;
-        }
+        write_journals(dir, &platforms)?;
     }
-
     if a.json {
         let v = serde_json::json!({
             "input": a.image,
             "output": a.output,
-            "digest": applied.output.top.digest,
-            "platforms": applied.platforms,
+            "digest": top,
+            "platforms": platforms,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        // Columns as wide as their widest cell; long CVE lists are summarised
-        // (--json has them all).
-        let mut rows = vec![[
-            "PLATFORM".to_owned(),
-            "RECIPE".into(),
-            "PACKAGE".into(),
-            "VERSION".into(),
-            "CVES".into(),
-            "RESULT".into(),
-        ]];
-        for p in &applied.platforms {
-            for r in &p.recipes {
-                let version = match (&r.version_before, &r.version_after) {
-                    (Some(b), Some(a)) if a != b => format!("{b} -> {a}"),
-                    (Some(b), _) => b.clone(),
-                    _ => "-".into(),
-                };
-                let result = match &r.error {
-                    Some(e) => format!("failed: {}", e.message),
-                    None => r.result.clone(),
-                };
-                let cves = match r.cves.as_slice() {
-                    [] => "-".to_owned(),
-                    [one] => one.clone(),
-                    [first, rest @ ..] => format!("{first} +{} more", rest.len()),
-                };
-                rows.push([
-                    p.platform.clone(),
-                    r.recipe.clone(),
-                    r.package.clone(),
-                    version,
-                    cves,
-                    result,
-                ]);
-            }
-        }
-        let widths: Vec<usize> = (0..5)
-            .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
-            .collect();
-        for r in &rows {
-            let mut line = String::new();
-            for (i, w) in widths.iter().enumerate() {
-                line.push_str(&format!("{:<w$}  ", r[i]));
-            }
-            line.push_str(&r[5]);
-            println!("{line}");
-        }
-        println!("\nwrote {} ({})", a.output, applied.output.top.digest);
+        print_table(&platforms);
+        println!("\nwrote {} ({top})", a.output);
     }
-    // A recipe the operator named with --recipe must have done something
-    // somewhere; silently skipping it would read as "patched".
+    let missed = missed_recipes(&a.only, &recipes, &platforms);
+    Ok(if any_failed || missed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn source_date_epoch(flag: Option<u64>) -> anyhow::Result<Option<u64>> {
+    if flag.is_some() {
+        return Ok(flag);
+    }
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => Ok(Some(v.trim().parse().with_context(|| {
+            format!("SOURCE_DATE_EPOCH={v:?} is not a number")
+        })?)),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Attach the evidence (journal, SBOMs, VEX, signed provenance) to each
+/// patched platform, or say why there is none.
+#[allow(clippy::too_many_arguments)]
+fn seal<'a>(
+    a: &ApplyArgs,
+    output: &Reference,
+    src: &source::Source,
+    recipes: &[Recipe],
+    platforms: &[rootwasm::apply::PlatformResult],
+    image: OutputImage<'a>,
+    opts: &ApplyOptions<'_>,
+    epoch: Option<u64>,
+) -> anyhow::Result<Sealed<'a>> {
+    if !platforms.iter().any(|p| p.patched()) {
+        return Ok(image.without_evidence(WithoutEvidence::NothingPatched));
+    }
+    if a.no_evidence {
+        eprintln!("rootwasm: note: --no-evidence: no journal, SBOM, VEX or provenance attached");
+        return Ok(image.without_evidence(WithoutEvidence::OptedOut));
+    }
+    if matches!(output, Reference::DockerArchive { .. }) {
+        eprintln!(
+            "rootwasm: note: no attestations attached: a docker archive has no place for them; write a tagged oci: output (oci:<dir>:<tag>) to keep them"
+        );
+        return Ok(image.without_evidence(WithoutEvidence::DockerArchive));
+    }
+    if matches!(output, Reference::OciLayout { tag: None, .. }) {
+        bail!(
+            "{}: an untagged layout holds one image and has no place for the evidence; give a tag (oci:<dir>:<tag>) or pass --no-evidence",
+            a.output
+        );
+    }
+    let key = super::key::signing_key(a.key.as_deref())?;
+    let progress = |m: &str| eprintln!("rootwasm: {m}");
+    let read = rootwasm::image::view::ReadOptions {
+        limits: opts.layer_limits,
+        cache: opts.layer_cache.as_ref(),
+        progress: &progress,
+    };
+    let own = rootwasm::image::reference::own_name(src.top.descriptor(), &src.repo_tags);
+    let name = rootwasm::image::reference::short_name(own.as_deref());
+    rootwasm::evidence::attach_evidence(
+        platforms,
+        image,
+        &rootwasm::evidence::EvidenceOptions {
+            recipes,
+            input_name: own.as_deref(),
+            image_name: &name,
+            key: &key,
+            epoch,
+            read: &read,
+        },
+    )
+    .context("attaching the SBOM, VEX, provenance and journal")
+}
+
+fn write_journals(dir: &Path, platforms: &[rootwasm::apply::PlatformResult]) -> anyhow::Result<()> {
+    for p in platforms {
+        let d = dir.join(p.platform.replace('/', "-"));
+        std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+        std::fs::write(d.join("journal.json"), p.journal.to_json())
+            .with_context(|| format!("writing {}", d.join("journal.json").display()))?;
+        p.blobs
+            .write_to(&d.join("blobs"))
+            .with_context(|| format!("writing {}", d.join("blobs").display()))?;
+    }
+    Ok(())
+}
+
+/// Columns as wide as their widest cell; long CVE lists are summarised
+/// (--json has them all).
+fn print_table(platforms: &[rootwasm::apply::PlatformResult]) {
+    let mut rows = vec![[
+        "PLATFORM".to_owned(),
+        "RECIPE".into(),
+        "PACKAGE".into(),
+        "VERSION".into(),
+        "CVES".into(),
+        "RESULT".into(),
+    ]];
+    for p in platforms {
+        for r in &p.recipes {
+            let version = match (&r.version_before, &r.version_after) {
+                (Some(b), Some(a)) if a != b => format!("{b} -> {a}"),
+                (Some(b), _) => b.clone(),
+                _ => "-".into(),
+            };
+            let result = match &r.error {
+                Some(e) => format!("failed: {}", e.message),
+                None => r.result.as_str().to_owned(),
+            };
+            let cves = match r.cves.as_slice() {
+                [] => "-".to_owned(),
+                [one] => one.clone(),
+                [first, rest @ ..] => format!("{first} +{} more", rest.len()),
+            };
+            rows.push([
+                p.platform.clone(),
+                r.recipe.clone(),
+                r.package.clone(),
+                version,
+                cves,
+                result,
+            ]);
+        }
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
+    for r in &rows {
+        let mut line = String::new();
+        for (i, w) in widths.iter().enumerate() {
+            line.push_str(&format!("{:<w$}  ", r[i]));
+        }
+        line.push_str(&r[5]);
+        println!("{line}");
+    }
+}
+
+/// A recipe the operator named with --recipe must have done something
+/// somewhere; silently skipping it would read as "patched". Says why for
+/// each platform; true if any was missed.
+fn missed_recipes(
+    only: &[String],
+    recipes: &[Recipe],
+    platforms: &[rootwasm::apply::PlatformResult],
+) -> bool {
     let mut missed = false;
-    for id in &a.only {
-        let results: Vec<_> = applied
-            .platforms
+    for id in only {
+        let results: Vec<_> = platforms
             .iter()
             .flat_map(|p| {
                 p.recipes
@@ -278,36 +319,36 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
                     .map(move |r| (p, r))
             })
             .collect();
-        if results
-            .iter()
-            .any(|(_, r)| matches!(r.result.as_str(), "applied" | "already-fixed" | "failed"))
-        {
+        if results.iter().any(|(_, r)| {
+            matches!(
+                r.result,
+                RecipeStatus::Applied | RecipeStatus::AlreadyFixed | RecipeStatus::Failed
+            )
+        }) {
             continue;
         }
         missed = true;
-        let affected = recipes
+        let Some(t) = recipes
             .iter()
             .find(|r| &r.manifest.id == id)
-            .map(|r| {
-                let t = &r.manifest.target;
-                let name = match &t.architecture {
-                    Some(a) => format!("{}:{a}", t.package),
-                    None => t.package.clone(),
-                };
-                (name, t.affected.clone())
-            })
-            .unwrap_or_default();
+            .map(|r| &r.manifest.target)
+        else {
+            continue;
+        };
+        let name = match &t.architecture {
+            Some(a) => format!("{}:{a}", t.package),
+            None => t.package.clone(),
+        };
         for (p, r) in results {
-            let why = match (r.result.as_str(), &r.version_before) {
-                ("not-affected", Some(v)) => format!(
-                    "{} {v} is installed, outside the affected range {}",
-                    affected.0, affected.1
+            let why = match (r.result, &r.version_before) {
+                (RecipeStatus::NotAffected, Some(v)) => format!(
+                    "{name} {v} is installed, outside the affected range {}",
+                    t.affected
                 ),
-                ("not-applicable", _) => format!(
-                    "{} is not installed, or the recipe's check found nothing to fix",
-                    affected.0
-                ),
-                (other, _) => other.to_owned(),
+                (RecipeStatus::NotApplicable, _) => {
+                    format!("{name} is not installed, or the recipe's check found nothing to fix")
+                }
+                (other, _) => other.as_str().to_owned(),
             };
             eprintln!(
                 "error: --recipe {id} changed nothing on {}: {why}",
@@ -315,9 +356,5 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    Ok(if applied.any_failed || missed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    missed
 }

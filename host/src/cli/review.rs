@@ -389,7 +389,6 @@ fn rerun(p: Patched, dir: &std::path::Path) -> anyhow::Result<rootwasm::review::
             on_failure: OnFailure::Stop,
             source_date_epoch: None,
             layer_limits: LayerLimits::default(),
-            input_name: String::new(),
             progress: &progress,
             layer_cache: None,
         },

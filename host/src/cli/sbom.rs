@@ -61,7 +61,9 @@ pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
     for w in &inventory.warnings {
         eprintln!("rootwasm: warning: {w}");
     }
-    let name = input.short_name(&src.repo_tags);
+    let name = rootwasm::image::reference::short_name(
+        rootwasm::image::reference::own_name(src.top.descriptor(), &src.repo_tags).as_deref(),
+    );
     let subject = Subject {
         name: &name,
         digest: desc.digest.as_str(),
@@ -82,7 +84,7 @@ pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
             };
             let created = config["created"]
                 .as_str()
-                .and_then(rootwasm::image::patch::parse_rfc3339)
+                .and_then(rootwasm::rfc3339::parse)
                 .unwrap_or(0);
             let vulns = rootwasm::attest::cdx_vex::vulnerabilities(
                 &rootwasm::attest::cdx_vex::CdxVexInput {

@@ -3,8 +3,8 @@
 //!
 //! Data flows one way: [`source`] opens an image; [`layer`] reads each layer
 //! into an index; [`merge`] stacks the indexes into a [`RootView`](crate::rootfs::RootView)
-//! for the recipes; [`patch`] turns the recipes' journaled changes into one
-//! new layer and new config, manifest and index; [`sink`] writes the result.
+//! for the recipes; [`patch`] turns a journal into one new layer; [`mutate`]
+//! makes the new config, manifest and index; [`sink`] writes the result.
 //! The input is never written.
 
 pub mod attach;
@@ -13,6 +13,7 @@ pub mod error;
 pub mod layer;
 pub mod merge;
 pub mod model;
+pub mod mutate;
 pub mod patch;
 pub mod reference;
 pub mod sink;

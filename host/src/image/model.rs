@@ -248,7 +248,28 @@ impl Compression {
     }
 }
 
-/// Serialise a document the way rootwasm writes every JSON blob: compact, no trailing newline.
+/// Serialise a document the way rootwasm writes every JSON blob: compact, no
+/// trailing newline, struct fields in declaration order and maps (`extra`,
+/// annotations, JSON values) with sorted keys. Sorted only as long as no
+/// crate in the build enables serde_json's `preserve_order`: the test
+/// `json_maps_are_sorted` fails if one does.
 pub fn to_canonical_json<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("image documents serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Output digests depend on serde_json writing maps with sorted keys; a
+    /// dependency enabling `preserve_order` would silently change them.
+    #[test]
+    fn json_maps_are_sorted() {
+        let v: Value = serde_json::from_str(r#"{"b":1,"a":{"d":2,"c":3}}"#).unwrap();
+        assert_eq!(to_canonical_json(&v), br#"{"a":{"c":3,"d":2},"b":1}"#);
+        let mut annotations = BTreeMap::new();
+        annotations.insert("z".to_owned(), "1".to_owned());
+        annotations.insert("a".to_owned(), "2".to_owned());
+        assert_eq!(to_canonical_json(&annotations), br#"{"a":"2","z":"1"}"#);
+    }
 }

@@ -1,4 +1,8 @@
-//! The patch layer and the documents around it.
+//! The patch layer, built from a journal and nothing else.
+//!
+//! `apply`, `replay` and `verify` all call [`build_layer`] with the base
+//! layers' merged view, a journal and its blobs, so "replaying the journal
+//! rebuilds the layer" holds by construction.
 //!
 //! The layer holds exactly the final state of every path the journal
 //! changed: files, directories and symlinks as they are after the recipes,
@@ -6,17 +10,23 @@
 //! needs to extract them (with their original metadata). Entries are sorted,
 //! owners and modes are the journal's, and mtimes are clamped to
 //! SOURCE_DATE_EPOCH, so the same inputs give the same bytes anywhere.
+//!
+//! **Invariant:** applied to the base under OCI whiteout semantics, the
+//! layer has exactly the journal's effect. So no emitted name is one a
+//! runtime gives meaning to (`.wh.*`), nothing is emitted below a path the
+//! journal turns into a non-directory (a runtime would follow it), and a
+//! parent is only ever emitted as the directory it is in the base.
 
 use super::error::ImageError;
 use super::merge::Merged;
 use super::model::{Compression, Digest};
-use crate::journal::Blobs;
-use crate::rootfs::{Kind, RootPath, RootView};
-use crate::session::{Content, Staged};
+use crate::journal::{Blobs, Journal, State};
+use crate::rootfs::{Kind, RootPath, RootView, WHITEOUT_PREFIX};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 /// A built layer.
+#[derive(Debug)]
 pub struct BuiltLayer {
     /// The (compressed) blob.
     pub blob: Vec<u8>,
@@ -52,38 +62,172 @@ fn xattr_pax(b: &mut tar::Builder<Vec<u8>>, xattrs: &[(String, Vec<u8>)]) -> std
     b.append_pax_extensions(keys.iter().map(|(k, v)| (k.as_str(), *v)))
 }
 
-/// Build the layer for `staged` (final states, by path) over `base`.
+fn layer_err(reason: impl std::fmt::Display) -> ImageError {
+    ImageError::Layer {
+        layer: "(patch layer)".into(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The journal's final states, checked for what a layer cannot say.
+type Finals = BTreeMap<RootPath, Option<State>>;
+
+/// Refuse final states a runtime would read differently from the journal.
+fn check_finals(finals: &Finals) -> Result<(), ImageError> {
+    for (path, state) in finals {
+        if path.is_root() {
+            return Err(layer_err("the journal changes the root directory itself"));
+        }
+        if let Some(c) = path
+            .as_str()
+            .split('/')
+            .find(|c| c.starts_with(WHITEOUT_PREFIX))
+        {
+            return Err(layer_err(format!(
+                "{path}: {c:?} is a whiteout name in an image layer; a patch may not create it"
+            )));
+        }
+        // A node below a path the journal removes or turns into a non-directory
+        // cannot exist; only a forged journal says so.
+        if state.is_some()
+            && let Some(a) = replaced_ancestor(finals, path)
+        {
+            return Err(layer_err(format!(
+                "{path} is created below {a}, which the journal removes or replaces with a non-directory"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The nearest strict ancestor of `path` that the journal removes or makes a
+/// non-directory: everything below it is already gone from the runtime's view.
+fn replaced_ancestor<'a>(finals: &'a Finals, path: &RootPath) -> Option<&'a RootPath> {
+    let mut a = path.parent();
+    while !a.is_root() {
+        if let Some((k, s)) = finals.get_key_value(&a)
+            && s.as_ref().is_none_or(|s| s.kind != Kind::Dir)
+        {
+            return Some(k);
+        }
+        a = a.parent();
+    }
+    None
+}
+
+/// Compare each path's first recorded before-state with the base: a journal
+/// that lies about what it replaced does not explain the layer.
+fn check_befores(base: &Merged, journal: &Journal) -> Result<(), ImageError> {
+    let mut seen = BTreeSet::new();
+    for e in &journal.entries {
+        let mut paths = vec![e.path.as_str()];
+        paths.extend(e.from.as_deref());
+        for p in paths {
+            let Ok(path) = RootPath::lexical(p) else {
+                continue; // final_states reports it
+            };
+            if !seen.insert(path.clone()) {
+                continue;
+            }
+            // A rename's source has no recorded before-state of its own.
+            if e.from.as_deref() == Some(p) && p != e.path {
+                continue;
+            }
+            let actual = base.get(&path);
+            let ok = match (&e.before, actual) {
+                (None, None) => true,
+                (Some(b), Some(n)) => {
+                    b.kind == n.meta.kind
+                        && b.mode == n.meta.mode
+                        && b.uid == n.meta.uid
+                        && b.gid == n.meta.gid
+                        && (b.kind != Kind::File || b.size == Some(n.meta.size))
+                        && (b.kind != Kind::Symlink || b.target == n.link)
+                        // Contents are compared where the base read captured them.
+                        && (n.content.is_none() || b.sha256 == n.content)
+                }
+                _ => false,
+            };
+            if !ok {
+                return Err(layer_err(format!(
+                    "journal entry {} says {path} was {}, but in the base layers it is {}",
+                    e.seq,
+                    describe(e.before.as_ref()),
+                    match actual {
+                        None => "absent".to_owned(),
+                        Some(n) => format!("a {:?} with mode {:04o}", n.meta.kind, n.meta.mode),
+                    }
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe(s: Option<&State>) -> String {
+    match s {
+        None => "absent".into(),
+        Some(s) => format!("a {:?} with mode {:04o}", s.kind, s.mode),
+    }
+}
+
+/// Build the patch layer that has exactly `journal`'s effect on `base`.
+///
+/// Refuses a journal whose before-states disagree with `base`, that names a
+/// blob not in `blobs`, or whose final states a layer cannot express (see
+/// the module docs).
 pub fn build_layer(
     base: &Merged,
-    staged: &BTreeMap<RootPath, Staged>,
+    journal: &Journal,
     blobs: &Blobs,
     epoch: u64,
     compression: Compression,
 ) -> Result<BuiltLayer, ImageError> {
-    let err = |e: std::io::Error| ImageError::Layer {
-        layer: "(patch layer)".into(),
-        reason: e.to_string(),
+    let finals = journal.final_states(blobs).map_err(layer_err)?;
+    check_finals(&finals)?;
+    check_befores(base, journal)?;
+    let mut w = LayerWriter {
+        tar: tar::Builder::new(Vec::new()),
+        base,
+        finals: &finals,
+        emitted: BTreeSet::new(),
+        epoch,
+        count: 0,
     };
-    let mut b = tar::Builder::new(Vec::new());
-    b.mode(tar::HeaderMode::Complete);
-    let mut emitted: BTreeSet<RootPath> = BTreeSet::new();
-    let mut count = 0usize;
-    let removed = |p: &RootPath| matches!(staged.get(p), Some(Staged::Removed));
-    for (path, st) in staged {
-        // A whiteout of an ancestor already covers everything below it.
-        let mut a = path.parent();
-        let mut covered = false;
-        while !a.is_root() {
-            if removed(&a) {
-                covered = true;
-                break;
-            }
-            a = a.parent();
-        }
-        if covered {
+    w.tar.mode(tar::HeaderMode::Complete);
+    for (path, state) in &finals {
+        // Below a removed or replaced path everything is gone already.
+        if replaced_ancestor(&finals, path).is_some() {
             continue;
         }
-        // Parents first, as they are in the base (a runtime would otherwise invent them).
+        w.parents(path)?;
+        match state {
+            None => w.whiteout(path)?,
+            Some(s) => w.node(path, s, blobs)?,
+        }
+    }
+    let tar = w.tar.into_inner().map_err(layer_err)?;
+    let diff_id = Digest::of(&tar);
+    Ok(BuiltLayer {
+        blob: compress(tar, compression)?,
+        diff_id,
+        entries: w.count,
+    })
+}
+
+struct LayerWriter<'a> {
+    tar: tar::Builder<Vec<u8>>,
+    base: &'a Merged,
+    finals: &'a Finals,
+    emitted: BTreeSet<RootPath>,
+    epoch: u64,
+    count: usize,
+}
+
+impl LayerWriter<'_> {
+    /// Parents first, as they are in the base (a runtime would otherwise
+    /// invent them); only ever a directory that is one in the base.
+    fn parents(&mut self, path: &RootPath) -> Result<(), ImageError> {
         let mut chain = Vec::new();
         let mut a = path.parent();
         while !a.is_root() {
@@ -91,111 +235,108 @@ pub fn build_layer(
             a = a.parent();
         }
         for dir in chain.into_iter().rev() {
-            if emitted.contains(&dir) || staged.contains_key(&dir) {
+            if self.emitted.contains(&dir) || self.finals.contains_key(&dir) {
                 continue;
             }
-            let n = base.get(&dir).ok_or_else(|| {
-                err(std::io::Error::other(format!(
-                    "parent {dir} of {path} is not in the image"
-                )))
-            })?;
-            xattr_pax(&mut b, &n.xattrs).map_err(err)?;
+            let n = self
+                .base
+                .get(&dir)
+                .ok_or_else(|| layer_err(format!("parent {dir} of {path} is not in the image")))?;
+            if n.meta.kind != Kind::Dir {
+                return Err(layer_err(format!(
+                    "parent {dir} of {path} is a {:?} in the image, not a directory",
+                    n.meta.kind
+                )));
+            }
+            xattr_pax(&mut self.tar, &n.xattrs).map_err(layer_err)?;
+            let m = &n.meta;
             let mut h = header(
                 tar::EntryType::Directory,
-                n.meta.mode,
-                n.meta.uid,
-                n.meta.gid,
-                n.mtime.min(epoch),
+                m.mode,
+                m.uid,
+                m.gid,
+                n.mtime.min(self.epoch),
             );
-            b.append_data(&mut h, format!("{}/", rel(&dir)), std::io::empty())
-                .map_err(err)?;
-            emitted.insert(dir);
-            count += 1;
+            self.tar
+                .append_data(&mut h, format!("{}/", rel(&dir)), std::io::empty())
+                .map_err(layer_err)?;
+            self.emitted.insert(dir);
+            self.count += 1;
         }
-        let base_node = base.get(path);
-        match st {
-            Staged::Removed => {
-                if base.lstat(path).map_err(err)?.is_none() {
-                    continue; // created and removed again: nothing to say
-                }
-                let wh = if path.parent().is_root() {
-                    format!(".wh.{}", path.file_name())
-                } else {
-                    format!("{}/.wh.{}", rel(&path.parent()), path.file_name())
-                };
-                let mut h = header(tar::EntryType::Regular, 0o644, 0, 0, epoch);
-                b.append_data(&mut h, wh, std::io::empty()).map_err(err)?;
-            }
-            Staged::Node(n) => {
-                let keep_xattrs = base_node
-                    .filter(|bn| bn.meta.kind == n.meta.kind)
-                    .map(|bn| bn.xattrs.clone())
-                    .unwrap_or_default();
-                xattr_pax(&mut b, &keep_xattrs).map_err(err)?;
-                let m = &n.meta;
-                match (&n.content, m.kind) {
-                    (Content::Blob(d), Kind::File) => {
-                        let data = blobs.get(d).ok_or_else(|| {
-                            err(std::io::Error::other(format!("blob {d} missing")))
-                        })?;
-                        let mut h = header(tar::EntryType::Regular, m.mode, m.uid, m.gid, epoch);
-                        h.set_size(data.len() as u64);
-                        b.append_data(&mut h, rel(path), &data[..]).map_err(err)?;
-                    }
-                    (Content::None, Kind::Dir) => {
-                        let mut h = header(tar::EntryType::Directory, m.mode, m.uid, m.gid, epoch);
-                        b.append_data(&mut h, format!("{}/", rel(path)), std::io::empty())
-                            .map_err(err)?;
-                        emitted.insert(path.clone());
-                    }
-                    (Content::Link(t), Kind::Symlink) => {
-                        let mut h = header(tar::EntryType::Symlink, 0o777, m.uid, m.gid, epoch);
-                        b.append_link(&mut h, rel(path), t).map_err(err)?;
-                    }
-                    (c, k) => {
-                        return Err(err(std::io::Error::other(format!(
-                            "{path}: cannot write a {k:?} with {c:?}"
-                        ))));
-                    }
-                }
-            }
-        }
-        count += 1;
+        Ok(())
     }
-    let tar = b.into_inner().map_err(err)?;
-    let diff_id = Digest::of(&tar);
-    let blob = match compression {
+
+    fn whiteout(&mut self, path: &RootPath) -> Result<(), ImageError> {
+        if self.base.lstat(path).map_err(layer_err)?.is_none() {
+            return Ok(()); // created and removed again: nothing to say
+        }
+        let name = format!("{WHITEOUT_PREFIX}{}", path.file_name());
+        let wh = if path.parent().is_root() {
+            name
+        } else {
+            format!("{}/{name}", rel(&path.parent()))
+        };
+        let mut h = header(tar::EntryType::Regular, 0o644, 0, 0, self.epoch);
+        self.tar
+            .append_data(&mut h, wh, std::io::empty())
+            .map_err(layer_err)?;
+        self.count += 1;
+        Ok(())
+    }
+
+    fn node(&mut self, path: &RootPath, s: &State, blobs: &Blobs) -> Result<(), ImageError> {
+        // Extended attributes survive only where the kind did.
+        let keep_xattrs = self
+            .base
+            .get(path)
+            .filter(|bn| bn.meta.kind == s.kind)
+            .map(|bn| bn.xattrs.clone())
+            .unwrap_or_default();
+        xattr_pax(&mut self.tar, &keep_xattrs).map_err(layer_err)?;
+        let (epoch, name) = (self.epoch, rel(path));
+        match (s.kind, &s.sha256, &s.target) {
+            (Kind::File, Some(d), None) => {
+                let data = blobs
+                    .get(d)
+                    .ok_or_else(|| layer_err(format!("blob {d} missing")))?;
+                let mut h = header(tar::EntryType::Regular, s.mode, s.uid, s.gid, epoch);
+                h.set_size(data.len() as u64);
+                self.tar
+                    .append_data(&mut h, name, &data[..])
+                    .map_err(layer_err)?;
+            }
+            (Kind::Dir, None, None) => {
+                let mut h = header(tar::EntryType::Directory, s.mode, s.uid, s.gid, epoch);
+                self.tar
+                    .append_data(&mut h, format!("{name}/"), std::io::empty())
+                    .map_err(layer_err)?;
+                self.emitted.insert(path.clone());
+            }
+            (Kind::Symlink, None, Some(t)) => {
+                let mut h = header(tar::EntryType::Symlink, 0o777, s.uid, s.gid, epoch);
+                self.tar.append_link(&mut h, name, t).map_err(layer_err)?;
+            }
+            (k, sha, target) => {
+                return Err(layer_err(format!(
+                    "{path}: a {k:?} cannot be written with sha256 {sha:?} and target {target:?}"
+                )));
+            }
+        }
+        self.count += 1;
+        Ok(())
+    }
+}
+
+fn compress(tar: Vec<u8>, compression: Compression) -> Result<Vec<u8>, ImageError> {
+    Ok(match compression {
         Compression::None => tar,
         Compression::Gzip => {
             let mut e = flate2::GzBuilder::new()
                 .mtime(0)
                 .write(Vec::new(), flate2::Compression::default());
-            e.write_all(&tar).map_err(err)?;
-            e.finish().map_err(err)?
+            e.write_all(&tar).map_err(layer_err)?;
+            e.finish().map_err(layer_err)?
         }
-        Compression::Zstd => zstd::encode_all(&tar[..], 3).map_err(err)?,
-    };
-    Ok(BuiltLayer {
-        blob,
-        diff_id,
-        entries: count,
+        Compression::Zstd => zstd::encode_all(&tar[..], 3).map_err(layer_err)?,
     })
-}
-
-/// RFC 3339 UTC time for `secs`.
-pub fn rfc3339(secs: u64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs as i64)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
-}
-
-/// Seconds since the epoch of an RFC 3339 time (a config's `created`).
-pub fn parse_rfc3339(s: &str) -> Option<u64> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .and_then(|t| u64::try_from(t.unix_timestamp()).ok())
 }

@@ -23,29 +23,6 @@ pub enum Reference {
 }
 
 impl Reference {
-    /// A short name for documents and purls: the layout directory's name
-    /// and tag, or the archive's first repo tag (else its file stem).
-    pub fn short_name(&self, repo_tags: &[String]) -> String {
-        let stem = |p: &std::path::Path| {
-            p.file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "image".into())
-        };
-        match self {
-            Reference::OciLayout { dir, tag } => {
-                let base = stem(dir);
-                tag.as_ref().map_or(base.clone(), |t| format!("{base}:{t}"))
-            }
-            Reference::DockerArchive { path, .. } => {
-                repo_tags.first().cloned().unwrap_or_else(|| {
-                    path.file_stem()
-                        .map(|f| f.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| "image".into())
-                })
-            }
-        }
-    }
-
     /// Parse `oci:...` or `docker-archive:...`.
     pub fn parse(s: &str) -> Result<Self, ImageError> {
         let err = |reason: &str| ImageError::Reference {
@@ -119,9 +96,60 @@ impl Reference {
     }
 }
 
+/// The image's own name, as the image itself states it: an OCI layout
+/// entry's `org.opencontainers.image.ref.name` when that is a reference
+/// (`registry/repo:tag`, `repo:tag`, `repo@digest`) rather than a bare tag,
+/// else a docker archive's first repo tag. Never a local path: this is what
+/// goes into output annotations and evidence, which must not depend on where
+/// the input was read from.
+pub fn own_name(top: &super::model::Descriptor, repo_tags: &[String]) -> Option<String> {
+    let is_reference = |n: &str| n.contains([':', '/', '@']);
+    top.annotation(super::model::ANNOTATION_REF_NAME)
+        .filter(|n| is_reference(n))
+        .map(str::to_owned)
+        .or_else(|| repo_tags.first().cloned())
+}
+
+/// A short name for documents and purls: the last path element of the
+/// image's own name, without tag or digest (`registry/acme/app:1.0` gives
+/// `app`), or `image` for an image that states no name.
+pub fn short_name(own_name: Option<&str>) -> String {
+    own_name
+        .map(|n| n.split('@').next().unwrap_or(n))
+        .map(|n| n.rsplit('/').next().unwrap_or(n))
+        .map(|n| n.split(':').next().unwrap_or(n))
+        .filter(|n| !n.is_empty())
+        .unwrap_or("image")
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_name_is_never_a_bare_tag_or_a_path() {
+        use super::super::model::*;
+        let mut d = Descriptor::for_bytes(MEDIA_MANIFEST, b"{}");
+        assert_eq!(own_name(&d, &[]), None);
+        d.annotations = Some([(ANNOTATION_REF_NAME.to_owned(), "v1".to_owned())].into());
+        assert_eq!(own_name(&d, &[]), None, "a bare tag is not a name");
+        assert_eq!(own_name(&d, &["img:1".into()]).as_deref(), Some("img:1"));
+        d.annotations = Some(
+            [(
+                ANNOTATION_REF_NAME.to_owned(),
+                "docker.io/library/alpine:3.19".to_owned(),
+            )]
+            .into(),
+        );
+        assert_eq!(
+            own_name(&d, &[]).as_deref(),
+            Some("docker.io/library/alpine:3.19")
+        );
+        assert_eq!(short_name(Some("docker.io/library/alpine:3.19")), "alpine");
+        assert_eq!(short_name(Some("app@sha256:00")), "app");
+        assert_eq!(short_name(None), "image");
+    }
 
     #[test]
     fn parses_skopeo_syntax() {

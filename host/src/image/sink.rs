@@ -3,6 +3,15 @@
 //! Outputs are written next to their destination and renamed into place, so
 //! a failure leaves nothing half-written. Blobs copied from the input are
 //! re-hashed on the way and refused if they do not match their descriptors.
+//!
+//! Two guarantees live here, not in the CLI:
+//! - **The input is never written.** [`write`] refuses a destination that is,
+//!   contains or is inside the input (after resolving symlinks), and an
+//!   existing layout whose `blobs/` or documents are symlinks.
+//! - **No OCI output without its evidence.** [`write`] takes a [`Sealed`]
+//!   image, which only the evidence stage (`crate::evidence`) or an explicit
+//!   [`OutputImage::without_evidence`] can make: forgetting the evidence
+//!   does not compile.
 
 use super::error::ImageError;
 use super::model::*;
@@ -38,6 +47,126 @@ pub struct OutputImage<'a> {
     /// More index.json entries, each with its own ref name: the referrers
     /// indexes of attached artifacts (OCI layouts only).
     pub tags: Vec<Descriptor>,
+}
+
+/// Why an output carries no evidence: the only ways to write one without.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WithoutEvidence {
+    /// No platform was patched: the output is the input's image.
+    NothingPatched,
+    /// The operator asked for none (`--no-evidence`).
+    OptedOut,
+    /// A docker archive has no place for OCI artifacts.
+    DockerArchive,
+}
+
+/// An output image ready for a sink, with its evidence attached or an
+/// explicit reason why not.
+pub struct Sealed<'a> {
+    image: OutputImage<'a>,
+    without: Option<WithoutEvidence>,
+}
+
+impl<'a> OutputImage<'a> {
+    /// Seal the image with its evidence attached; only the evidence stage does this.
+    pub(crate) fn attested(self) -> Sealed<'a> {
+        Sealed {
+            image: self,
+            without: None,
+        }
+    }
+
+    /// Seal the image without evidence, saying why.
+    pub fn without_evidence(self, why: WithoutEvidence) -> Sealed<'a> {
+        Sealed {
+            image: self,
+            without: Some(why),
+        }
+    }
+}
+
+impl<'a> Sealed<'a> {
+    /// The image.
+    pub fn image(&self) -> &OutputImage<'a> {
+        &self.image
+    }
+
+    /// Why it has no evidence, if it has none.
+    pub fn without(&self) -> Option<WithoutEvidence> {
+        self.without
+    }
+}
+
+/// Refuse a destination that would write into `input` (an input layout
+/// directory or archive file): the same path, a path inside it, or a path
+/// containing it, with symlinks resolved. Also refuses a destination whose
+/// parent is not a directory. Call it before doing any work; [`write`] calls
+/// it again.
+pub fn check_destination(reference: &Reference, input: Option<&Path>) -> Result<(), ImageError> {
+    let dest = reference.path();
+    let err = |reason: String| ImageError::Reference {
+        reference: reference.name(),
+        reason,
+    };
+    let resolved = resolve_lenient(dest).map_err(|e| err(e.to_string()))?;
+    if let Some(input) = input {
+        let input = std::fs::canonicalize(input).map_err(ImageError::io(input))?;
+        if resolved == input || resolved.starts_with(&input) || input.starts_with(&resolved) {
+            return Err(err(format!(
+                "overlaps the input image at {}; rootwasm never writes into its input: choose an output outside it",
+                input.display()
+            )));
+        }
+    }
+    if let Reference::OciLayout { dir, .. } = reference
+        && dir.is_dir()
+    {
+        for name in ["oci-layout", "index.json", "blobs", "blobs/sha256"] {
+            let p = dir.join(name);
+            if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(err(format!(
+                    "{} is a symlink; an output layout must be plain files and directories",
+                    p.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `path` with symlinks resolved as far as it exists, the rest appended;
+/// an error if an existing ancestor is not a directory.
+fn resolve_lenient(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    let abs = std::path::absolute(path)?;
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    loop {
+        match std::fs::symlink_metadata(existing) {
+            Ok(_) => break,
+            Err(_) => match (existing.parent(), existing.file_name()) {
+                (Some(p), Some(n)) => {
+                    rest.push(n.to_owned());
+                    existing = p;
+                }
+                _ => break,
+            },
+        }
+    }
+    let mut out = std::fs::canonicalize(existing)?;
+    if !rest.is_empty() && !out.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a directory",
+            out.display()
+        )));
+    }
+    for n in rest.into_iter().rev() {
+        if n == ".." {
+            out.pop();
+        } else if n != "." {
+            out.push(n);
+        }
+    }
+    Ok(out)
 }
 
 fn copy_verified(
@@ -77,7 +206,31 @@ fn copy_verified(
 }
 
 /// Write `image` to `reference`.
-pub fn write(reference: &Reference, image: &OutputImage<'_>) -> Result<(), ImageError> {
+pub fn write(reference: &Reference, sealed: &Sealed<'_>) -> Result<(), ImageError> {
+    let image = &sealed.image;
+    check_destination(reference, image.input.location())?;
+    let refuse = |reason: &str| ImageError::Reference {
+        reference: reference.name(),
+        reason: reason.into(),
+    };
+    match (reference, sealed.without) {
+        (Reference::OciLayout { tag: None, .. }, None) => {
+            return Err(refuse(
+                "an untagged layout holds one image, so it has no place for evidence: give a tag (oci:<dir>:<tag>) or opt out of evidence",
+            ));
+        }
+        (Reference::OciLayout { .. }, Some(WithoutEvidence::DockerArchive)) => {
+            return Err(refuse(
+                "an OCI layout output carries its evidence: attach it, or opt out explicitly",
+            ));
+        }
+        (Reference::DockerArchive { .. }, None) => {
+            return Err(refuse(
+                "a docker archive has no place for the evidence: write an oci:<dir>:<tag> output to keep it",
+            ));
+        }
+        _ => {}
+    }
     match reference {
         Reference::OciLayout { dir, tag } => write_layout(dir, tag.as_deref(), image),
         Reference::DockerArchive { path, tag } => write_archive(path, tag.as_deref(), image),
@@ -130,7 +283,10 @@ fn write_layout(dir: &Path, tag: Option<&str>, image: &OutputImage<'_>) -> Resul
     std::fs::create_dir_all(&blobs_dir).map_err(ImageError::io(&blobs_dir))?;
     for (digest, (size, blob)) in &image.blobs {
         let path = blobs_dir.join(digest.hex());
-        if path.exists() {
+        // An existing blob is kept only if it is a plain file with the right bytes.
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+            && blob_matches(&path, digest, *size)
+        {
             continue;
         }
         let mut tmp =
@@ -187,6 +343,17 @@ fn write_layout(dir: &Path, tag: Option<&str>, image: &OutputImage<'_>) -> Resul
         std::fs::rename(&tmp, dir).map_err(ImageError::io(dir))?;
     }
     Ok(())
+}
+
+fn blob_matches(path: &Path, digest: &Digest, size: u64) -> bool {
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut h = Sha256::new();
+    match std::io::copy(&mut (&mut f).take(size + 1), &mut h) {
+        Ok(n) => n == size && &Digest::from_hasher(h) == digest,
+        Err(_) => false,
+    }
 }
 
 fn append(

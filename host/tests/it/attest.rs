@@ -168,7 +168,7 @@ fn securesystemslib_verifies_what_rootwasm_signs() {
     let statement = provenance::statement(&ProvenanceInput {
         subject: &subject,
         input: provenance::InputImage {
-            reference: "oci:/images/app:1.0",
+            reference: Some("registry.example/images/app:1.0"),
             digest: &input,
         },
         recipes: &[],

@@ -11,6 +11,7 @@ mod distros;
 mod dpkg;
 mod hostile;
 mod images;
+mod layer_semantics;
 mod reproducible;
 mod review;
 mod sbom;

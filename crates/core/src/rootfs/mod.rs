@@ -18,6 +18,11 @@ pub use path::{Follow, ResolveError, RootPath, resolve};
 
 use std::io;
 
+/// The prefix of whiteout names in OCI image layers (`.wh.<name>`,
+/// `.wh..wh..opq`): a runtime reads them as deletions, so no rootfs path
+/// rootwasm stages or writes may have a component starting with it.
+pub const WHITEOUT_PREFIX: &str = ".wh.";
+
 /// What kind of node a path names.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
