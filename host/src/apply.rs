@@ -19,7 +19,7 @@ use crate::image::mutate::{self, PatchLayer};
 use crate::image::patch::build_layer;
 use crate::image::sink::{Blob, OutputImage};
 use crate::image::source::{BlobStore, Source, Top};
-use crate::image::view::{Capture, Docs, ReadOptions, load_docs, read_layers};
+use crate::image::view::{Docs, ReadOptions, load_docs, read_layers};
 use crate::journal::{Blobs, Entry, Journal, Op, State};
 use crate::manifest::Recipe;
 use crate::matching::{Match, match_recipe};
@@ -358,7 +358,7 @@ fn read_base(
         .unwrap_or(0);
     // Read only what some recipe may read, and what the inventory needs to
     // match recipes to installed versions.
-    let capture = Capture::for_recipes(opts.recipes);
+    let capture = crate::matching::capture_for(opts.recipes);
     let read_opts = ReadOptions {
         limits: opts.layer_limits,
         cache: opts.layer_cache.as_ref(),
@@ -470,30 +470,7 @@ fn run_recipes(
         );
         rr.result = match r.outcome {
             Outcome::Applied { report } => {
-                for p in &report.packages {
-                    ran.records
-                        .retain(|r| !(r.recipe == m.id && r.location == p.location));
-                    ran.records.push(PatchRecord {
-                        recipe: m.id.clone(),
-                        patch_type: m.patch_type,
-                        origin: m.origin.clone(),
-                        ecosystem: p.ecosystem.clone(),
-                        package: p.name.clone(),
-                        location: p.location.clone(),
-                        version_before: p.version_before.clone(),
-                        version_after: p.version_after.clone(),
-                        // A generic component (dpkg-upgrade) leaves the ids to recipe.toml.
-                        fixes: if report.fixed.is_empty() {
-                            rr.cves.clone()
-                        } else {
-                            report.fixed.clone()
-                        },
-                    });
-                }
-                if let Some(p) = report.packages.first() {
-                    rr.version_before = Some(p.version_before.clone());
-                    rr.version_after = Some(p.version_after.clone());
-                }
+                record_applied(&mut ran.records, recipe, &report, &mut rr);
                 append(&mut ran.journal, &r.changes.entries);
                 for (_, b) in r.changes.blobs.iter() {
                     ran.blobs.insert(b.to_vec());
@@ -514,6 +491,41 @@ fn run_recipes(
         ran.results.push(rr);
     }
     Ok(ran)
+}
+
+/// Record what an applied recipe reported: one patch record per package
+/// (replacing an earlier one for the same recipe and location), and the
+/// first package's versions on the result.
+fn record_applied(
+    records: &mut Vec<PatchRecord>,
+    recipe: &Recipe,
+    report: &crate::sandbox::Report,
+    rr: &mut RecipeResult,
+) {
+    let m = &recipe.manifest;
+    for p in &report.packages {
+        records.retain(|r| !(r.recipe == m.id && r.location == p.location));
+        records.push(PatchRecord {
+            recipe: m.id.clone(),
+            patch_type: m.patch_type,
+            origin: m.origin.clone(),
+            ecosystem: p.ecosystem.clone(),
+            package: p.name.clone(),
+            location: p.location.clone(),
+            version_before: p.version_before.clone(),
+            version_after: p.version_after.clone(),
+            // A generic component (dpkg-upgrade) leaves the ids to recipe.toml.
+            fixes: if report.fixed.is_empty() {
+                rr.cves.clone()
+            } else {
+                report.fixed.clone()
+            },
+        });
+    }
+    if let Some(p) = report.packages.first() {
+        rr.version_before = Some(p.version_before.clone());
+        rr.version_after = Some(p.version_after.clone());
+    }
 }
 
 /// Append `entries` to `journal`, renumbering them.
@@ -569,46 +581,67 @@ fn patch_platform(
         journal.entries.len()
     ));
     let layer = build_layer(&img.base, &journal, &blobs, img.epoch, compression)?;
-    let applied: Vec<&RecipeResult> = result
-        .recipes
-        .iter()
-        .filter(|r| r.result == RecipeStatus::Applied)
-        .collect();
     let patch = PatchLayer {
         descriptor: Descriptor::for_bytes(compression.media_type(false), &layer.blob),
         diff_id: layer.diff_id,
         created: crate::rfc3339::format(img.epoch),
-        recipes: applied.iter().map(|r| r.recipe.clone()).collect(),
-        fixes: applied.iter().flat_map(|r| r.cves.clone()).collect(),
+        recipes: Vec::new(),
+        fixes: Vec::new(),
     };
+    let out = new_documents(&img, desc, base_name, &ran.records, &result.recipes, patch)?;
+    result.manifest_after = out.manifest.digest.clone();
+    result.journal = journal;
+    result.blobs = blobs;
+    let mut new_blobs = vec![(out.layer.clone(), layer.blob)];
+    new_blobs.extend(out.docs);
+    Ok(PatchedPlatform {
+        manifest: out.manifest,
+        new_blobs,
+        config: out.config,
+        layers: out.layers,
+        result,
+    })
+}
+
+/// A patched platform's new config and manifest.
+struct NewDocuments {
+    manifest: Descriptor,
+    layer: Digest,
+    config: Digest,
+    layers: Vec<Descriptor>,
+    /// The config and manifest blobs.
+    docs: Vec<(Digest, Vec<u8>)>,
+}
+
+fn new_documents(
+    img: &BaseImage,
+    desc: &Descriptor,
+    base_name: Option<&str>,
+    records: &[PatchRecord],
+    results: &[RecipeResult],
+    mut patch: PatchLayer,
+) -> Result<NewDocuments, ImageError> {
+    let applied = results.iter().filter(|r| r.result == RecipeStatus::Applied);
+    patch.recipes = applied.clone().map(|r| r.recipe.clone()).collect();
+    patch.fixes = applied.flat_map(|r| r.cves.clone()).collect();
     let config = mutate::config_with_layer(&img.docs.config, img.n_base, &patch)?;
     let config_bytes =
         serde_json::to_vec(&config).map_err(|e| ImageError::malformed("image config", e))?;
     let config_desc = Descriptor::for_bytes(MEDIA_CONFIG, &config_bytes);
     let manifest =
         mutate::manifest_with_layer(&img.docs.manifest, img.n_base, config_desc.clone(), &patch);
-    let manifest = mutate::annotate(
-        &manifest,
-        patch_annotations(&img, desc, base_name, &ran.records),
-    );
+    let manifest = mutate::annotate(&manifest, patch_annotations(img, desc, base_name, records));
     let mbytes = to_canonical_json(&manifest);
     let mdesc = Descriptor {
         platform: desc.platform.clone(),
         ..Descriptor::for_bytes(MEDIA_MANIFEST, &mbytes)
     };
-    result.manifest_after = mdesc.digest.clone();
-    result.journal = journal;
-    result.blobs = blobs;
-    Ok(PatchedPlatform {
+    Ok(NewDocuments {
         manifest: mdesc.clone(),
-        new_blobs: vec![
-            (patch.descriptor.digest.clone(), layer.blob),
-            (config_desc.digest.clone(), config_bytes),
-            (mdesc.digest, mbytes),
-        ],
-        config: config_desc.digest,
+        layer: patch.descriptor.digest,
+        config: config_desc.digest.clone(),
         layers: manifest.layers,
-        result,
+        docs: vec![(config_desc.digest, config_bytes), (mdesc.digest, mbytes)],
     })
 }
 

@@ -246,6 +246,22 @@ fn confirmed<'r>(
         .collect()
 }
 
+/// (name, media type, sha256) of each document the provenance signs.
+fn signed_documents(d: &Documents) -> Vec<(&'static str, &'static str, String)> {
+    let mut signed = vec![
+        ("journal.json", ARTIFACT_JOURNAL, &d.journal),
+        ("sbom.cdx.json", ARTIFACT_CYCLONEDX, &d.cyclonedx),
+        ("sbom.spdx.json", ARTIFACT_SPDX, &d.spdx),
+    ];
+    if let Some(v) = &d.vex {
+        signed.push(("vex.openvex.json", ARTIFACT_OPENVEX, v));
+    }
+    signed
+        .into_iter()
+        .map(|(name, media_type, f)| (name, media_type, Sha256Hex::of(&f.bytes).to_string()))
+        .collect()
+}
+
 /// The provenance statement, signing the digests of the other documents.
 fn signed_provenance(
     d: &Documents,
@@ -254,30 +270,7 @@ fn signed_provenance(
     epoch: u64,
     o: &EvidenceOptions<'_>,
 ) -> File {
-    let mut signed: Vec<(&str, &'static str, String)> = vec![
-        (
-            "journal.json",
-            ARTIFACT_JOURNAL,
-            Sha256Hex::of(&d.journal.bytes).to_string(),
-        ),
-        (
-            "sbom.cdx.json",
-            ARTIFACT_CYCLONEDX,
-            Sha256Hex::of(&d.cyclonedx.bytes).to_string(),
-        ),
-        (
-            "sbom.spdx.json",
-            ARTIFACT_SPDX,
-            Sha256Hex::of(&d.spdx.bytes).to_string(),
-        ),
-    ];
-    if let Some(v) = &d.vex {
-        signed.push((
-            "vex.openvex.json",
-            ARTIFACT_OPENVEX,
-            Sha256Hex::of(&v.bytes).to_string(),
-        ));
-    }
+    let signed = signed_documents(d);
     let byproducts: Vec<provenance::Byproduct<'_>> = signed
         .iter()
         .map(|(name, media_type, sha256)| provenance::Byproduct {

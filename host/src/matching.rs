@@ -64,3 +64,20 @@ pub fn match_recipe<'a>(inv: &'a Inventory, recipe: &Recipe) -> Match<'a> {
         unaffected,
     }
 }
+
+/// What to read from an image's layers for `recipes`: the files the
+/// inventory readers need (to match recipes to installed versions) plus
+/// everything the recipes may read (their read and write scopes).
+pub fn capture_for(recipes: &[Recipe]) -> crate::image::view::Capture {
+    let scopes = recipes.iter().flat_map(|r| {
+        r.manifest
+            .capabilities
+            .read
+            .iter()
+            .chain(&r.manifest.capabilities.write)
+            .map(String::as_str)
+    });
+    // Manifest::parse already compiled every pattern, so this cannot fail.
+    crate::image::view::Capture::new(crate::inventory::FILES.iter().copied().chain(scopes))
+        .expect("recipe scopes were validated at load")
+}

@@ -58,17 +58,27 @@ pub fn open(image: &str, platform: Option<&str>) -> Result<Patched, ReviewError>
     let (name, subject) = crate::image::view::choose_platform(image, &all, platform)?;
     let docs = load_docs(source.store.as_ref(), &subject)?;
     let tag = referrers_tag(&subject.digest);
-    let referrers = source::open(&Reference::OciLayout {
-        dir: dir.clone(),
-        tag: Some(tag.clone()),
-    })
-    .map_err(|_| {
+    let missing = || {
         ev(format!(
             "{image} ({name}) carries no rootwasm evidence: no `{tag}` referrers index; was it patched by rootwasm apply to an oci: output?"
         ))
-    })?;
-    let Top::Index(index) = referrers.top else {
-        return Err(ev(format!("{tag} is not an index")));
+    };
+    // A tagged layout lists the referrers index under its own tag; an
+    // untagged one names an evidence index on its single entry.
+    let index = match source.top.descriptor().annotation(ANNOTATION_EVIDENCE) {
+        Some(d) => referrers_from_evidence_index(source.store.as_ref(), d, &subject.digest)?
+            .ok_or_else(missing)?,
+        None => {
+            let referrers = source::open(&Reference::OciLayout {
+                dir: dir.clone(),
+                tag: Some(tag.clone()),
+            })
+            .map_err(|_| missing())?;
+            match referrers.top {
+                Top::Index(index) => index,
+                Top::Manifest(_) => return Err(ev(format!("{tag} is not an index"))),
+            }
+        }
     };
     let artifacts = list(source.store.as_ref(), &index)?;
     Ok(Patched {

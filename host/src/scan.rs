@@ -12,7 +12,7 @@ use crate::advisory::Advisory;
 use crate::image::error::ImageError;
 use crate::image::merge::Merged;
 use crate::image::source::Source;
-use crate::image::view::{Capture, Docs, ReadOptions, load_docs, platforms, read_layers};
+use crate::image::view::{Docs, ReadOptions, load_docs, platforms, read_layers};
 use crate::inventory::{self, Inventory, Package};
 use crate::manifest::Recipe;
 use crate::matching::same_name;
@@ -62,7 +62,7 @@ pub fn scan(
 ) -> Result<Vec<PlatformScan>, ImageError> {
     let store = source.store.as_ref();
     let targets = platforms(store, &source.top)?;
-    let capture = Capture::for_recipes(recipes);
+    let capture = crate::matching::capture_for(recipes);
     let mut out = Vec::new();
     for (platform, desc) in targets {
         let Docs {

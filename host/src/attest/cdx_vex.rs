@@ -2,7 +2,7 @@
 //! rootwasm resolved each one (`resolved_with_pedigree` when every fix is a
 //! backport, whose pedigree the SBOM records; `resolved` when a distro
 //! upgrade is involved) and whose `affects[].ref` point at the SBOM's
-//! components (their bom-refs are their purls, `crate::sbom::purl`).
+//! components (their bom-refs are their purls, `crate::attest::purl::purl`).
 //!
 //! Two shapes: [`vulnerabilities`] for embedding in the SBOM itself (local
 //! refs), and [`document`], a separate VEX BOM. Trivy applies a CycloneDX
@@ -93,7 +93,7 @@ fn entries(
                 .iter()
                 .map(|f| {
                     (
-                        crate::sbom::purl(f.package, input.inventory),
+                        crate::attest::purl::purl(f.package, input.inventory),
                         f.package.version.clone(),
                     )
                 })
@@ -186,7 +186,7 @@ pub fn document(input: &CdxVexInput<'_>) -> Result<Value, Error> {
             .flatten()
             .map(|f| {
                 (
-                    crate::sbom::purl(f.package, input.inventory),
+                    crate::attest::purl::purl(f.package, input.inventory),
                     f.package.name.as_str(),
                     f.package.version.as_str(),
                 )
@@ -281,7 +281,7 @@ mod tests {
             .collect();
         let expat = inv.packages.iter().find(|p| p.name == "libexpat1").unwrap();
         assert!(
-            refs.contains(&crate::sbom::purl(expat, &inv).as_str()),
+            refs.contains(&crate::attest::purl::purl(expat, &inv).as_str()),
             "{refs:?}"
         );
         assert_eq!(refs.len(), 2);
@@ -348,7 +348,7 @@ mod tests {
         let pam = inv.packages.iter().find(|p| p.name == "libpam0g").unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            crate::sbom::purl(pam, &inv)
+            crate::attest::purl::purl(pam, &inv)
         );
     }
 

@@ -33,7 +33,7 @@ pub mod intoto;
 pub mod key;
 pub mod openvex;
 pub mod provenance;
-mod purl;
+pub mod purl;
 
 use crate::image::model::Digest;
 use serde_json::Value;

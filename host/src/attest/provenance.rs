@@ -366,8 +366,8 @@ mod tests {
     #[test]
     fn deterministic() {
         assert_eq!(
-            super::super::to_bytes(&with(statement)),
-            super::super::to_bytes(&with(statement))
+            crate::attest::to_bytes(&with(statement)),
+            crate::attest::to_bytes(&with(statement))
         );
     }
 }

@@ -1,4 +1,5 @@
-//! Package URLs as scanners write them, for VEX subcomponents and products.
+//! Package URLs: the SBOM's ([`purl`]) and the ones scanners write, for VEX
+//! subcomponents and products ([`scanner_purls`], [`oci_purl`]).
 //!
 //! The SBOM's purls carry every qualifier we know (`arch`, `distro`,
 //! `upstream`). VEX purls must not: Trivy and Grype (through go-vex's
@@ -54,6 +55,83 @@ pub fn scanner_purls(p: &Package, inv: &Inventory) -> Vec<String> {
         out.extend(one(rest, Some(epoch)));
     }
     out
+}
+
+/// A distro package's purl: `pkg:<ty>/<os id>/<name>@<version>` with arch, distro and upstream.
+fn distro_purl(
+    ty: &str,
+    default_vendor: Option<&str>,
+    p: &Package,
+    version: &str,
+    epoch: Option<&str>,
+    inv: &Inventory,
+) -> Result<String, packageurl::Error> {
+    let os = inv.os.as_ref();
+    let vendor = os
+        .map(|o| o.id.as_str())
+        .filter(|id| !id.is_empty())
+        .or(default_vendor);
+    let mut u = packageurl::PackageUrl::new(ty, p.name.as_str())?;
+    if let Some(v) = vendor {
+        u.with_namespace(v)?;
+    }
+    u.with_version(version)?;
+    if let Some(a) = &p.arch {
+        u.add_qualifier("arch", a.as_str())?;
+    }
+    if let Some(e) = epoch {
+        u.add_qualifier("epoch", e)?;
+    }
+    if let Some(o) = os.filter(|o| !o.version_id.is_empty()) {
+        u.add_qualifier("distro", format!("{}-{}", o.id, o.version_id))?;
+    }
+    if let Some(src) = p.source.as_deref().filter(|s| *s != p.name) {
+        u.add_qualifier("upstream", src)?;
+    }
+    Ok(u.to_string())
+}
+
+/// The SBOM purl of an installed package: with every qualifier we know
+/// (`arch`, `distro`, `upstream`, rpm's `epoch`). Also the CycloneDX bom-ref.
+pub fn purl(p: &Package, inv: &Inventory) -> String {
+    let built = match p.ecosystem.as_str() {
+        "deb" => distro_purl("deb", Some("debian"), p, &p.version, None, inv),
+        "apk" => distro_purl("apk", Some("alpine"), p, &p.version, None, inv),
+        "rpm" => {
+            // The purl keeps the epoch out of the version, as a qualifier.
+            let (epoch, vr) = match p.version.split_once(':') {
+                Some((e, vr)) if e.bytes().all(|c| c.is_ascii_digit()) => (Some(e), vr),
+                _ => (None, p.version.as_str()),
+            };
+            distro_purl("rpm", None, p, vr, epoch, inv)
+        }
+        "pypi" => {
+            // The purl spec: lowercase, `_` as `-`; dots stay (unlike PEP 503).
+            let name = p.name.to_ascii_lowercase().replace('_', "-");
+            packageurl::PackageUrl::new("pypi", name).and_then(|mut u| {
+                u.with_version(p.version.as_str())?;
+                Ok(u.to_string())
+            })
+        }
+        "npm" => {
+            let (scope, name) = match p.name.split_once('/') {
+                Some((s, n)) if s.starts_with('@') => (Some(s), n),
+                _ => (None, p.name.as_str()),
+            };
+            packageurl::PackageUrl::new("npm", name).and_then(|mut u| {
+                if let Some(s) = scope {
+                    u.with_namespace(s)?;
+                }
+                u.with_version(p.version.as_str())?;
+                Ok(u.to_string())
+            })
+        }
+        other => packageurl::PackageUrl::new(other, p.name.as_str()).and_then(|mut u| {
+            u.with_version(p.version.as_str())?;
+            Ok(u.to_string())
+        }),
+    };
+    built.unwrap_or_else(|_| format!("pkg:generic/{}@{}", p.name, p.version))
 }
 
 /// `pkg:oci/<name>@sha256:..`, with `repository_url` when the repository is known.

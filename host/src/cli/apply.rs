@@ -54,7 +54,7 @@ pub struct ApplyArgs {
     #[arg(long)]
     journal_dir: Option<PathBuf>,
     /// Write the image without its evidence (journal, SBOMs, VEX, signed
-    /// provenance). Needed for an untagged oci: output.
+    /// provenance): the explicit opt-out.
     #[arg(long)]
     no_evidence: bool,
     /// Sign the provenance with this ed25519 key (PKCS#8 PEM) [default:
@@ -206,12 +206,6 @@ fn seal<'a>(
             "rootwasm: note: no attestations attached: a docker archive has no place for them; write a tagged oci: output (oci:<dir>:<tag>) to keep them"
         );
         return Ok(image.without_evidence(WithoutEvidence::DockerArchive));
-    }
-    if matches!(output, Reference::OciLayout { tag: None, .. }) {
-        bail!(
-            "{}: an untagged layout holds one image and has no place for the evidence; give a tag (oci:<dir>:<tag>) or pass --no-evidence",
-            a.output
-        );
     }
     let key = super::key::signing_key(a.key.as_deref())?;
     let progress = |m: &str| eprintln!("rootwasm: {m}");

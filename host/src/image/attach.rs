@@ -32,6 +32,12 @@ pub const MEDIA_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 
 const TITLE: &str = "org.opencontainers.image.title";
 
+/// On the single `index.json` entry of an untagged layout: the digest of an
+/// index listing the referrers indexes (each with its `sha256-<hex>` name).
+/// An untagged layout stays one image for skopeo, umoci and Syft, and its
+/// evidence stays discoverable.
+pub const ANNOTATION_EVIDENCE: &str = "dev.rootwasm.evidence";
+
 /// One file of an artifact.
 pub struct File {
     /// Media type of the layer.
@@ -124,6 +130,37 @@ impl BlobStore for OutputStore<'_> {
             _ => self.input.open(digest),
         }
     }
+}
+
+/// The referrers index for `subject` listed in the evidence index `digest`
+/// (see [`ANNOTATION_EVIDENCE`]), read with a size bound and hash-checked.
+pub fn referrers_from_evidence_index(
+    store: &dyn BlobStore,
+    digest: &str,
+    subject: &Digest,
+) -> Result<Option<Descriptor>, ImageError> {
+    let what = "evidence index";
+    let digest: Digest = serde_json::from_value(Value::String(digest.into()))
+        .map_err(|e| ImageError::malformed(what, e))?;
+    let mut bytes = Vec::new();
+    store
+        .open(&digest)?
+        .take(super::source::MAX_DOCUMENT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ImageError::malformed(what, e))?;
+    if Digest::of(&bytes) != digest {
+        return Err(ImageError::DigestMismatch {
+            what: what.into(),
+            expected: digest.to_string(),
+            actual: Digest::of(&bytes).to_string(),
+        });
+    }
+    let idx: Index = serde_json::from_slice(&bytes).map_err(|e| ImageError::malformed(what, e))?;
+    let tag = referrers_tag(subject);
+    Ok(idx
+        .manifests
+        .into_iter()
+        .find(|d| d.annotation(ANNOTATION_REF_NAME) == Some(tag.as_str())))
 }
 
 /// The artifacts attached to `subject` in `store`, whose referrers index is

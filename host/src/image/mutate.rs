@@ -55,18 +55,25 @@ pub fn config_with_layer(
 ) -> Result<Value, ImageError> {
     let bad = |why: &str| ImageError::malformed("image config", why);
     let mut config = config.clone();
-    let diff_ids = config["rootfs"]["diff_ids"]
-        .as_array_mut()
+    // Index with get_mut only: `value["k"]` on a non-object panics.
+    let obj = config
+        .as_object_mut()
+        .ok_or_else(|| bad("not a JSON object"))?;
+    let diff_ids = obj
+        .get_mut("rootfs")
+        .and_then(|r| r.get_mut("diff_ids"))
+        .and_then(Value::as_array_mut)
         .ok_or_else(|| bad("no rootfs.diff_ids array"))?;
     let replaced = diff_ids.len().saturating_sub(n_base);
     diff_ids.truncate(n_base);
     diff_ids.push(Value::String(layer.diff_id.to_string()));
-    if !config["history"].is_array() {
-        config["history"] = Value::Array(Vec::new());
+    let history = obj
+        .entry("history")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if !history.is_array() {
+        *history = Value::Array(Vec::new());
     }
-    let history = config["history"]
-        .as_array_mut()
-        .ok_or_else(|| bad("history is not an array"))?;
+    let history = history.as_array_mut().ok_or_else(|| bad("history"))?;
     for _ in 0..replaced {
         if let Some(pos) = history
             .iter()
@@ -215,7 +222,7 @@ mod tests {
             platform: Some(Platform {
                 os: "linux".into(),
                 architecture: "arm64".into(),
-                ..Default::default()
+                extra: Default::default(),
             }),
             ..Descriptor::for_bytes(MEDIA_DOCKER_MANIFEST, b"a")
         };

@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn own_name_is_never_a_bare_tag_or_a_path() {
-        use super::super::model::*;
+        use crate::image::model::*;
         let mut d = Descriptor::for_bytes(MEDIA_MANIFEST, b"{}");
         assert_eq!(own_name(&d, &[]), None);
         d.annotations = Some([(ANNOTATION_REF_NAME.to_owned(), "v1".to_owned())].into());

@@ -12,6 +12,13 @@
 //!   image, which only the evidence stage (`crate::evidence`) or an explicit
 //!   [`OutputImage::without_evidence`] can make: forgetting the evidence
 //!   does not compile.
+//!
+//! ```compile_fail
+//! # fn f(reference: &rootwasm::image::Reference, image: rootwasm::image::sink::OutputImage<'_>) {
+//! // An output image is not writable as it is: attach evidence or say why not.
+//! rootwasm::image::sink::write(reference, &image);
+//! # }
+//! ```
 
 use super::error::ImageError;
 use super::model::*;
@@ -134,36 +141,34 @@ pub fn check_destination(reference: &Reference, input: Option<&Path>) -> Result<
     Ok(())
 }
 
-/// `path` with symlinks resolved as far as it exists, the rest appended;
-/// an error if an existing ancestor is not a directory.
+/// `path` with symlinks resolved as far as it exists, the rest appended
+/// lexically; an error if an existing component is not a directory.
 fn resolve_lenient(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    use std::path::Component;
     let abs = std::path::absolute(path)?;
-    let mut existing = abs.as_path();
-    let mut rest = Vec::new();
-    loop {
-        match std::fs::symlink_metadata(existing) {
-            Ok(_) => break,
-            Err(_) => match (existing.parent(), existing.file_name()) {
-                (Some(p), Some(n)) => {
-                    rest.push(n.to_owned());
-                    existing = p;
+    let mut out = std::path::PathBuf::from("/");
+    let mut exists = true;
+    for c in abs.components() {
+        match c {
+            Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => {
+                if exists && !out.is_dir() {
+                    return Err(std::io::Error::other(format!(
+                        "{} is not a directory",
+                        out.display()
+                    )));
                 }
-                _ => break,
-            },
-        }
-    }
-    let mut out = std::fs::canonicalize(existing)?;
-    if !rest.is_empty() && !out.is_dir() {
-        return Err(std::io::Error::other(format!(
-            "{} is not a directory",
-            out.display()
-        )));
-    }
-    for n in rest.into_iter().rev() {
-        if n == ".." {
-            out.pop();
-        } else if n != "." {
-            out.push(n);
+                out.push(n);
+                if exists {
+                    match std::fs::symlink_metadata(&out) {
+                        Ok(_) => out = std::fs::canonicalize(&out)?,
+                        Err(_) => exists = false,
+                    }
+                }
+            }
         }
     }
     Ok(out)
@@ -214,11 +219,6 @@ pub fn write(reference: &Reference, sealed: &Sealed<'_>) -> Result<(), ImageErro
         reason: reason.into(),
     };
     match (reference, sealed.without) {
-        (Reference::OciLayout { tag: None, .. }, None) => {
-            return Err(refuse(
-                "an untagged layout holds one image, so it has no place for evidence: give a tag (oci:<dir>:<tag>) or opt out of evidence",
-            ));
-        }
         (Reference::OciLayout { .. }, Some(WithoutEvidence::DockerArchive)) => {
             return Err(refuse(
                 "an OCI layout output carries its evidence: attach it, or opt out explicitly",
@@ -303,6 +303,28 @@ fn write_layout(dir: &Path, tag: Option<&str>, image: &OutputImage<'_>) -> Resul
         top.annotations
             .get_or_insert_with(Default::default)
             .insert(ANNOTATION_REF_NAME.into(), t.into());
+    } else if !image.tags.is_empty() {
+        // An untagged layout keeps one entry: the referrers indexes are
+        // listed in an index blob its annotation names.
+        let ev = Index {
+            schema_version: 2,
+            media_type: Some(MEDIA_INDEX.into()),
+            manifests: image.tags.clone(),
+            annotations: None,
+            extra: Default::default(),
+        };
+        let bytes = to_canonical_json(&ev);
+        let d = Descriptor::for_bytes(MEDIA_INDEX, &bytes);
+        let path = blobs_dir.join(d.digest.hex());
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(&blobs_dir).map_err(ImageError::io(&blobs_dir))?;
+        tmp.write_all(&bytes).map_err(ImageError::io(&path))?;
+        tmp.persist(&path)
+            .map_err(|e| ImageError::io(&path)(e.error))?;
+        top.annotations.get_or_insert_with(Default::default).insert(
+            super::attach::ANNOTATION_EVIDENCE.into(),
+            d.digest.to_string(),
+        );
     }
     let mut index = existing.unwrap_or(Index {
         schema_version: 2,
@@ -318,7 +340,7 @@ fn write_layout(dir: &Path, tag: Option<&str>, image: &OutputImage<'_>) -> Resul
         index.manifests.clear();
     }
     index.manifests.push(top);
-    for t in &image.tags {
+    for t in image.tags.iter().filter(|_| tag.is_some()) {
         let name = t.annotation(ANNOTATION_REF_NAME);
         index
             .manifests

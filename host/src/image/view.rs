@@ -32,22 +32,6 @@ impl Capture {
         })
     }
 
-    /// What the inventory readers need plus everything `recipes` may read
-    /// (their read and write scopes).
-    pub fn for_recipes(recipes: &[crate::manifest::Recipe]) -> Self {
-        let scopes = recipes.iter().flat_map(|r| {
-            r.manifest
-                .capabilities
-                .read
-                .iter()
-                .chain(&r.manifest.capabilities.write)
-                .map(String::as_str)
-        });
-        // Manifest::parse already compiled every pattern, so this cannot fail.
-        Capture::new(crate::inventory::FILES.iter().copied().chain(scopes))
-            .expect("recipe scopes were validated at load")
-    }
-
     /// Keep everything (a previous patch layer).
     pub fn all() -> Self {
         Capture {
