@@ -176,12 +176,10 @@ fn toml_list(items: &[String]) -> String {
     out
 }
 
-/// Write `<recipes_dir>/<id>/recipe.toml` and the `.deb` beside it. Returns the recipe directory.
-pub fn distro_upgrade(o: &DistroUpgrade) -> Result<PathBuf, NewError> {
-    let (bytes, deb) = read_deb(&o.deb)?;
-    let (pkg, ver, arch) = (deb.package(), deb.version(), deb.architecture());
-    let may_remove = matches!(o.installed, Some(Installed::Deb(_)));
-    let (installed, old_paths) = match &o.installed {
+/// The installed version (`--installed VERSION` or the old `.deb`'s) and,
+/// from an old `.deb`, its paths.
+fn installed(o: &DistroUpgrade, pkg: &str) -> Result<(Option<String>, Vec<String>), NewError> {
+    Ok(match &o.installed {
         None => (None, Vec::new()),
         Some(Installed::Version(v)) => (Some(v.clone()), Vec::new()),
         Some(Installed::Deb(p)) => {
@@ -196,53 +194,14 @@ pub fn distro_upgrade(o: &DistroUpgrade) -> Result<PathBuf, NewError> {
             let paths = old.data.iter().map(|e| e.path.clone()).collect();
             (Some(old.version().to_owned()), paths)
         }
-    };
-    if let Some(inst) = &installed
-        && version(inst)? >= version(ver)?
-    {
-        return Err(NewError::Invalid(format!(
-            "{pkg} {ver} is not newer than the installed {inst}: nothing to upgrade"
-        )));
-    }
-    let fixes: Vec<Fix> = if o.fixes.is_empty() {
-        changelog_fixes(&deb, installed.as_deref())?
-    } else {
-        o.fixes
-            .iter()
-            .map(|id| Fix {
-                id: id.clone(),
-                published: "1970-01-01".into(),
-            })
-            .collect()
-    };
-    if fixes.is_empty() {
-        return Err(NewError::Invalid(format!(
-            "the changelog of {pkg} {ver} names no CVE or GHSA newer than {}; \
-             name the fixed vulnerabilities with --fix",
-            installed.as_deref().unwrap_or("the previous upload")
-        )));
-    }
+    })
+}
 
-    let component_rel = format!("../dpkg-upgrade/{SHARED_COMPONENT}");
-    let component = o.recipes_dir.join("dpkg-upgrade").join(SHARED_COMPONENT);
-    let component_sha = Sha256Hex::of(&std::fs::read(&component).map_err(|e| {
-        NewError::Invalid(format!(
-            "{}: {e}; build it first with `rootwasm recipe build {}`",
-            component.display(),
-            o.recipes_dir.join("dpkg-upgrade").display()
-        ))
-    })?);
-    let file_name = o
-        .deb
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| format!("{pkg}_{ver}_{arch}.deb"));
-    let id = recipe_id(pkg, ver, arch);
-    let dir = o.recipes_dir.join(&id);
-
-    // Capabilities: the package's own paths, the `.dpkg-dist` beside each
-    // conffile, and its database records. Read adds what the component
-    // consults to refuse what it cannot reproduce.
+/// Capabilities: the package's own paths, the `.dpkg-dist` beside each
+/// conffile, and its database records. Read adds what the component
+/// consults to refuse what it cannot reproduce. Returns (read, write).
+fn capabilities(deb: &Deb, old_paths: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let pkg = deb.package();
     let info = deb.info_name();
     let mut write: Vec<String> = deb
         .data
@@ -294,6 +253,169 @@ pub fn distro_upgrade(o: &DistroUpgrade) -> Result<PathBuf, NewError> {
         "/var/lib/dpkg/statoverride".to_owned(),
     ]);
 
+    (read, write)
+}
+
+/// `--fix` ids, else the changelog's CVE/GHSA ids newer than `installed`.
+fn fixes_for(o: &DistroUpgrade, deb: &Deb, installed: Option<&str>) -> Result<Vec<Fix>, NewError> {
+    let (pkg, ver) = (deb.package(), deb.version());
+    let fixes: Vec<Fix> = if o.fixes.is_empty() {
+        changelog_fixes(deb, installed)?
+    } else {
+        o.fixes
+            .iter()
+            .map(|id| Fix {
+                id: id.clone(),
+                published: "1970-01-01".into(),
+            })
+            .collect()
+    };
+    if fixes.is_empty() {
+        return Err(NewError::Invalid(format!(
+            "the changelog of {pkg} {ver} names no CVE or GHSA newer than {}; \
+             name the fixed vulnerabilities with --fix",
+            installed.unwrap_or("the previous upload")
+        )));
+    }
+
+    Ok(fixes)
+}
+
+/// The shared component's path relative to the recipe, and its sha256.
+fn component_pin(o: &DistroUpgrade) -> Result<(String, Sha256Hex), NewError> {
+    let component_rel = format!("../dpkg-upgrade/{SHARED_COMPONENT}");
+    let component = o.recipes_dir.join("dpkg-upgrade").join(SHARED_COMPONENT);
+    let component_sha = Sha256Hex::of(&std::fs::read(&component).map_err(|e| {
+        NewError::Invalid(format!(
+            "{}: {e}; build it first with `rootwasm recipe build {}`",
+            component.display(),
+            o.recipes_dir.join("dpkg-upgrade").display()
+        ))
+    })?);
+    Ok((component_rel, component_sha))
+}
+
+/// What a generated recipe.toml says.
+struct Rendered<'a> {
+    file_name: &'a str,
+    installed: Option<&'a str>,
+    id: &'a str,
+    pkg: &'a str,
+    ver: &'a str,
+    arch: &'a str,
+    source: &'a str,
+    fixes: &'a [Fix],
+    affected: &'a str,
+    component_rel: &'a str,
+    component_sha: &'a Sha256Hex,
+    deb_sha: &'a Sha256Hex,
+    may_remove: bool,
+    read: &'a [String],
+    write: &'a [String],
+    memory: u64,
+    fuel: u64,
+    written: u64,
+}
+
+// Long: a template, one statement per recipe.toml section in file order.
+fn render(r: &Rendered<'_>) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "# Written by `rootwasm recipe new distro-upgrade` from {}.\n\
+         # The fixes are the CVE/GHSA ids in its changelog entries newer than {}.\n",
+        r.file_name,
+        r.installed.unwrap_or("the previous upload")
+    );
+    let _ = writeln!(t, "id = {}", toml_str(r.id));
+    t.push_str("type = \"distro-upgrade\"\n");
+    let _ = writeln!(
+        t,
+        "summary = {}",
+        toml_str(&format!(
+            "{}: upgrade to {}, the distribution's fixed package",
+            r.pkg, r.ver
+        ))
+    );
+    let _ = writeln!(
+        t,
+        "origin = {}",
+        toml_str(&format!("Debian source package {} {}", r.source, r.ver))
+    );
+    for f in r.fixes {
+        let _ = write!(
+            t,
+            "\n[[fixes]]\nid = {}\nseverity = \"unknown\"\npublished = {}\n",
+            toml_str(&f.id),
+            toml_str(&f.published)
+        );
+    }
+    let _ = write!(
+        t,
+        "\n[target]\necosystem = \"deb\"\npackage = {}\naffected = {}\narchitecture = {}\n",
+        toml_str(r.pkg),
+        toml_str(r.affected),
+        toml_str(r.arch)
+    );
+    let _ = write!(
+        t,
+        "\n[component]\npath = {}\nsha256 = {}\n",
+        toml_str(r.component_rel),
+        toml_str(&r.component_sha.to_string())
+    );
+    let _ = write!(
+        t,
+        "\n[[artifacts]]\npath = {}\nsha256 = {}\nsource = {}\n",
+        toml_str(r.file_name),
+        toml_str(&r.deb_sha.to_string()),
+        toml_str(&format!("Debian archive: {} {} ({})", r.pkg, r.ver, r.arch))
+    );
+    let _ = write!(
+        t,
+        "\n[params]\npackage = {}\ndeb = {}\n# The old version's paths are in scope (from --installed OLD.deb).\nremove-obsolete = {}\n",
+        toml_str(r.pkg),
+        toml_str(r.file_name),
+        toml_str(if r.may_remove { "true" } else { "false" })
+    );
+    let _ = write!(
+        t,
+        "\n[capabilities]\nread = {}\nwrite = {}\n",
+        toml_list(r.read),
+        toml_list(r.write)
+    );
+    let _ = write!(
+        t,
+        "\n[limits]\nfuel = {}\nmemory-bytes = {}\nwall-time-ms = 60000\nwritten-bytes = {}\n",
+        r.fuel, r.memory, r.written
+    );
+
+    t
+}
+
+/// Write `<recipes_dir>/<id>/recipe.toml` and the `.deb` beside it. Returns the recipe directory.
+pub fn distro_upgrade(o: &DistroUpgrade) -> Result<PathBuf, NewError> {
+    let (bytes, deb) = read_deb(&o.deb)?;
+    let (pkg, ver, arch) = (deb.package(), deb.version(), deb.architecture());
+    let may_remove = matches!(o.installed, Some(Installed::Deb(_)));
+    let (installed, old_paths) = installed(o, pkg)?;
+    if let Some(inst) = &installed
+        && version(inst)? >= version(ver)?
+    {
+        return Err(NewError::Invalid(format!(
+            "{pkg} {ver} is not newer than the installed {inst}: nothing to upgrade"
+        )));
+    }
+    let fixes = fixes_for(o, &deb, installed.as_deref())?;
+    let (component_rel, component_sha) = component_pin(o)?;
+    let file_name = o
+        .deb
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("{pkg}_{ver}_{arch}.deb"));
+    let id = recipe_id(pkg, ver, arch);
+    let dir = o.recipes_dir.join(&id);
+
+    let (read, write) = capabilities(&deb, old_paths);
     let unpacked: u64 = deb
         .data
         .iter()
@@ -314,75 +436,26 @@ pub fn distro_upgrade(o: &DistroUpgrade) -> Result<PathBuf, NewError> {
         .unwrap_or(pkg)
         .to_owned();
 
-    let mut t = String::new();
-    let _ = writeln!(
-        t,
-        "# Written by `rootwasm recipe new distro-upgrade` from {file_name}.\n\
-         # The fixes are the CVE/GHSA ids in its changelog entries newer than {}.\n",
-        installed.as_deref().unwrap_or("the previous upload")
-    );
-    let _ = writeln!(t, "id = {}", toml_str(&id));
-    t.push_str("type = \"distro-upgrade\"\n");
-    let _ = writeln!(
-        t,
-        "summary = {}",
-        toml_str(&format!(
-            "{pkg}: upgrade to {ver}, the distribution's fixed package"
-        ))
-    );
-    let _ = writeln!(
-        t,
-        "origin = {}",
-        toml_str(&format!("Debian source package {source} {ver}"))
-    );
-    for f in &fixes {
-        let _ = write!(
-            t,
-            "\n[[fixes]]\nid = {}\nseverity = \"unknown\"\npublished = {}\n",
-            toml_str(&f.id),
-            toml_str(&f.published)
-        );
-    }
-    let _ = write!(
-        t,
-        "\n[target]\necosystem = \"deb\"\npackage = {}\naffected = {}\narchitecture = {}\n",
-        toml_str(pkg),
-        toml_str(&affected),
-        toml_str(arch)
-    );
-    let _ = write!(
-        t,
-        "\n[component]\npath = {}\nsha256 = {}\n",
-        toml_str(&component_rel),
-        toml_str(&component_sha.0)
-    );
-    let _ = write!(
-        t,
-        "\n[[artifacts]]\npath = {}\nsha256 = {}\nsource = {}\n",
-        toml_str(&file_name),
-        toml_str(&Sha256Hex::of(&bytes).0),
-        toml_str(&format!("Debian archive: {pkg} {ver} ({arch})"))
-    );
-    let _ = write!(
-        t,
-        "\n[params]\npackage = {}\ndeb = {}\n# The old version's paths are in scope (from --installed OLD.deb).\nremove-obsolete = {}\n",
-        toml_str(pkg),
-        toml_str(&file_name),
-        toml_str(if may_remove { "true" } else { "false" })
-    );
-    let _ = write!(
-        t,
-        "\n[capabilities]\nread = {}\nwrite = {}\n",
-        toml_list(&read),
-        toml_list(&write)
-    );
-    let _ = write!(
-        t,
-        "\n[limits]\nfuel = {}\nmemory-bytes = {memory}\nwall-time-ms = 60000\nwritten-bytes = {}\n",
-        20_000_000_000u64 + 200 * (bytes.len() as u64 + unpacked),
-        (1u64 << 20) + 2 * unpacked
-    );
-
+    let t = render(&Rendered {
+        file_name: &file_name,
+        installed: installed.as_deref(),
+        id: &id,
+        pkg,
+        ver,
+        arch,
+        source: &source,
+        fixes: &fixes,
+        affected: &affected,
+        component_rel: &component_rel,
+        component_sha: &component_sha,
+        deb_sha: &Sha256Hex::of(&bytes),
+        may_remove,
+        read: &read,
+        write: &write,
+        memory,
+        fuel: 20_000_000_000u64 + 200 * (bytes.len() as u64 + unpacked),
+        written: (1u64 << 20) + 2 * unpacked,
+    });
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
     let deb_out = dir.join(&file_name);
     std::fs::write(&deb_out, &bytes).map_err(io(&deb_out))?;

@@ -196,80 +196,18 @@ impl Patched {
     /// Check the signature, the subject, every layer and the journal.
     pub fn verify(&self, key: &PublicKey, read: &ReadOptions<'_>) -> Vec<Check> {
         let mut out = Vec::new();
-        let mut check = |name: &str, r: Result<String, String>| {
-            out.push(Check {
-                name: name.into(),
-                ok: r.is_ok(),
-                detail: r.unwrap_or_else(|e| e),
-            })
-        };
-        // 1. The provenance signature and its subject.
-        let statement = self
-            .file(ARTIFACT_INTOTO)
-            .map_err(|e| e.to_string())
-            .and_then(|b| dsse::Envelope::from_json(&b).map_err(|e| e.to_string()))
-            .and_then(|env| {
-                dsse::verify(&env, attest::intoto::PAYLOAD_TYPE, key).map_err(|e| e.to_string())
-            })
-            .and_then(|p| {
-                serde_json::from_slice::<serde_json::Value>(&p).map_err(|e| e.to_string())
-            });
-        check(
+        // 1. The provenance signature, its subject, the documents it signs.
+        let statement = self.signed_statement(key);
+        out.push(Check::new(
             "signature",
             statement
                 .as_ref()
                 .map(|_| format!("provenance signed by key {}", key.keyid()))
                 .map_err(|e| format!("provenance signature: {e}")),
-        );
+        ));
         if let Ok(st) = &statement {
-            let want = self.subject.digest.hex();
-            let ok = st["subject"]
-                .as_array()
-                .is_some_and(|s| s.iter().any(|x| x["digest"]["sha256"] == want));
-            check(
-                "subject",
-                if ok {
-                    Ok(format!("the statement names {}", self.subject.digest))
-                } else {
-                    Err(format!(
-                        "the statement does not name {}",
-                        self.subject.digest
-                    ))
-                },
-            );
-            // The attached documents are the ones the signed statement hashed.
-            let byproducts = st["predicate"]["runDetails"]["byproducts"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            for (t, name) in [
-                (ARTIFACT_JOURNAL, "journal.json"),
-                (ARTIFACT_CYCLONEDX, "sbom.cdx.json"),
-                (ARTIFACT_SPDX, "sbom.spdx.json"),
-                (ARTIFACT_OPENVEX, "vex.openvex.json"),
-            ] {
-                let signed = byproducts
-                    .iter()
-                    .find(|b| b["name"] == name)
-                    .and_then(|b| b["digest"]["sha256"].as_str().map(str::to_owned));
-                let attached = self.artifacts.iter().any(|(a, _)| a == t);
-                let r = match (self.file(t), signed) {
-                    // Not made (a VEX needs a package fix to state) and not signed: nothing to check.
-                    (Err(_), None) if !attached => continue,
-                    (Ok(b), Some(s)) if Sha256Hex::of(&b).0 == s => {
-                        Ok(format!("{name} matches the signed digest"))
-                    }
-                    (Ok(b), Some(s)) => Err(format!(
-                        "{name} has sha256 {}, the statement signed {s}",
-                        Sha256Hex::of(&b)
-                    )),
-                    (Err(e), _) => Err(e.to_string()),
-                    (_, None) => Err(format!(
-                        "{name} is attached but the statement does not sign it"
-                    )),
-                };
-                check(name, r);
-            }
+            out.push(self.check_subject(st));
+            out.extend(self.check_documents(st));
         }
         // 2. Every layer and diff_id.
         let m = &self.docs.manifest;
@@ -283,13 +221,13 @@ impl Patched {
             &mut merged,
             read,
         );
-        check(
+        out.push(Check::new(
             "layers",
             r.map(|_| format!("{} layers match their digests and diff_ids", m.layers.len()))
                 .map_err(|e| e.to_string()),
-        );
+        ));
         // 3. The journal explains the patch layer byte for byte.
-        check(
+        out.push(Check::new(
             "journal",
             match self.replay(read) {
                 Ok(r) if r.matches() => {
@@ -301,7 +239,72 @@ impl Patched {
                 )),
                 Err(e) => Err(e.to_string()),
             },
-        );
+        ));
+        out
+    }
+
+    /// The provenance statement, if its envelope verifies with `key`.
+    fn signed_statement(&self, key: &PublicKey) -> Result<serde_json::Value, String> {
+        let bytes = self.file(ARTIFACT_INTOTO).map_err(|e| e.to_string())?;
+        let env = dsse::Envelope::from_json(&bytes).map_err(|e| e.to_string())?;
+        let payload =
+            dsse::verify(&env, attest::intoto::PAYLOAD_TYPE, key).map_err(|e| e.to_string())?;
+        serde_json::from_slice(&payload).map_err(|e| e.to_string())
+    }
+
+    fn check_subject(&self, st: &serde_json::Value) -> Check {
+        let want = self.subject.digest.hex();
+        let ok = st["subject"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|x| x["digest"]["sha256"] == want));
+        Check::new(
+            "subject",
+            if ok {
+                Ok(format!("the statement names {}", self.subject.digest))
+            } else {
+                Err(format!(
+                    "the statement does not name {}",
+                    self.subject.digest
+                ))
+            },
+        )
+    }
+
+    /// The attached documents are the ones the signed statement hashed.
+    fn check_documents(&self, st: &serde_json::Value) -> Vec<Check> {
+        let byproducts = st["predicate"]["runDetails"]["byproducts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for (t, name) in [
+            (ARTIFACT_JOURNAL, "journal.json"),
+            (ARTIFACT_CYCLONEDX, "sbom.cdx.json"),
+            (ARTIFACT_SPDX, "sbom.spdx.json"),
+            (ARTIFACT_OPENVEX, "vex.openvex.json"),
+        ] {
+            let signed = byproducts
+                .iter()
+                .find(|b| b["name"] == name)
+                .and_then(|b| b["digest"]["sha256"].as_str().map(str::to_owned));
+            let attached = self.artifacts.iter().any(|(a, _)| a == t);
+            let r = match (self.file(t), signed) {
+                // Not made (a VEX needs a package fix to state) and not signed: nothing to check.
+                (Err(_), None) if !attached => continue,
+                (Ok(b), Some(s)) if Sha256Hex::of(&b).to_string() == s => {
+                    Ok(format!("{name} matches the signed digest"))
+                }
+                (Ok(b), Some(s)) => Err(format!(
+                    "{name} has sha256 {}, the statement signed {s}",
+                    Sha256Hex::of(&b)
+                )),
+                (Err(e), _) => Err(e.to_string()),
+                (_, None) => Err(format!(
+                    "{name} is attached but the statement does not sign it"
+                )),
+            };
+            out.push(Check::new(name, r));
+        }
         out
     }
 }
@@ -383,4 +386,14 @@ pub struct Check {
     pub ok: bool,
     /// What was found.
     pub detail: String,
+}
+
+impl Check {
+    fn new(name: &str, r: Result<String, String>) -> Check {
+        Check {
+            name: name.into(),
+            ok: r.is_ok(),
+            detail: r.unwrap_or_else(|e| e),
+        }
+    }
 }

@@ -89,7 +89,31 @@ pub fn check(
     }
 }
 
+/// The recipe's declared parameters with `options`' overrides; an
+/// undeclared one is an error.
+fn params_for(
+    recipe: &Recipe,
+    options: &RunOptions,
+) -> Result<std::collections::BTreeMap<String, String>, RunError> {
+    let mut params = recipe.manifest.params.clone();
+    for (k, v) in &options.params {
+        if !params.contains_key(k) {
+            let known: Vec<_> = params.keys().cloned().collect();
+            return Err(RunError::new(
+                RunErrorKind::Load,
+                &recipe.manifest.id,
+                format!("parameter {k:?} is not declared in recipe.toml (declared: {known:?})"),
+            ));
+        }
+        params.insert(k.clone(), v.clone());
+    }
+    Ok(params)
+}
+
 /// Run `recipe` against `root`. Nothing in `root` is modified.
+// Long: check, apply and check again are one sequence whose every early
+// return goes through `fail`, which drops the staged changes; split up, that
+// would no longer be visible in one place.
 pub fn run(
     sandbox: &Sandbox,
     recipe: &Recipe,
@@ -110,21 +134,10 @@ pub fn run(
         r.changes = Changes::default();
         r
     };
-    let mut params = recipe.manifest.params.clone();
-    for (k, v) in &options.params {
-        if !params.contains_key(k) {
-            let known: Vec<_> = params.keys().cloned().collect();
-            return fail(
-                result,
-                RunError::new(
-                    RunErrorKind::Load,
-                    &id,
-                    format!("parameter {k:?} is not declared in recipe.toml (declared: {known:?})"),
-                ),
-            );
-        }
-        params.insert(k.clone(), v.clone());
-    }
+    let params = match params_for(recipe, options) {
+        Ok(p) => p,
+        Err(e) => return fail(result, e),
+    };
     let loaded = match sandbox.load(recipe) {
         Ok(l) => l,
         Err(e) => return fail(result, e),

@@ -311,12 +311,12 @@ pub fn read_platform(
     use crate::image::layer::{EntryKind, read_layer};
     use crate::image::merge::Merged;
     use crate::image::view::{Capture, read_layers};
-    use crate::rootfs::{RootPath, RootView};
 
     let m = &docs.manifest;
     let records = crate::record::records(m.annotations.as_ref());
     let files = crate::inventory::FILES.iter().copied();
-    if records.is_empty() || m.layers.is_empty() {
+    let patch = crate::image::mutate::patch_layer(m, &docs.config);
+    let Some(n) = patch.filter(|_| !records.is_empty()) else {
         let mut merged = Merged::default();
         let capture = Capture::new(files).expect("valid globs");
         read_layers(
@@ -329,8 +329,7 @@ pub fn read_platform(
             read,
         )?;
         return Ok((merged, Vec::new()));
-    }
-    let n = m.layers.len() - 1;
+    };
     let last = &m.layers[n];
     (read.progress)(&format!("reading patch layer {}", last.digest));
     let idx = read_layer(
@@ -366,49 +365,63 @@ pub fn read_platform(
     )?;
     let mut full = base.clone();
     full.apply(n, last.digest.as_str(), idx)?;
-    let text = |view: &Merged, p: &str| -> Option<String> {
+    let out = records
+        .into_iter()
+        .map(|record| Patched {
+            diff: record_diff(&record, &changed, &base, &full),
+            record,
+        })
+        .collect();
+    Ok((full, out))
+}
+
+/// The unified diff of the text files the patch layer changed that belong
+/// to `record`'s package.
+fn record_diff(
+    record: &PatchRecord,
+    changed: &[String],
+    base: &crate::image::merge::Merged,
+    full: &crate::image::merge::Merged,
+) -> String {
+    use crate::rootfs::{RootPath, RootView};
+    let text = |view: &crate::image::merge::Merged, p: &str| -> Option<String> {
         let rp = RootPath::lexical(p).ok()?;
         String::from_utf8(view.read(&rp).ok()?).ok()
     };
-    let mut out = Vec::new();
-    for record in records {
-        // A Python package's files sit beside its dist-info; other records take every changed file.
-        let site = (record.ecosystem == "pypi")
-            .then(|| {
-                record
-                    .location
-                    .rsplit_once('/')
-                    .map(|(s, _)| format!("{s}/"))
-            })
-            .flatten();
-        let mut diff = String::new();
-        for p in &changed {
-            // The package database's own bookkeeping (md5sums, status) is not the fix.
-            if p.starts_with("/var/lib/dpkg/") {
-                continue;
-            }
-            if let Some(site) = &site
-                && (!p.starts_with(site.as_str())
-                    || p.starts_with(&format!("{}/", record.location)))
-            {
-                continue;
-            }
-            let (Some(before), Some(after)) = (text(&base, p), text(&full, p)) else {
-                continue;
-            };
-            if before == after {
-                continue;
-            }
-            let patch = diffy::create_patch(&before, &after).to_string();
-            let hunks = patch
-                .split_once("\n+++ ")
-                .and_then(|(_, rest)| rest.split_once('\n'))
-                .map_or("", |(_, h)| h);
-            diff.push_str(&format!("--- a{p}\n+++ b{p}\n{hunks}"));
+    // A Python package's files sit beside its dist-info; other records take every changed file.
+    let site = (record.ecosystem == "pypi")
+        .then(|| {
+            record
+                .location
+                .rsplit_once('/')
+                .map(|(s, _)| format!("{s}/"))
+        })
+        .flatten();
+    let mut diff = String::new();
+    for p in changed {
+        // The package database's own bookkeeping (md5sums, status) is not the fix.
+        if p.starts_with("/var/lib/dpkg/") {
+            continue;
         }
-        out.push(Patched { record, diff });
+        if let Some(site) = &site
+            && (!p.starts_with(site.as_str()) || p.starts_with(&format!("{}/", record.location)))
+        {
+            continue;
+        }
+        let (Some(before), Some(after)) = (text(base, p), text(full, p)) else {
+            continue;
+        };
+        if before == after {
+            continue;
+        }
+        let patch = diffy::create_patch(&before, &after).to_string();
+        let hunks = patch
+            .split_once("\n+++ ")
+            .and_then(|(_, rest)| rest.split_once('\n'))
+            .map_or("", |(_, h)| h);
+        diff.push_str(&format!("--- a{p}\n+++ b{p}\n{hunks}"));
     }
-    Ok((full, out))
+    diff
 }
 
 #[cfg(test)]

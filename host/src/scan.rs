@@ -81,88 +81,12 @@ pub fn scan(
         let patches = crate::record::records(manifest.annotations.as_ref());
         let inv = inventory::inventory(&merged);
         let view: Arc<dyn crate::rootfs::RootView + Send + Sync> = Arc::new(merged);
-        let mut findings = Vec::new();
-        for r in recipes {
-            let t = &r.manifest.target;
-            let installed: Vec<&Package> = inv
-                .packages
-                .iter()
-                .filter(|p| {
-                    p.ecosystem == t.ecosystem && same_name(&t.ecosystem, &p.name, &t.package)
-                })
-                .filter(|p| crate::matching::same_architecture(t, p))
-                .collect();
-            if installed.is_empty() {
-                continue;
-            }
-            let checked = check(sandbox, r, view.clone(), &RunOptions::default());
-            for p in installed {
-                let in_range = t
-                    .ecosystem
-                    .parse::<Ecosystem>()
-                    .ok()
-                    .and_then(|e| matches(e, &p.version, &t.affected).ok())
-                    .unwrap_or(false);
-                // A rootwasm patch record for exactly this package and version.
-                let recorded = patches.iter().any(|x| {
-                    x.recipe == r.manifest.id
-                        && x.package == p.name
-                        && x.location == p.location
-                        && x.version_after == p.version
-                });
-                let (status, detail) = match (&checked, in_range) {
-                    _ if recorded => (
-                        "fixed",
-                        format!("patched by rootwasm recipe {}", r.manifest.id),
-                    ),
-                    (_, false) => (
-                        "not-affected",
-                        format!("{} is outside {}", p.version, t.affected),
-                    ),
-                    (Ok(c), true) if c.status == CheckStatus::Fixed => ("fixed", c.detail.clone()),
-                    (Ok(c), true) if c.status == CheckStatus::Vulnerable => {
-                        ("fixable", c.detail.clone())
-                    }
-                    (Ok(c), true) => ("not-affected", c.detail.clone()),
-                    (Err(e), true) => ("fixable", format!("check failed: {e}")),
-                };
-                for v in &r.manifest.fixes {
-                    findings.push(Finding {
-                        vulnerability: v.id.clone(),
-                        package: p.name.clone(),
-                        version: p.version.clone(),
-                        location: p.location.clone(),
-                        recipe: r.manifest.id.clone(),
-                        status: status.into(),
-                        detail: detail.clone(),
-                    });
-                }
-            }
-        }
-        // Advisories no recipe answers: no fix available (yet).
-        for a in advisories {
-            for p in inv.packages.iter().filter(|p| a.affects(p)) {
-                let covered = findings.iter().any(|f| {
-                    f.location == p.location
-                        && f.package == p.name
-                        && a.ids().any(|id| id == f.vulnerability)
-                });
-                let seen = findings
-                    .iter()
-                    .any(|f| f.location == p.location && f.vulnerability == a.id);
-                if !covered && !seen {
-                    findings.push(Finding {
-                        vulnerability: a.id.clone(),
-                        package: p.name.clone(),
-                        version: p.version.clone(),
-                        location: p.location.clone(),
-                        recipe: String::new(),
-                        status: "no-fix-available".into(),
-                        detail: format!("reported by {}; no recipe fixes it", a.source),
-                    });
-                }
-            }
-        }
+        let mut findings: Vec<Finding> = recipes
+            .iter()
+            .flat_map(|r| recipe_findings(sandbox, r, &inv, &patches, &view))
+            .collect();
+        let unanswered = advisory_findings(advisories, &inv, &findings);
+        findings.extend(unanswered);
         out.push(PlatformScan {
             platform,
             inventory: inv,
@@ -170,4 +94,97 @@ pub fn scan(
         });
     }
     Ok(out)
+}
+
+/// What one recipe says about each installed package it targets.
+fn recipe_findings(
+    sandbox: &Sandbox,
+    r: &Recipe,
+    inv: &Inventory,
+    patches: &[crate::record::PatchRecord],
+    view: &Arc<dyn crate::rootfs::RootView + Send + Sync>,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let t = &r.manifest.target;
+    let installed: Vec<&Package> = inv
+        .packages
+        .iter()
+        .filter(|p| p.ecosystem == t.ecosystem && same_name(&t.ecosystem, &p.name, &t.package))
+        .filter(|p| crate::matching::same_architecture(t, p))
+        .collect();
+    if installed.is_empty() {
+        return Vec::new();
+    }
+    let checked = check(sandbox, r, view.clone(), &RunOptions::default());
+    for p in installed {
+        let in_range = t
+            .ecosystem
+            .parse::<Ecosystem>()
+            .ok()
+            .and_then(|e| matches(e, &p.version, &t.affected).ok())
+            .unwrap_or(false);
+        // A rootwasm patch record for exactly this package and version.
+        let recorded = patches.iter().any(|x| {
+            x.recipe == r.manifest.id
+                && x.package == p.name
+                && x.location == p.location
+                && x.version_after == p.version
+        });
+        let (status, detail) = match (&checked, in_range) {
+            _ if recorded => (
+                "fixed",
+                format!("patched by rootwasm recipe {}", r.manifest.id),
+            ),
+            (_, false) => (
+                "not-affected",
+                format!("{} is outside {}", p.version, t.affected),
+            ),
+            (Ok(c), true) if c.status == CheckStatus::Fixed => ("fixed", c.detail.clone()),
+            (Ok(c), true) if c.status == CheckStatus::Vulnerable => ("fixable", c.detail.clone()),
+            (Ok(c), true) => ("not-affected", c.detail.clone()),
+            (Err(e), true) => ("fixable", format!("check failed: {e}")),
+        };
+        for v in &r.manifest.fixes {
+            findings.push(Finding {
+                vulnerability: v.id.clone(),
+                package: p.name.clone(),
+                version: p.version.clone(),
+                location: p.location.clone(),
+                recipe: r.manifest.id.clone(),
+                status: status.into(),
+                detail: detail.clone(),
+            });
+        }
+    }
+    findings
+}
+
+/// Advisories no recipe answers: no fix available (yet).
+fn advisory_findings(advisories: &[Advisory], inv: &Inventory, found: &[Finding]) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::new();
+    for a in advisories {
+        for p in inv.packages.iter().filter(|p| a.affects(p)) {
+            let covered = found.iter().chain(&out).any(|f| {
+                f.location == p.location
+                    && f.package == p.name
+                    && a.ids().any(|id| id == f.vulnerability)
+            });
+            let seen = found
+                .iter()
+                .chain(&out)
+                .any(|f| f.location == p.location && f.vulnerability == a.id);
+            if !covered && !seen {
+                out.push(Finding {
+                    vulnerability: a.id.clone(),
+                    package: p.name.clone(),
+                    version: p.version.clone(),
+                    location: p.location.clone(),
+                    recipe: String::new(),
+                    status: "no-fix-available".into(),
+                    detail: format!("reported by {}; no recipe fixes it", a.source),
+                });
+            }
+        }
+    }
+    out
 }

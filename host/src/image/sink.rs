@@ -239,27 +239,7 @@ pub fn write(reference: &Reference, sealed: &Sealed<'_>) -> Result<(), ImageErro
 
 fn write_layout(dir: &Path, tag: Option<&str>, image: &OutputImage<'_>) -> Result<(), ImageError> {
     let exists = dir.exists();
-    let mut existing: Option<Index> = None;
-    if exists {
-        let non_empty = std::fs::read_dir(dir)
-            .map_err(ImageError::io(dir))?
-            .next()
-            .is_some();
-        if non_empty {
-            if !dir.join("oci-layout").is_file() {
-                return Err(ImageError::Reference {
-                    reference: format!("oci:{}", dir.display()),
-                    reason: "exists and is not an OCI layout; choose a new or empty directory"
-                        .into(),
-                });
-            }
-            let text = std::fs::read(dir.join("index.json"))
-                .map_err(ImageError::io(dir.join("index.json")))?;
-            existing = Some(serde_json::from_slice(&text).map_err(|e| {
-                ImageError::malformed(dir.join("index.json").display().to_string(), e)
-            })?);
-        }
-    }
+    let existing = existing_index(dir)?;
     // A new layout is built beside the destination and renamed into place;
     // an existing one gets new blobs (content-addressed) and a new index.json.
     let parent = dir
@@ -289,74 +269,22 @@ fn write_layout(dir: &Path, tag: Option<&str>, image: &OutputImage<'_>) -> Resul
         {
             continue;
         }
-        let mut tmp =
-            tempfile::NamedTempFile::new_in(&blobs_dir).map_err(ImageError::io(&blobs_dir))?;
-        match blob {
-            Blob::New(bytes) => tmp.write_all(bytes).map_err(ImageError::io(&path))?,
-            Blob::Input => copy_verified(image.input, digest, *size, &mut tmp)?,
-        }
-        tmp.persist(&path)
-            .map_err(|e| ImageError::io(&path)(e.error))?;
+        write_file(&blobs_dir, &path, |f| match blob {
+            Blob::New(bytes) => f.write_all(bytes).map_err(ImageError::io(&path)),
+            Blob::Input => copy_verified(image.input, digest, *size, f),
+        })?;
     }
-    let mut top = image.top.clone();
-    if let Some(t) = tag {
-        top.annotations
-            .get_or_insert_with(Default::default)
-            .insert(ANNOTATION_REF_NAME.into(), t.into());
-    } else if !image.tags.is_empty() {
-        // An untagged layout keeps one entry: the referrers indexes are
-        // listed in an index blob its annotation names.
-        let ev = Index {
-            schema_version: 2,
-            media_type: Some(MEDIA_INDEX.into()),
-            manifests: image.tags.clone(),
-            annotations: None,
-            extra: Default::default(),
-        };
-        let bytes = to_canonical_json(&ev);
-        let d = Descriptor::for_bytes(MEDIA_INDEX, &bytes);
-        let path = blobs_dir.join(d.digest.hex());
-        let mut tmp =
-            tempfile::NamedTempFile::new_in(&blobs_dir).map_err(ImageError::io(&blobs_dir))?;
-        tmp.write_all(&bytes).map_err(ImageError::io(&path))?;
-        tmp.persist(&path)
-            .map_err(|e| ImageError::io(&path)(e.error))?;
-        top.annotations.get_or_insert_with(Default::default).insert(
-            super::attach::ANNOTATION_EVIDENCE.into(),
-            d.digest.to_string(),
-        );
+    let top = top_entry(image, tag, &blobs_dir)?;
+    let index = new_index(existing, top, tag, &image.tags);
+    for (name, bytes) in [
+        ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+        ("index.json", to_canonical_json(&index)),
+    ] {
+        let path = root.join(name);
+        write_file(root, &path, |f| {
+            f.write_all(&bytes).map_err(ImageError::io(&path))
+        })?;
     }
-    let mut index = existing.unwrap_or(Index {
-        schema_version: 2,
-        media_type: Some(MEDIA_INDEX.into()),
-        manifests: Vec::new(),
-        annotations: None,
-        extra: Default::default(),
-    });
-    index
-        .manifests
-        .retain(|d| tag.is_none() || d.annotation(ANNOTATION_REF_NAME) != tag);
-    if tag.is_none() {
-        index.manifests.clear();
-    }
-    index.manifests.push(top);
-    for t in image.tags.iter().filter(|_| tag.is_some()) {
-        let name = t.annotation(ANNOTATION_REF_NAME);
-        index
-            .manifests
-            .retain(|d| d.annotation(ANNOTATION_REF_NAME) != name);
-        index.manifests.push(t.clone());
-    }
-    let write_atomic = |name: &str, bytes: &[u8]| -> Result<(), ImageError> {
-        let mut t = tempfile::NamedTempFile::new_in(root).map_err(ImageError::io(root))?;
-        t.write_all(bytes)
-            .map_err(ImageError::io(root.join(name)))?;
-        t.persist(root.join(name))
-            .map_err(|e| ImageError::io(root.join(name))(e.error))?;
-        Ok(())
-    };
-    write_atomic("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
-    write_atomic("index.json", &to_canonical_json(&index))?;
     if let Some(t) = staging {
         let tmp = t.keep();
         if exists {
@@ -365,6 +293,120 @@ fn write_layout(dir: &Path, tag: Option<&str>, image: &OutputImage<'_>) -> Resul
         std::fs::rename(&tmp, dir).map_err(ImageError::io(dir))?;
     }
     Ok(())
+}
+
+/// Write `path` atomically: a temporary file in `dir`, renamed over it.
+fn write_file(
+    dir: &Path,
+    path: &Path,
+    fill: impl FnOnce(&mut tempfile::NamedTempFile) -> Result<(), ImageError>,
+) -> Result<(), ImageError> {
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(ImageError::io(dir))?;
+    fill(&mut tmp)?;
+    tmp.persist(path)
+        .map_err(|e| ImageError::io(path)(e.error))?;
+    Ok(())
+}
+
+/// The index of an existing, non-empty output layout; `None` for a new or
+/// empty directory. Anything else there is refused.
+fn existing_index(dir: &Path) -> Result<Option<Index>, ImageError> {
+    if !dir.exists()
+        || std::fs::read_dir(dir)
+            .map_err(ImageError::io(dir))?
+            .next()
+            .is_none()
+    {
+        return Ok(None);
+    }
+    let index = dir.join("index.json");
+    let is_file = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
+    if !is_file(&dir.join("oci-layout")) || !is_file(&index) {
+        return Err(ImageError::Reference {
+            reference: format!("oci:{}", dir.display()),
+            reason: "exists and is not an OCI layout; choose a new or empty directory".into(),
+        });
+    }
+    let mut text = Vec::new();
+    std::fs::File::open(&index)
+        .and_then(|f| {
+            f.take(super::source::MAX_DOCUMENT + 1)
+                .read_to_end(&mut text)
+        })
+        .map_err(ImageError::io(&index))?;
+    serde_json::from_slice(&text)
+        .map(Some)
+        .map_err(|e| ImageError::malformed(index.display().to_string(), e))
+}
+
+/// The image's `index.json` entry: its tag, or in an untagged layout, which
+/// keeps one entry, the evidence index (written to `blobs_dir`) that lists
+/// the referrers indexes.
+fn top_entry(
+    image: &OutputImage<'_>,
+    tag: Option<&str>,
+    blobs_dir: &Path,
+) -> Result<Descriptor, ImageError> {
+    let mut top = image.top.clone();
+    let annotations = top.annotations.get_or_insert_with(Default::default);
+    if let Some(t) = tag {
+        annotations.insert(ANNOTATION_REF_NAME.into(), t.into());
+    } else if !image.tags.is_empty() {
+        let bytes = to_canonical_json(&Index {
+            schema_version: 2,
+            media_type: Some(MEDIA_INDEX.into()),
+            manifests: image.tags.clone(),
+            annotations: None,
+            extra: Default::default(),
+        });
+        let d = Descriptor::for_bytes(MEDIA_INDEX, &bytes);
+        let path = blobs_dir.join(d.digest.hex());
+        write_file(blobs_dir, &path, |f| {
+            f.write_all(&bytes).map_err(ImageError::io(&path))
+        })?;
+        annotations.insert(
+            super::attach::ANNOTATION_EVIDENCE.into(),
+            d.digest.to_string(),
+        );
+    }
+    if top.annotations.as_ref().is_some_and(|a| a.is_empty()) {
+        top.annotations = None;
+    }
+    Ok(top)
+}
+
+/// The new `index.json`: an untagged output holds the image alone; a tagged
+/// one replaces the entries of the same tags (the image's and the referrers
+/// indexes') and keeps the rest.
+fn new_index(
+    existing: Option<Index>,
+    top: Descriptor,
+    tag: Option<&str>,
+    referrers: &[Descriptor],
+) -> Index {
+    let mut index = existing.unwrap_or(Index {
+        schema_version: 2,
+        media_type: Some(MEDIA_INDEX.into()),
+        manifests: Vec::new(),
+        annotations: None,
+        extra: Default::default(),
+    });
+    if tag.is_none() {
+        index.manifests = vec![top];
+        return index;
+    }
+    index
+        .manifests
+        .retain(|d| d.annotation(ANNOTATION_REF_NAME) != tag);
+    index.manifests.push(top);
+    for t in referrers {
+        let name = t.annotation(ANNOTATION_REF_NAME);
+        index
+            .manifests
+            .retain(|d| d.annotation(ANNOTATION_REF_NAME) != name);
+        index.manifests.push(t.clone());
+    }
+    index
 }
 
 fn blob_matches(path: &Path, digest: &Digest, size: u64) -> bool {
@@ -441,50 +483,17 @@ fn write_archive(
                 }
             }
         }
-        let mut top = image.top.clone();
-        let tags: Vec<String> = match tag {
-            Some(t) => vec![t.to_owned()],
-            None => image.repo_tags.clone(),
-        };
-        if let Some(t) = tags.first() {
-            top.annotations
-                .get_or_insert_with(Default::default)
-                .insert("io.containerd.image.name".into(), t.clone());
-            let short = t.rsplit_once(':').map_or(t.as_str(), |(_, s)| s);
-            top.annotations
-                .get_or_insert_with(Default::default)
-                .insert(ANNOTATION_REF_NAME.into(), short.into());
+        let (idx, legacy) = archive_documents(image, tag, &config, &layers);
+        for (name, bytes) in [("index.json", idx), ("manifest.json", legacy)] {
+            append(
+                &mut b,
+                name,
+                bytes.len() as u64,
+                image.epoch,
+                &mut bytes.as_slice(),
+            )
+            .map_err(io)?;
         }
-        let index = Index {
-            schema_version: 2,
-            media_type: Some(MEDIA_INDEX.into()),
-            manifests: vec![top],
-            annotations: None,
-            extra: Default::default(),
-        };
-        let idx = to_canonical_json(&index);
-        append(
-            &mut b,
-            "index.json",
-            idx.len() as u64,
-            image.epoch,
-            &mut idx.as_slice(),
-        )
-        .map_err(io)?;
-        let legacy = serde_json::json!([{
-            "Config": format!("blobs/sha256/{}", config.hex()),
-            "RepoTags": tags,
-            "Layers": layers.iter().map(|l| format!("blobs/sha256/{}", l.hex())).collect::<Vec<_>>(),
-        }]);
-        let legacy = serde_json::to_vec(&legacy).expect("json");
-        append(
-            &mut b,
-            "manifest.json",
-            legacy.len() as u64,
-            image.epoch,
-            &mut legacy.as_slice(),
-        )
-        .map_err(io)?;
         let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
         append(
             &mut b,
@@ -499,6 +508,42 @@ fn write_archive(
     tmp.persist(path)
         .map_err(|e| ImageError::io(path)(e.error))?;
     Ok(())
+}
+
+/// A docker archive's `index.json` and legacy `manifest.json`.
+fn archive_documents(
+    image: &OutputImage<'_>,
+    tag: Option<&str>,
+    config: &Digest,
+    layers: &[Digest],
+) -> (Vec<u8>, Vec<u8>) {
+    let mut top = image.top.clone();
+    let tags: Vec<String> = match tag {
+        Some(t) => vec![t.to_owned()],
+        None => image.repo_tags.clone(),
+    };
+    if let Some(t) = tags.first() {
+        let a = top.annotations.get_or_insert_with(Default::default);
+        a.insert("io.containerd.image.name".into(), t.clone());
+        let short = t.rsplit_once(':').map_or(t.as_str(), |(_, s)| s);
+        a.insert(ANNOTATION_REF_NAME.into(), short.into());
+    }
+    let index = Index {
+        schema_version: 2,
+        media_type: Some(MEDIA_INDEX.into()),
+        manifests: vec![top],
+        annotations: None,
+        extra: Default::default(),
+    };
+    let legacy = serde_json::json!([{
+        "Config": format!("blobs/sha256/{}", config.hex()),
+        "RepoTags": tags,
+        "Layers": layers.iter().map(|l| format!("blobs/sha256/{}", l.hex())).collect::<Vec<_>>(),
+    }]);
+    (
+        to_canonical_json(&index),
+        serde_json::to_vec(&legacy).expect("json"),
+    )
 }
 
 struct VerifyingReader<'a> {
