@@ -151,7 +151,7 @@ pub fn build_recipe(recipe_dir: &Path) -> Result<Sha256Hex, BuildError> {
     let sha = Sha256Hex::of(&bytes);
     let out = recipe_dir.join(&rel);
     std::fs::write(&out, &bytes).map_err(io(&out))?;
-    doc["component"]["sha256"] = toml_edit::value(sha.0.clone());
+    doc["component"]["sha256"] = toml_edit::value(sha.to_string());
     std::fs::write(&toml_path, doc.to_string()).map_err(io(&toml_path))?;
     Ok(sha)
 }
@@ -188,7 +188,7 @@ fn build_shared(dir: &Path) -> Result<Sha256Hex, BuildError> {
             .and_then(|p| p.as_str())
             == Some(wanted.as_str())
         {
-            doc["component"]["sha256"] = toml_edit::value(sha.0.clone());
+            doc["component"]["sha256"] = toml_edit::value(sha.to_string());
             std::fs::write(&toml_path, doc.to_string()).map_err(io(&toml_path))?;
         }
     }

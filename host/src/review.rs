@@ -145,7 +145,7 @@ impl Patched {
         let mut blobs = Blobs::default();
         for (title, bytes) in files {
             let (sha, _) = blobs.insert(bytes);
-            if sha.0 != title {
+            if sha.as_str() != title {
                 return Err(ev(format!("journal blob {title} has sha256 {sha}")));
             }
         }

@@ -76,7 +76,7 @@ fn preflight(root: &DirRoot, entries: &[Entry], blobs: &Blobs) -> Result<(), Com
             return Err(CommitError::MissingBlob {
                 seq: e.seq,
                 path: e.path.clone(),
-                digest: d.0.clone(),
+                digest: d.to_string(),
             });
         }
         let paths = std::iter::once((e.path.as_str(), &e.before))

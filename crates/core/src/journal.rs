@@ -13,15 +13,50 @@ use std::sync::Arc;
 /// The `format` value of the journals this version writes and reads.
 pub const FORMAT: &str = "rootwasm.journal/v1";
 
-/// A sha256 digest in lowercase hex.
+/// A sha256 digest in lowercase hex: 64 characters, checked wherever one is
+/// parsed, so an empty or malformed digest cannot exist.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Sha256Hex(pub String);
+#[serde(try_from = "String", into = "String")]
+pub struct Sha256Hex(String);
 
 impl Sha256Hex {
     /// Digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
         Sha256Hex(hex::encode(Sha256::digest(bytes)))
+    }
+
+    /// The 64 hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Sha256Hex {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(Sha256Hex(s))
+        } else {
+            Err(format!(
+                "{s:?} is not a sha256 digest (64 lowercase hex digits)"
+            ))
+        }
+    }
+}
+
+impl std::str::FromStr for Sha256Hex {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Sha256Hex::try_from(s.to_owned())
+    }
+}
+
+impl From<Sha256Hex> for String {
+    fn from(d: Sha256Hex) -> String {
+        d.0
     }
 }
 
@@ -212,7 +247,7 @@ impl Blobs {
             let bytes =
                 std::fs::read(e.path()).map_err(|e2| format!("{}: {e2}", e.path().display()))?;
             let (digest, _) = blobs.insert(bytes);
-            if e.file_name().to_str() != Some(digest.0.as_str()) {
+            if e.file_name().to_str() != Some(digest.as_str()) {
                 return Err(format!("blob {} has sha256 {}", e.path().display(), digest));
             }
         }

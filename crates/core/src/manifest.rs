@@ -340,11 +340,11 @@ fn read_pinned(
         source,
     })?;
     let actual = Sha256Hex::of(&bytes);
-    if actual.0 != expected.to_ascii_lowercase() {
+    if actual.as_str() != expected.to_ascii_lowercase() {
         return Err(ManifestError::HashMismatch {
             path,
             expected: expected.into(),
-            actual: actual.0,
+            actual: actual.to_string(),
         });
     }
     Ok((actual, bytes))

@@ -123,7 +123,7 @@ impl PublicKey {
             r#"{{"keytype":"{KEYTYPE}","keyval":{{"public":"{}"}},"scheme":"{SCHEME}"}}"#,
             self.hex()
         );
-        crate::journal::Sha256Hex::of(canonical.as_bytes()).0
+        crate::journal::Sha256Hex::of(canonical.as_bytes()).to_string()
     }
 
     /// Verify an RFC 8032 signature strictly (no malleable or small-order
@@ -221,7 +221,7 @@ mod tests {
         let canonical = r#"{"keytype":"ed25519","keyval":{"public":"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"},"scheme":"ed25519"}"#;
         assert_eq!(
             k.keyid(),
-            crate::journal::Sha256Hex::of(canonical.as_bytes()).0
+            crate::journal::Sha256Hex::of(canonical.as_bytes()).to_string()
         );
     }
 

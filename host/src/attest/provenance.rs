@@ -176,7 +176,7 @@ fn result(r: &RecipeRun<'_>) -> Value {
     json!({
         "name": format!("recipe-results/{}/{}", r.platform, r.recipe),
         "mediaType": "application/json",
-        "digest": {"sha256": Sha256Hex::of(&bytes).0},
+        "digest": {"sha256": Sha256Hex::of(&bytes).to_string()},
         "content": base64::engine::general_purpose::STANDARD.encode(&bytes),
         "annotations": body,
     })
@@ -358,7 +358,10 @@ mod tests {
         let content = base64::engine::general_purpose::STANDARD
             .decode(result["content"].as_str().unwrap())
             .unwrap();
-        assert_eq!(result["digest"]["sha256"], Sha256Hex::of(&content).0);
+        assert_eq!(
+            result["digest"]["sha256"],
+            Sha256Hex::of(&content).to_string()
+        );
         let parsed: Value = serde_json::from_slice(&content).unwrap();
         assert_eq!(parsed, result["annotations"]);
     }

@@ -278,7 +278,7 @@ pub fn diff(t: Target) -> anyhow::Result<ExitCode> {
                     _ => {
                         let sha = |b: &Option<Vec<u8>>| {
                             b.as_ref()
-                                .map(|b| rootwasm::journal::Sha256Hex::of(b).0)
+                                .map(|b| rootwasm::journal::Sha256Hex::of(b).to_string())
                                 .unwrap_or_else(|| "-".into())
                         };
                         writeln!(
@@ -289,7 +289,7 @@ pub fn diff(t: Target) -> anyhow::Result<ExitCode> {
                             before.as_ref().map_or("-".into(), |b| b.len().to_string()),
                             st.size.map_or("-".into(), |s| s.to_string()),
                             sha(&before),
-                            st.sha256.as_ref().map_or("-".into(), |s| s.0.clone()),
+                            st.sha256.as_ref().map_or("-".into(), |s| s.to_string()),
                             before_meta.map_or("-".into(), |m| format!("{:o}", m.mode)),
                             st.mode,
                             st.target

@@ -151,7 +151,7 @@ fn describe(s: &Option<State>) -> String {
         Some(s) => {
             let mut d = format!("{:?} {:04o} {}:{}", s.kind, s.mode, s.uid, s.gid).to_lowercase();
             if let (Some(size), Some(sha)) = (s.size, &s.sha256) {
-                d.push_str(&format!(" {size} B sha256:{}", &sha.0[..12]));
+                d.push_str(&format!(" {size} B sha256:{}", &sha.as_str()[..12]));
             }
             if let Some(t) = &s.target {
                 d.push_str(&format!(" -> {t}"));

@@ -45,7 +45,7 @@ impl LayerCache {
         let s: Stored = serde_json::from_slice(&text).ok()?;
         let mut contents = BTreeMap::new();
         for d in s.contents {
-            let bytes = std::fs::read(self.dir.join("contents").join(&d.0)).ok()?;
+            let bytes = std::fs::read(self.dir.join("contents").join(d.as_str())).ok()?;
             if Sha256Hex::of(&bytes) != d {
                 return None;
             }
@@ -83,7 +83,7 @@ impl LayerCache {
             .mode(0o700)
             .create(self.dir.join("layers"))?;
         for (d, bytes) in &index.contents {
-            let p = contents_dir.join(&d.0);
+            let p = contents_dir.join(d.as_str());
             if !p.exists() {
                 let mut t = tempfile::NamedTempFile::new_in(&contents_dir)?;
                 std::io::Write::write_all(&mut t, bytes)?;

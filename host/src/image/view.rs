@@ -24,7 +24,7 @@ impl Capture {
         let mut ps: Vec<&str> = patterns.into_iter().collect();
         ps.sort();
         ps.dedup();
-        let key = Sha256Hex::of(ps.join("\n").as_bytes()).0[..16].to_owned();
+        let key = Sha256Hex::of(ps.join("\n").as_bytes()).as_str()[..16].to_owned();
         Ok(Capture {
             globs: ps.iter().map(|p| Glob::new(p)).collect::<Result<_, _>>()?,
             all: false,

@@ -114,7 +114,7 @@ impl artifacts::Host for StoreState {
             .map(|(name, (sha, bytes))| artifacts::Artifact {
                 name: name.clone(),
                 size: bytes.len() as u64,
-                sha256: sha.0.clone(),
+                sha256: sha.to_string(),
             })
             .collect())
     }

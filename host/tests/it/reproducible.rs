@@ -21,7 +21,7 @@ fn recipes_rebuild_to_their_pinned_hash() {
             let recipe = rootwasm::manifest::Recipe::load(&dir)
                 .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
             assert_eq!(
-                sha.0,
+                sha.as_str(),
                 recipe.manifest.component.sha256,
                 "{}: source builds to {sha}, recipe.toml pins another; {rebuild}",
                 dir.display(),
@@ -45,7 +45,12 @@ fn recipes_rebuild_to_their_pinned_hash() {
                 let recipe = rootwasm::manifest::Recipe::load(&r)
                     .unwrap_or_else(|e| panic!("{}: {e}; {rebuild}", r.display()));
                 if recipe.manifest.component.path.starts_with(&rel) {
-                    assert_eq!(recipe.manifest.component.sha256, sha.0, "{}", r.display());
+                    assert_eq!(
+                        recipe.manifest.component.sha256,
+                        sha.as_str(),
+                        "{}",
+                        r.display()
+                    );
                     users += 1;
                 }
             }
