@@ -7,6 +7,7 @@ mod review;
 mod run;
 mod sbom;
 mod scan;
+pub(crate) mod text;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -9,6 +9,7 @@ mod determinism;
 mod distro_versions;
 mod distros;
 mod dpkg;
+mod hardening;
 mod hostile;
 mod images;
 mod reproducible;
