@@ -377,8 +377,7 @@ fn rerun(p: Patched, dir: &std::path::Path) -> anyhow::Result<rootwasm::review::
     let (recorded, _) = p.journal()?;
     let recorded_layer = p.docs.manifest.layers.last().map(|l| l.digest.clone());
     let source = p.into_base();
-    let cache =
-        rootwasm::sandbox::ComponentCache::new(rootwasm::sandbox::ComponentCache::default_dir());
+    let cache = rootwasm::sandbox::ComponentCache::at(None);
     let sandbox = rootwasm::sandbox::Sandbox::new(rootwasm::sandbox::SandboxOptions { cache })?;
     let progress = |m: &str| eprintln!("rootwasm: {m}");
     let applied = apply(

@@ -36,7 +36,7 @@ pub struct RunArgs {
     /// The recipe's clock, in seconds since 1970 [default: $SOURCE_DATE_EPOCH, else 0].
     #[arg(long)]
     source_date_epoch: Option<u64>,
-    /// Where compiled components are cached [default: $ROOTWASM_CACHE_DIR or ~/.cache/rootwasm].
+    /// Where compiled components are cached [default: $ROOTWASM_CACHE_DIR, $XDG_CACHE_HOME/rootwasm or ~/.cache/rootwasm; none without them].
     #[arg(long)]
     cache_dir: Option<PathBuf>,
 }
@@ -67,10 +67,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         DirRoot::open(&a.rootfs)
             .with_context(|| format!("opening rootfs {}", a.rootfs.display()))?,
     );
-    let cache = a
-        .cache_dir
-        .map(ComponentCache::new)
-        .unwrap_or_else(|| ComponentCache::new(ComponentCache::default_dir()));
+    let cache = ComponentCache::at(a.cache_dir);
     let sandbox = Sandbox::new(SandboxOptions { cache })?;
     let options = RunOptions {
         source_date_epoch: source_date_epoch(a.source_date_epoch)?,

@@ -36,15 +36,14 @@ pub struct ScanArgs {
 pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
     let input = Reference::parse(&a.image)?;
     let recipes = super::apply::load_recipes(&a.recipes, &[])?;
-    let cache_root = a
-        .cache_dir
-        .clone()
-        .unwrap_or_else(ComponentCache::default_dir);
+    let cache_root = a.cache_dir.clone().or_else(ComponentCache::default_location);
     let sandbox = Sandbox::new(SandboxOptions {
-        cache: ComponentCache::new(cache_root.clone()),
+        cache: ComponentCache::at(cache_root.clone()),
     })?;
     let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
-    let layer_cache = (!a.no_layer_cache).then(|| LayerCache::new(cache_root.join("layer-index")));
+    let layer_cache = cache_root
+        .filter(|_| !a.no_layer_cache)
+        .map(|r| LayerCache::new(r.join("layer-index")));
     let progress = |m: &str| eprintln!("rootwasm: {m}");
     let read = ReadOptions {
         limits: LayerLimits::default(),

