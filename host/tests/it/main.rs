@@ -14,6 +14,7 @@ mod hostile;
 mod images;
 mod reproducible;
 mod review;
+mod review_unverified;
 mod sbom;
 mod scan;
 mod session;
