@@ -115,8 +115,7 @@ fn public_key(t: &Trust) -> anyhow::Result<rootwasm::attest::key::PublicKey> {
 fn verified_first(p: &Patched, t: &Trust) -> ExitCode {
     let failed: Vec<String> = match public_key(t) {
         Err(e) => vec![format!("key: {}", escape_str(&format!("{e:#}"), Keep::Nothing))],
-        Ok(key) => p
-            .verify(&key, &read_options())
+        Ok(key) => checks(p, &key)
             .into_iter()
             .filter(|c| !c.ok)
             .map(|c| format!("{}: {}", safe(&c.name), safe(&c.detail)))
@@ -130,6 +129,30 @@ fn verified_first(p: &Patched, t: &Trust) -> ExitCode {
         eprintln!("rootwasm:   FAIL {f}");
     }
     ExitCode::from(1)
+}
+
+/// `Patched::verify`'s checks, and that the envelope holds only the one
+/// signature apply made: an added one changes no signed claim, but a reader
+/// that trusts "any signature verifies" should not meet one we did not make.
+fn checks(p: &Patched, key: &rootwasm::attest::key::PublicKey) -> Vec<rootwasm::review::Check> {
+    let mut checks = p.verify(key, &read_options());
+    if let Ok(env) = p
+        .file(ARTIFACT_INTOTO)
+        .map_err(|e| e.to_string())
+        .and_then(|b| rootwasm::attest::dsse::Envelope::from_json(&b).map_err(|e| e.to_string()))
+    {
+        let n = env.signatures.len();
+        checks.push(rootwasm::review::Check {
+            name: "signatures".into(),
+            ok: n == 1,
+            detail: if n == 1 {
+                "the envelope holds exactly one signature".into()
+            } else {
+                format!("the envelope holds {n} signatures; rootwasm makes exactly one")
+            },
+        });
+    }
+    checks
 }
 
 fn unverified_footer(code: ExitCode) -> ExitCode {
@@ -453,7 +476,7 @@ pub fn replay(t: Target) -> anyhow::Result<ExitCode> {
 pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     let p = opened(&a.target)?;
     let key = public_key(&a.trust)?;
-    let mut checks = p.verify(&key, &read_options());
+    let mut checks = checks(&p, &key);
     if a.rerun {
         let dir = a.recipes.as_ref().expect("clap requires --recipes");
         checks.push(rerun(p, dir)?);
