@@ -324,3 +324,53 @@ fn layer_cache_refuses_unsafe_directories_and_forged_entries() {
     std::fs::write(&blob, backdoor).unwrap();
     assert!(LayerCache::new(good.clone()).load(&layer, "k").is_none());
 }
+
+/// `scan` and error messages show names from an image escaped, never raw.
+#[test]
+fn scan_and_errors_escape_what_the_image_says() {
+    use crate::images::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let status = "Package: evil\x1b[2J\u{202e}\nStatus: install ok installed\n\
+                  Version: 1.0\x1b[8m\nArchitecture: amd64\n\n";
+    let os = "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian\x1b]0;owned\x07\u{9b}2J\"\n";
+    let layer = Layer::raw(&[
+        ("etc/", tar::EntryType::Directory, b""),
+        ("etc/os-release", tar::EntryType::Regular, os.as_bytes()),
+        ("var/", tar::EntryType::Directory, b""),
+        ("var/lib/", tar::EntryType::Directory, b""),
+        ("var/lib/dpkg/", tar::EntryType::Directory, b""),
+        ("var/lib/dpkg/status", tar::EntryType::Regular, status.as_bytes()),
+    ]);
+    let img = image(&[layer], "amd64");
+    let input = tmp.path().join("in");
+    write_layout(&input, &[(&img, "amd64")], "v1");
+    let recipes = tmp.path().join("recipes");
+    recipe_dir(&recipes, "t", guest("trivial"), "");
+    let image_ref = format!("oci:{}:v1", input.display());
+    let o = rootwasm(&["scan", &image_ref, "--recipes", recipes.to_str().unwrap()]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    for raw in ['\x1b', '\x07', '\u{9b}', '\u{202e}'] {
+        assert!(!out.contains(raw) && !err.contains(raw), "{raw:?} raw in: {out}{err}");
+    }
+    assert!(out.contains("evil\\x1b[2J\\u{202e}"), "{out}");
+    assert!(out.contains("1.0\\x1b[8m"), "{out}");
+    assert!(out.contains("Debian\\x1b]0;owned\\x07\\x9b2J"), "{out}");
+    // --json stays JSON, with the control characters escaped by serde.
+    let o = rootwasm(&["scan", &image_ref, "--recipes", recipes.to_str().unwrap(), "--json"]);
+    assert!(!o.stdout.contains(&0x1b), "raw ESC in JSON");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<_> = v["platforms"][0]["inventory"]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["evil\x1b[2J\u{202e}"]);
+
+    // An error naming something hostile.
+    let o = rootwasm(&["scan", "oci:/nonexistent/\x1b[2Jdir:v1", "--recipes", recipes.to_str().unwrap()]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("\\x1b[2Jdir") && !err.contains('\x1b'), "{err}");
+}
