@@ -362,18 +362,21 @@ fn read_inside(dir: &Path, rel: &str) -> Result<Vec<u8>, Inside> {
         Some(rest) => (dir.join(".."), rest),
         None => (dir.to_owned(), rel),
     };
-    let names: Vec<&str> = rest.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let names: Vec<&str> = rest
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
     let Some((file, parents)) = names.split_last() else {
         return Err(Inside::Refused("names no file".into()));
     };
-    if names.iter().any(|c| *c == "..") {
+    if names.contains(&"..") {
         return Err(Inside::Refused(
             "must stay inside the recipe directory (no `..`)".into(),
         ));
     }
     let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let mut d = rustix::fs::open(&base, dir_flags, Mode::empty())
-        .map_err(|e| Inside::Io(e.into()))?;
+    let mut d =
+        rustix::fs::open(&base, dir_flags, Mode::empty()).map_err(|e| Inside::Io(e.into()))?;
     for (i, c) in parents.iter().enumerate() {
         d = rustix::fs::openat(&d, *c, dir_flags | OFlags::NOFOLLOW, Mode::empty()).map_err(
             |e| {

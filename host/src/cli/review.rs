@@ -114,7 +114,10 @@ fn public_key(t: &Trust) -> anyhow::Result<rootwasm::attest::key::PublicKey> {
 /// comes from records that did not verify.
 fn verified_first(p: &Patched, t: &Trust) -> ExitCode {
     let failed: Vec<String> = match public_key(t) {
-        Err(e) => vec![format!("key: {}", escape_str(&format!("{e:#}"), Keep::Nothing))],
+        Err(e) => vec![format!(
+            "key: {}",
+            escape_str(&format!("{e:#}"), Keep::Nothing)
+        )],
         Ok(key) => checks(p, &key)
             .into_iter()
             .filter(|c| !c.ok)
@@ -124,7 +127,9 @@ fn verified_first(p: &Patched, t: &Trust) -> ExitCode {
     if failed.is_empty() {
         return ExitCode::SUCCESS;
     }
-    eprintln!("rootwasm: WARNING: this image's evidence did NOT verify; what follows is UNVERIFIED and may be forged:");
+    eprintln!(
+        "rootwasm: WARNING: this image's evidence did NOT verify; what follows is UNVERIFIED and may be forged:"
+    );
     for f in &failed {
         eprintln!("rootwasm:   FAIL {f}");
     }
@@ -285,11 +290,7 @@ pub fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
         let versions = if r.version_before == r.version_after {
             format!("{} (kept)", safe(&r.version_before))
         } else {
-            format!(
-                "{} -> {}",
-                safe(&r.version_before),
-                safe(&r.version_after)
-            )
+            format!("{} -> {}", safe(&r.version_before), safe(&r.version_after))
         };
         println!(
             "\n{}  [{}]",

@@ -36,7 +36,10 @@ pub struct ScanArgs {
 pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
     let input = Reference::parse(&a.image)?;
     let recipes = super::apply::load_recipes(&a.recipes, &[])?;
-    let cache_root = a.cache_dir.clone().or_else(ComponentCache::default_location);
+    let cache_root = a
+        .cache_dir
+        .clone()
+        .or_else(ComponentCache::default_location);
     let sandbox = Sandbox::new(SandboxOptions {
         cache: ComponentCache::at(cache_root.clone()),
     })?;

@@ -104,7 +104,8 @@ pub fn private_dir(dir: &Path) -> Result<(), CacheDirError> {
         Err(e) => return Err(refuse(format!("cannot inspect it: {e}"))),
         Ok(_) => {}
     }
-    let m = std::fs::symlink_metadata(&abs).map_err(|e| refuse(format!("cannot inspect it: {e}")))?;
+    let m =
+        std::fs::symlink_metadata(&abs).map_err(|e| refuse(format!("cannot inspect it: {e}")))?;
     if m.file_type().is_symlink() {
         return Err(refuse(
             "it is a symlink; point the cache at a real directory".into(),
@@ -133,7 +134,11 @@ pub fn warn_once(e: &CacheDirError) {
     use std::sync::{Mutex, OnceLock};
     static SEEN: OnceLock<Mutex<std::collections::BTreeSet<PathBuf>>> = OnceLock::new();
     let seen = SEEN.get_or_init(Default::default);
-    if seen.lock().map(|mut s| s.insert(e.path.clone())).unwrap_or(true) {
+    if seen
+        .lock()
+        .map(|mut s| s.insert(e.path.clone()))
+        .unwrap_or(true)
+    {
         eprintln!("rootwasm: warning: {e}; continuing without a cache");
     }
 }

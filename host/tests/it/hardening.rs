@@ -2,18 +2,18 @@
 //! outside the recipe, cache directories others can write, terminal output.
 
 use crate::support::*;
+use rootwasm::commit::commit;
 use rootwasm::image::cache::LayerCache;
 use rootwasm::image::layer::{Entry, EntryKind, LayerIndex};
 use rootwasm::image::model::Digest;
 use rootwasm::journal::Sha256Hex;
-use rootwasm::sandbox::{CacheUse, ComponentCache, Sandbox, SandboxOptions};
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use rootwasm::commit::commit;
 use rootwasm::rootfs::DirRoot;
+use rootwasm::sandbox::{CacheUse, ComponentCache, Sandbox, SandboxOptions};
 use rootwasm::scope::Scope;
 use rootwasm::session::{Phase, Session, SessionLimits};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::fs::symlink;
+use std::path::Path;
 use std::sync::Arc;
 
 const LIMITS: SessionLimits = SessionLimits {
@@ -41,13 +41,17 @@ fn commit_ignores_planted_temporary_names() {
     let scope = Scope::new(&["/etc/target".into()], &["/etc/target".into()]).unwrap();
     let mut s = Session::new(dir.clone(), scope, "t", LIMITS);
     s.set_phase(Phase::Apply);
-    s.write_file("/etc/target", b"new\n".to_vec(), 0o640).unwrap();
+    s.write_file("/etc/target", b"new\n".to_vec(), 0o640)
+        .unwrap();
     let changes = s.finish();
     commit(&dir, &changes.entries, &changes.blobs).unwrap();
 
     assert_eq!(std::fs::read(root.join("etc/target")).unwrap(), b"new\n");
     assert_eq!(std::fs::read(root.join("etc/victim")).unwrap(), b"victim\n");
-    assert_eq!(std::fs::read(tmp.path().join("outside")).unwrap(), b"outside\n");
+    assert_eq!(
+        std::fs::read(tmp.path().join("outside")).unwrap(),
+        b"outside\n"
+    );
     let link = std::fs::read_link(root.join("etc/.target.rootwasm-tmp")).unwrap();
     assert_eq!(link, std::path::Path::new("victim"));
     let mut names: Vec<_> = std::fs::read_dir(root.join("etc"))
@@ -57,11 +61,19 @@ fn commit_ignores_planted_temporary_names() {
     names.sort();
     assert_eq!(
         names,
-        [".target.rootwasm-tmp", ".target.rootwasm-tmp2", "target", "victim"],
+        [
+            ".target.rootwasm-tmp",
+            ".target.rootwasm-tmp2",
+            "target",
+            "victim"
+        ],
         "no temporary file is left behind"
     );
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(root.join("etc/target")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(root.join("etc/target"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o7777, 0o640);
 }
 
@@ -114,7 +126,11 @@ fn artifacts_resolve_inside_the_recipe_without_symlinks() {
     let secret_sha = sha256_hex(secret);
 
     // A symlinked subdirectory and a symlinked file, with the right pin and a wrong one.
-    for (path, plant) in [("sub/secret", "dir"), ("file", "file"), ("a/b/secret", "deep")] {
+    for (path, plant) in [
+        ("sub/secret", "dir"),
+        ("file", "file"),
+        ("a/b/secret", "deep"),
+    ] {
         for pin in [secret_sha.clone(), "0".repeat(64)] {
             let case = tempfile::tempdir().unwrap();
             let d = artifact_recipe(case.path(), path, &pin);
@@ -128,7 +144,10 @@ fn artifacts_resolve_inside_the_recipe_without_symlinks() {
             }
             let e = Recipe::load_without_component(&d).unwrap_err().to_string();
             assert!(e.contains("symlink"), "{path}: {e}");
-            assert!(!e.contains(&secret_sha), "{path}: the error leaks the host file's hash: {e}");
+            assert!(
+                !e.contains(&secret_sha),
+                "{path}: the error leaks the host file's hash: {e}"
+            );
         }
     }
     // `..` and absolute paths are refused before anything is opened.
@@ -141,7 +160,10 @@ fn artifacts_resolve_inside_the_recipe_without_symlinks() {
     // A FIFO is refused, not waited on.
     let case = tempfile::tempdir().unwrap();
     let d = artifact_recipe(case.path(), "fifo", &secret_sha);
-    let made = std::process::Command::new("mkfifo").arg(d.join("fifo")).status().unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(d.join("fifo"))
+        .status()
+        .unwrap();
     assert!(made.success());
     let e = Recipe::load_without_component(&d).unwrap_err().to_string();
     assert!(e.contains("regular file"), "{e}");
@@ -195,10 +217,10 @@ fn unsafe_variants(good: &Path, parent: &Path) -> Vec<(&'static str, std::path::
 fn component_cache_uses_only_private_bound_entries() {
     let tmp = tempfile::tempdir().unwrap();
     let recipes = tmp.path().join("recipes");
-    let a = rootwasm::manifest::Recipe::load(&recipe_dir(&recipes, "a", guest("trivial"), ""))
-        .unwrap();
-    let b = rootwasm::manifest::Recipe::load(&recipe_dir(&recipes, "b", guest("hostile"), ""))
-        .unwrap();
+    let a =
+        rootwasm::manifest::Recipe::load(&recipe_dir(&recipes, "a", guest("trivial"), "")).unwrap();
+    let b =
+        rootwasm::manifest::Recipe::load(&recipe_dir(&recipes, "b", guest("hostile"), "")).unwrap();
     let load = |dir: &Path, r: &rootwasm::manifest::Recipe| {
         let sandbox = Sandbox::new(SandboxOptions {
             cache: ComponentCache::new(dir.to_owned()),
@@ -213,13 +235,20 @@ fn component_cache_uses_only_private_bound_entries() {
     assert_eq!(mode & 0o777, 0o700, "the cache is created private");
 
     for (what, dir) in unsafe_variants(&good, tmp.path()) {
-        assert_eq!(load(&dir, &a), CacheUse::Compiled, "{what}: a planted entry was loaded");
+        assert_eq!(
+            load(&dir, &a),
+            CacheUse::Compiled,
+            "{what}: a planted entry was loaded"
+        );
     }
 
     // In a private cache: b's code under a's name, a damaged copy, a headerless copy.
     let entry = |dir: &Path| {
         let c = dir.join("components");
-        let mut files: Vec<_> = std::fs::read_dir(&c).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(&c)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
         files
     };
@@ -278,7 +307,9 @@ fn layer_cache_refuses_unsafe_directories_and_forged_entries() {
     let good = tmp.path().join("good");
     let honest = layer_index(b"def session(): pass\n");
     LayerCache::new(good.clone()).store(&layer, "k", &diff_id, &honest);
-    let (d, idx) = LayerCache::new(good.clone()).load(&layer, "k").expect("a private cache is used");
+    let (d, idx) = LayerCache::new(good.clone())
+        .load(&layer, "k")
+        .expect("a private cache is used");
     assert_eq!(d, diff_id);
     assert_eq!(idx.contents, honest.contents);
 
@@ -289,11 +320,16 @@ fn layer_cache_refuses_unsafe_directories_and_forged_entries() {
         );
     }
 
-    let index_file = |l: &Digest, key: &str| good.join("layers").join(format!("{}-{key}.json", l.hex()));
+    let index_file =
+        |l: &Digest, key: &str| good.join("layers").join(format!("{}-{key}.json", l.hex()));
     // Copied under another layer's or capture set's name.
     std::fs::copy(index_file(&layer, "k"), index_file(&other_layer, "k")).unwrap();
     std::fs::copy(index_file(&layer, "k"), index_file(&layer, "all")).unwrap();
-    assert!(LayerCache::new(good.clone()).load(&other_layer, "k").is_none());
+    assert!(
+        LayerCache::new(good.clone())
+            .load(&other_layer, "k")
+            .is_none()
+    );
     assert!(LayerCache::new(good.clone()).load(&layer, "all").is_none());
 
     let original: serde_json::Value =
@@ -307,10 +343,15 @@ fn layer_cache_refuses_unsafe_directories_and_forged_entries() {
         LayerCache::new(good.clone()).load(&layer, "k").is_none()
     };
     // The entry points at content the index does not carry.
-    assert!(forge(&|v| v["entries"][0]["kind"]["File"]["content"] = backdoor_sha.0.clone().into()));
+    assert!(forge(
+        &|v| v["entries"][0]["kind"]["File"]["content"] = backdoor_sha.0.clone().into()
+    ));
     // A second blob nobody uses, and a size that does not match.
     std::fs::write(good.join("contents").join(&backdoor_sha.0), backdoor).unwrap();
-    assert!(forge(&|v| v["contents"].as_array_mut().unwrap().push(backdoor_sha.0.clone().into())));
+    assert!(forge(&|v| v["contents"]
+        .as_array_mut()
+        .unwrap()
+        .push(backdoor_sha.0.clone().into())));
     assert!(forge(&|v| v["entries"][0]["size"] = 1.into()));
     // The old unbound format, and a blob whose bytes are not its name's hash.
     assert!(forge(&|v| {
@@ -320,7 +361,9 @@ fn layer_cache_refuses_unsafe_directories_and_forged_entries() {
         o.remove("capture_key");
     }));
     assert!(!forge(&|_| {}), "the honest index still loads");
-    let blob = good.join("contents").join(&honest.contents.keys().next().unwrap().0);
+    let blob = good
+        .join("contents")
+        .join(&honest.contents.keys().next().unwrap().0);
     std::fs::write(&blob, backdoor).unwrap();
     assert!(LayerCache::new(good.clone()).load(&layer, "k").is_none());
 }
@@ -339,7 +382,11 @@ fn scan_and_errors_escape_what_the_image_says() {
         ("var/", tar::EntryType::Directory, b""),
         ("var/lib/", tar::EntryType::Directory, b""),
         ("var/lib/dpkg/", tar::EntryType::Directory, b""),
-        ("var/lib/dpkg/status", tar::EntryType::Regular, status.as_bytes()),
+        (
+            "var/lib/dpkg/status",
+            tar::EntryType::Regular,
+            status.as_bytes(),
+        ),
     ]);
     let img = image(&[layer], "amd64");
     let input = tmp.path().join("in");
@@ -351,13 +398,22 @@ fn scan_and_errors_escape_what_the_image_says() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}{err}");
     for raw in ['\x1b', '\x07', '\u{9b}', '\u{202e}'] {
-        assert!(!out.contains(raw) && !err.contains(raw), "{raw:?} raw in: {out}{err}");
+        assert!(
+            !out.contains(raw) && !err.contains(raw),
+            "{raw:?} raw in: {out}{err}"
+        );
     }
     assert!(out.contains("evil\\x1b[2J\\u{202e}"), "{out}");
     assert!(out.contains("1.0\\x1b[8m"), "{out}");
     assert!(out.contains("Debian\\x1b]0;owned\\x07\\x9b2J"), "{out}");
     // --json stays JSON, with the control characters escaped by serde.
-    let o = rootwasm(&["scan", &image_ref, "--recipes", recipes.to_str().unwrap(), "--json"]);
+    let o = rootwasm(&[
+        "scan",
+        &image_ref,
+        "--recipes",
+        recipes.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(!o.stdout.contains(&0x1b), "raw ESC in JSON");
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let names: Vec<_> = v["platforms"][0]["inventory"]["packages"]
@@ -369,8 +425,16 @@ fn scan_and_errors_escape_what_the_image_says() {
     assert_eq!(names, ["evil\x1b[2J\u{202e}"]);
 
     // An error naming something hostile.
-    let o = rootwasm(&["scan", "oci:/nonexistent/\x1b[2Jdir:v1", "--recipes", recipes.to_str().unwrap()]);
+    let o = rootwasm(&[
+        "scan",
+        "oci:/nonexistent/\x1b[2Jdir:v1",
+        "--recipes",
+        recipes.to_str().unwrap(),
+    ]);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("\\x1b[2Jdir") && !err.contains('\x1b'), "{err}");
+    assert!(
+        err.contains("\\x1b[2Jdir") && !err.contains('\x1b'),
+        "{err}"
+    );
 }

@@ -41,7 +41,10 @@ fn review_verbs_flag_forged_journals_and_escape_what_they_show() {
         let (out, err) = text(&o);
         assert_eq!(o.status.code(), Some(1), "{verb}: {out}{err}");
         assert!(err.contains("did NOT verify"), "{verb}: {err}");
-        assert!(err.contains("FAIL journal"), "{verb} names the failed check: {err}");
+        assert!(
+            err.contains("FAIL journal"),
+            "{verb} names the failed check: {err}"
+        );
         assert!(err.contains("UNVERIFIED"), "{verb}: {err}");
         for raw in ['\x1b', '\u{202e}', '\u{9b}', '\x07'] {
             assert!(
@@ -57,9 +60,19 @@ fn review_verbs_flag_forged_journals_and_escape_what_they_show() {
 
     // Another key: the signature check fails, and the verbs say so.
     let other = f.dir.join("other.pem");
-    assert!(rootwasm(&["key", "generate", other.to_str().unwrap()]).status.success());
+    assert!(
+        rootwasm(&["key", "generate", other.to_str().unwrap()])
+            .status
+            .success()
+    );
     let other_pub = f.dir.join("other.pem.pub.pem");
-    let o = rootwasm(&["history", &f.image(&f.out), "--json", "--key", other_pub.to_str().unwrap()]);
+    let o = rootwasm(&[
+        "history",
+        &f.image(&f.out),
+        "--json",
+        "--key",
+        other_pub.to_str().unwrap(),
+    ]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     assert!(err.contains("FAIL signature"), "{err}");
