@@ -438,3 +438,37 @@ fn scan_and_errors_escape_what_the_image_says() {
         "{err}"
     );
 }
+
+/// Without HOME, XDG_CACHE_HOME or ROOTWASM_CACHE_DIR there is no cache: the
+/// shared temporary directory, where anyone could plant entries, is not used.
+#[test]
+fn no_home_means_no_cache_not_a_shared_temp_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shared_tmp = tmp.path().join("shared-tmp");
+    std::fs::create_dir(&shared_tmp).unwrap();
+    std::fs::set_permissions(&shared_tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let recipe = recipe_dir(&tmp.path().join("recipes"), "t", guest("trivial"), "");
+    let rootfs = tmp.path().join("rootfs");
+    std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rootwasm"))
+        .args([
+            "run",
+            recipe.to_str().unwrap(),
+            "--rootfs",
+            rootfs.to_str().unwrap(),
+        ])
+        .env_remove("HOME")
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("ROOTWASM_CACHE_DIR")
+        .env("TMPDIR", &shared_tmp)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(err.contains("there is no cache location"), "{out}{err}");
+    assert!(err.contains("continuing without a cache"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(&shared_tmp).unwrap().count(),
+        0,
+        "nothing was cached in the shared temporary directory"
+    );
+}

@@ -58,6 +58,30 @@ fn review_verbs_flag_forged_journals_and_escape_what_they_show() {
     assert!(out.contains("sessions.py\\x1b[2J\\u{202e}yp.lave"), "{out}");
     assert!(out.contains("[evil\\x1b]0;owned\\x07\\x9b31m]"), "{out}");
 
+    // An extra signature changes no signed claim, but rootwasm makes one only.
+    let copy = f.copy("extra-signature");
+    let edigest = artifact_layer(&copy, "application/vnd.in-toto+json", 0);
+    let mut env = json(&blob_path(&copy, &edigest));
+    env["signatures"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({ "keyid": "bogus", "sig": "AAAA" }));
+    replace_blob(&copy, &edigest, &serde_json::to_vec(&env).unwrap());
+    let o = rootwasm(&["verify", &f.image(&copy), "--key", &public]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(
+        out.lines().any(|l| l.starts_with("FAIL")
+            && l.contains("signatures")
+            && l.contains("2 signatures")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("ok") && l.contains("signature ")),
+        "{out}"
+    );
+
     // Another key: the signature check fails, and the verbs say so.
     let other = f.dir.join("other.pem");
     assert!(
