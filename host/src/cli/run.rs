@@ -186,9 +186,13 @@ fn print_summary(
     let cves: Vec<_> = m.fixes.iter().map(|f| f.id.as_str()).collect();
     println!(
         "recipe   {} ({:?}, {} {} {})",
-        m.id, m.patch_type, m.target.ecosystem, m.target.package, m.target.affected
+        safe(&m.id),
+        m.patch_type,
+        safe(&m.target.ecosystem.to_string()),
+        safe(&m.target.package),
+        safe(&m.target.affected)
     );
-    println!("fixes    {}", cves.join(", "));
+    println!("fixes    {}", safe(&cves.join(", ")));
     if let Some(c) = &result.check_before {
         println!("before   {}: {}", status(c.status), safe(&c.detail));
     }
