@@ -19,7 +19,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors quote names and bytes from images and journals.
+            let msg = cli::text::escape_str(&format!("{e:#}"), cli::text::Keep::Lines);
+            eprintln!("error: {msg}");
             ExitCode::from(2)
         }
     }

@@ -164,14 +164,70 @@ fn chown(parent: &Dir, name: &str, uid: u32, gid: u32) -> io::Result<()> {
 }
 
 /// Write a file as a new node: a temporary file in the same directory, renamed over the name.
+///
+/// The temporary name is unpredictable and created exclusively (`O_EXCL`,
+/// which never follows a symlink), and its mode and owner are set through the
+/// open handle: a name planted in the tree cannot redirect the write.
 fn replace_file(parent: &Dir, name: &str, bytes: &[u8], st: &State) -> io::Result<()> {
-    let tmp = format!(".{name}.rootwasm-tmp");
-    parent.write(&tmp, bytes)?;
-    parent.set_permissions(&tmp, Permissions::from_mode(st.mode))?;
-    chown(parent, &tmp, st.uid, st.gid)?;
-    // chown may clear setuid bits; set the mode again.
-    parent.set_permissions(&tmp, Permissions::from_mode(st.mode))?;
-    parent.rename(&tmp, parent, name)
+    let (tmp, mut file) = create_temp(parent, name)?;
+    let written = (|| {
+        io::Write::write_all(&mut file, bytes)?;
+        let mode = rustix::fs::Mode::from_raw_mode(st.mode & 0o7777);
+        rustix::fs::fchmod(&file, mode)?;
+        fchown(&file, st.uid, st.gid)?;
+        // chown may clear setuid bits; set the mode again.
+        rustix::fs::fchmod(&file, mode)?;
+        drop(file);
+        parent.rename(&tmp, parent, name)
+    })();
+    if written.is_err() {
+        let _ = parent.remove_file(&tmp);
+    }
+    written
+}
+
+/// A new, exclusively created file `.<name>.<random>.rootwasm-tmp` in `parent`.
+fn create_temp(parent: &Dir, name: &str) -> io::Result<(String, cap_std::fs::File)> {
+    use cap_std::fs::{OpenOptions, OpenOptionsExt};
+    use std::hash::{BuildHasher, Hasher};
+    // Each RandomState is seeded from the OS's random source once per
+    // process and then perturbed: unguessable to whoever planted names.
+    let keys = std::collections::hash_map::RandomState::new();
+    for attempt in 0u32..16 {
+        let mut h = keys.build_hasher();
+        h.write_u32(attempt);
+        h.write_u32(std::process::id());
+        let tmp = format!(".{name}.{:016x}.rootwasm-tmp", h.finish());
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true).mode(0o600);
+        match parent.open_with(&tmp, &opts) {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("could not create a temporary file next to {name}: every name tried exists"),
+    ))
+}
+
+fn fchown(file: &cap_std::fs::File, uid: u32, gid: u32) -> io::Result<()> {
+    use rustix::fs::{Gid, Uid};
+    let m = file.metadata()?;
+    let (cur_uid, cur_gid) = (
+        cap_std::fs::MetadataExt::uid(&m),
+        cap_std::fs::MetadataExt::gid(&m),
+    );
+    if (cur_uid, cur_gid) == (uid, gid) {
+        return Ok(());
+    }
+    rustix::fs::fchown(file, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("chown to {uid}:{gid}: {e} (committing ownership changes needs root)"),
+        )
+    })
 }
 
 fn apply(root: &Dir, e: &Entry, blobs: &Blobs) -> io::Result<()> {

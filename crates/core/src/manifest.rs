@@ -319,25 +319,27 @@ fn check_relative(p: &str) -> Result<(), String> {
 }
 
 /// Read a recipe file and check it against its pinned sha256.
+///
+/// `rel` was checked by [`check_relative`]/[`check_component`]; here every
+/// component below the recipe directory (or, for `../<dir>/<file>`, below the
+/// collection) must be a real directory and the last a regular file: a
+/// symlink anywhere would load a host file into the image, and the hash
+/// mismatch error would then tell the file's sha256 to whoever wrote the recipe.
 fn read_pinned(
     dir: &Path,
     rel: &str,
     expected: &str,
 ) -> Result<(Sha256Hex, Vec<u8>), ManifestError> {
     let path = dir.join(rel);
-    let meta = std::fs::symlink_metadata(&path).map_err(|source| ManifestError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    if !meta.is_file() {
-        return Err(ManifestError::Invalid {
-            path,
-            message: "must be a regular file, not a symlink or directory".into(),
-        });
-    }
-    let bytes = std::fs::read(&path).map_err(|source| ManifestError::Io {
-        path: path.clone(),
-        source,
+    let bytes = read_inside(dir, rel).map_err(|e| match e {
+        Inside::Io(source) => ManifestError::Io {
+            path: path.clone(),
+            source,
+        },
+        Inside::Refused(message) => ManifestError::Invalid {
+            path: path.clone(),
+            message,
+        },
     })?;
     let actual = Sha256Hex::of(&bytes);
     if actual.as_str() != expected.to_ascii_lowercase() {
@@ -348,6 +350,78 @@ fn read_pinned(
         });
     }
     Ok((actual, bytes))
+}
+
+enum Inside {
+    Io(std::io::Error),
+    Refused(String),
+}
+
+/// Open `rel` under `dir` one component at a time, following no symlink.
+fn read_inside(dir: &Path, rel: &str) -> Result<Vec<u8>, Inside> {
+    use rustix::fs::{Mode, OFlags};
+    let (base, rest) = match rel.strip_prefix("../") {
+        Some(rest) => (dir.join(".."), rest),
+        None => (dir.to_owned(), rel),
+    };
+    let names: Vec<&str> = rest
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    let Some((file, parents)) = names.split_last() else {
+        return Err(Inside::Refused("names no file".into()));
+    };
+    if names.contains(&"..") {
+        return Err(Inside::Refused(
+            "must stay inside the recipe directory (no `..`)".into(),
+        ));
+    }
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let mut d =
+        rustix::fs::open(&base, dir_flags, Mode::empty()).map_err(|e| Inside::Io(e.into()))?;
+    for (i, c) in parents.iter().enumerate() {
+        d = rustix::fs::openat(&d, *c, dir_flags | OFlags::NOFOLLOW, Mode::empty()).map_err(
+            |e| {
+                let at = parents[..=i].join("/");
+                match rustix::fs::statat(&d, *c, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) if rustix::fs::FileType::from_raw_mode(st.st_mode).is_symlink() => {
+                        Inside::Refused(format!(
+                            "{at} is a symlink; recipe files must be inside the recipe directory, not reached through symlinks"
+                        ))
+                    }
+                    Ok(_) => Inside::Refused(format!("{at} is not a directory")),
+                    Err(_) => Inside::Io(e.into()),
+                }
+            },
+        )?;
+    }
+    // NONBLOCK: opening a FIFO must not hang; it is refused below.
+    let fd = rustix::fs::openat(
+        &d,
+        *file,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        if e == rustix::io::Errno::LOOP {
+            Inside::Refused(
+                "is a symlink; recipe files must be regular files inside the recipe directory"
+                    .into(),
+            )
+        } else {
+            Inside::Io(e.into())
+        }
+    })?;
+    let mut f = std::fs::File::from(fd);
+    let meta = f.metadata().map_err(Inside::Io)?;
+    if !meta.is_file() {
+        return Err(Inside::Refused(
+            "must be a regular file, not a symlink, directory or device".into(),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len().min(1 << 24) as usize);
+    std::io::Read::read_to_end(&mut f, &mut bytes).map_err(Inside::Io)?;
+    Ok(bytes)
 }
 
 impl Recipe {

@@ -1,5 +1,6 @@
 //! `rootwasm apply <IMAGE> --recipes <DIR> --output <IMAGE>`
 
+use super::text::safe;
 use anyhow::{Context, bail};
 use clap::Args;
 use rootwasm::apply::{Applied, ApplyError, ApplyOptions, OnFailure, RecipeStatus, apply};
@@ -108,11 +109,11 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let cache_root = a
         .cache_dir
         .clone()
-        .unwrap_or_else(ComponentCache::default_dir);
+        .or_else(ComponentCache::default_location);
     let sandbox = Sandbox::new(SandboxOptions {
-        cache: ComponentCache::new(cache_root.clone()),
+        cache: ComponentCache::at(cache_root.clone()),
     })?;
-    let progress = |m: &str| eprintln!("rootwasm: {m}");
+    let progress = |m: &str| eprintln!("rootwasm: {}", safe(m));
     let opts = ApplyOptions {
         recipes: &recipes,
         on_failure: if a.fail_fast {
@@ -127,7 +128,9 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             max_captured_file: a.max_file_bytes,
         },
         progress: &progress,
-        layer_cache: (!a.no_layer_cache).then(|| LayerCache::new(cache_root.join("layer-index"))),
+        layer_cache: cache_root
+            .filter(|_| !a.no_layer_cache)
+            .map(|r| LayerCache::new(r.join("layer-index"))),
     };
     let Applied {
         platforms,
@@ -136,7 +139,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     } = match apply(&sandbox, &src, &opts) {
         Ok(x) => x,
         Err(ApplyError::FailFast(e)) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", safe(&e.to_string()));
             eprintln!("stopped at the first failure (--fail-fast); no image was written.");
             return Ok(ExitCode::from(1));
         }
@@ -271,13 +274,14 @@ fn print_table(platforms: &[rootwasm::apply::PlatformResult]) {
                 [one] => one.clone(),
                 [first, rest @ ..] => format!("{first} +{} more", rest.len()),
             };
+            // Versions come from the image, ids from recipes: escape both.
             rows.push([
-                p.platform.clone(),
-                r.recipe.clone(),
-                r.package.clone(),
-                version,
-                cves,
-                result,
+                safe(&p.platform),
+                safe(&r.recipe),
+                safe(&r.package),
+                safe(&version),
+                safe(&cves),
+                safe(&result),
             ]);
         }
     }
@@ -345,8 +349,10 @@ fn missed_recipes(
                 (other, _) => other.as_str().to_owned(),
             };
             eprintln!(
-                "error: --recipe {id} changed nothing on {}: {why}",
-                p.platform
+                "error: --recipe {} changed nothing on {}: {}",
+                safe(id),
+                safe(&p.platform),
+                safe(&why)
             );
         }
     }

@@ -7,6 +7,7 @@ mod review;
 mod run;
 mod sbom;
 mod scan;
+pub(crate) mod text;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -37,7 +38,7 @@ enum Command {
     /// Show the patches of an image: CVEs, when, how, versions, recipe and results.
     History(review::HistoryArgs),
     /// Show every recorded change: unified diffs for text, size/hash/mode otherwise.
-    Diff(review::Target),
+    Diff(review::DiffArgs),
     /// Rebuild the patch layer from the base layers and the journal, and compare digests.
     Replay(review::Target),
     /// Check the signature, subject, layers, and that the journal explains the patch layer.
@@ -58,7 +59,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Key(c) => key::run(c),
         Command::Attestation(a) => review::attestation(a),
         Command::History(a) => review::history(a),
-        Command::Diff(t) => review::diff(t),
+        Command::Diff(a) => review::diff(a),
         Command::Replay(t) => review::replay(t),
         Command::Verify(a) => review::verify(a),
     }

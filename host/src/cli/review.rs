@@ -12,6 +12,8 @@ use rootwasm::rootfs::{RootPath, RootView};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::text::{Keep, escape_bytes, escape_str, safe};
+
 /// The image and platform every review verb takes.
 #[derive(Args, Debug)]
 pub struct Target {
@@ -49,18 +51,35 @@ pub struct AttestationArgs {
 pub struct HistoryArgs {
     #[command(flatten)]
     target: Target,
+    #[command(flatten)]
+    trust: Trust,
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// How `history` and `diff` check what they show.
+#[derive(Args, Debug)]
+pub struct Trust {
+    /// The signer's public key (SPKI PEM) [default: the local key's public half].
+    #[arg(long)]
+    key: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    target: Target,
+    #[command(flatten)]
+    trust: Trust,
 }
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
     #[command(flatten)]
     target: Target,
-    /// The signer's public key (SPKI PEM) [default: the local key's public half].
-    #[arg(long)]
-    key: Option<PathBuf>,
+    #[command(flatten)]
+    trust: Trust,
     /// Run the recipes again on the base layers and require the same journal.
     #[arg(long, requires = "recipes")]
     rerun: bool,
@@ -74,6 +93,78 @@ pub struct VerifyArgs {
 
 fn opened(t: &Target) -> anyhow::Result<Patched> {
     Ok(open(&t.image, t.platform.as_deref())?)
+}
+
+/// The public key `verify`, `history` and `diff` check the signature with.
+fn public_key(t: &Trust) -> anyhow::Result<rootwasm::attest::key::PublicKey> {
+    let key_path = match &t.key {
+        Some(k) => k.clone(),
+        None => {
+            let mut s = super::key::default_path()?.into_os_string();
+            s.push(".pub.pem");
+            s.into()
+        }
+    };
+    rootwasm::attest::key::load_public(&key_path)
+        .with_context(|| format!("loading the public key {} (pass --key)", key_path.display()))
+}
+
+/// Run `verify`'s checks before showing anything. If one fails, say so on
+/// stderr before and after the output, and the verb exits 1: what it shows
+/// comes from records that did not verify.
+fn verified_first(p: &Patched, t: &Trust) -> ExitCode {
+    let failed: Vec<String> = match public_key(t) {
+        Err(e) => vec![format!(
+            "key: {}",
+            escape_str(&format!("{e:#}"), Keep::Nothing)
+        )],
+        Ok(key) => checks(p, &key)
+            .into_iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", safe(&c.name), safe(&c.detail)))
+            .collect(),
+    };
+    if failed.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "rootwasm: WARNING: this image's evidence did NOT verify; what follows is UNVERIFIED and may be forged:"
+    );
+    for f in &failed {
+        eprintln!("rootwasm:   FAIL {f}");
+    }
+    ExitCode::from(1)
+}
+
+/// `Patched::verify`'s checks, and that the envelope holds only the one
+/// signature apply made: an added one changes no signed claim, but a reader
+/// that trusts "any signature verifies" should not meet one we did not make.
+fn checks(p: &Patched, key: &rootwasm::attest::key::PublicKey) -> Vec<rootwasm::review::Check> {
+    let mut checks = p.verify(key, &read_options());
+    if let Ok(env) = p
+        .file(ARTIFACT_INTOTO)
+        .map_err(|e| e.to_string())
+        .and_then(|b| rootwasm::attest::dsse::Envelope::from_json(&b).map_err(|e| e.to_string()))
+    {
+        let n = env.signatures.len();
+        checks.push(rootwasm::review::Check {
+            name: "signatures".into(),
+            ok: n == 1,
+            detail: if n == 1 {
+                "the envelope holds exactly one signature".into()
+            } else {
+                format!("the envelope holds {n} signatures; rootwasm makes exactly one")
+            },
+        });
+    }
+    checks
+}
+
+fn unverified_footer(code: ExitCode) -> ExitCode {
+    if code != ExitCode::SUCCESS {
+        eprintln!("rootwasm: WARNING: the output above is UNVERIFIED (see `rootwasm verify`).");
+    }
+    code
 }
 
 fn progress(m: &str) {
@@ -98,8 +189,15 @@ pub fn attestation(a: AttestationArgs) -> anyhow::Result<ExitCode> {
         Kind::Journal => ARTIFACT_JOURNAL,
     };
     let bytes = p.file(t)?;
-    use std::io::Write;
-    std::io::stdout().write_all(&bytes)?;
+    use std::io::{IsTerminal, Write};
+    let mut out = std::io::stdout();
+    // Raw for a pipe (jq, a file); escaped for a terminal, which would act on
+    // escape sequences a forged document carries.
+    if out.is_terminal() {
+        out.write_all(escape_bytes(&bytes, Keep::Lines).as_bytes())?;
+    } else {
+        out.write_all(&bytes)?;
+    }
     if !bytes.ends_with(b"\n") {
         println!();
     }
@@ -116,6 +214,7 @@ fn statement(p: &Patched) -> anyhow::Result<serde_json::Value> {
 
 pub fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
     let p = opened(&a.target)?;
+    let code = verified_first(&p, &a.trust);
     let recs = records(p.docs.manifest.annotations.as_ref());
     let st = statement(&p).ok();
     let when = st
@@ -179,43 +278,49 @@ pub fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(unverified_footer(code));
     }
-    println!("{} ({}), patched {when}", a.target.image, p.platform);
+    println!(
+        "{} ({}), patched {}",
+        safe(&a.target.image),
+        safe(&p.platform.to_string()),
+        safe(&when)
+    );
     for (r, row) in recs.iter().zip(&rows) {
         let versions = if r.version_before == r.version_after {
-            format!("{} (kept)", r.version_before)
+            format!("{} (kept)", safe(&r.version_before))
         } else {
-            format!("{} -> {}", r.version_before, r.version_after)
+            format!("{} -> {}", safe(&r.version_before), safe(&r.version_after))
         };
         println!(
             "\n{}  [{}]",
-            r.recipe,
-            row["type"].as_str().unwrap_or_default()
+            safe(&r.recipe),
+            safe(row["type"].as_str().unwrap_or_default())
         );
-        println!("  package   {} {versions}", r.package);
-        println!("  fixes     {}", r.fixes.join(", "));
+        println!("  package   {} {versions}", safe(&r.package));
+        println!("  fixes     {}", safe(&r.fixes.join(", ")));
         println!(
             "  component sha256:{}",
-            row["component_sha256"].as_str().unwrap_or("-")
+            safe(row["component_sha256"].as_str().unwrap_or("-"))
         );
         println!(
             "  result    {} (check before and after apply)",
-            row["result"].as_str().unwrap_or("-")
+            safe(row["result"].as_str().unwrap_or("-"))
         );
         if let Some(o) = &r.origin {
-            println!("  origin    {o}");
+            println!("  origin    {}", safe(&o.to_string()));
         }
     }
     if recs.is_empty() {
         println!("no rootwasm patches recorded");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(unverified_footer(code))
 }
 
-pub fn diff(t: Target) -> anyhow::Result<ExitCode> {
+pub fn diff(a: DiffArgs) -> anyhow::Result<ExitCode> {
     use std::io::Write;
-    let p = opened(&t)?;
+    let p = opened(&a.target)?;
+    let code = verified_first(&p, &a.trust);
     let mut out = std::io::stdout().lock();
     let (journal, blobs) = p.journal()?;
     // The base: every layer below the patch layer, with the changed files' contents.
@@ -246,8 +351,10 @@ pub fn diff(t: Target) -> anyhow::Result<ExitCode> {
         let rp = RootPath::lexical(path)?;
         let before = base.read(&rp).ok();
         let before_meta = base.lstat(&rp).ok().flatten();
+        let shown = safe(path);
+        let recipe = safe(&e.recipe);
         match &e.after {
-            None => writeln!(out, "removed {path} [{}]", e.recipe)?,
+            None => writeln!(out, "removed {shown} [{recipe}]")?,
             Some(st) => {
                 let after = st
                     .sha256
@@ -259,18 +366,12 @@ pub fn diff(t: Target) -> anyhow::Result<ExitCode> {
                 };
                 match (text(&before), text(&after)) {
                     (Some(b), Some(a)) if b != a => {
-                        let patch = diffy::create_patch(&b, &a).to_string();
-                        let hunks = patch
-                            .split_once("\n+++ ")
-                            .and_then(|(_, r)| r.split_once('\n'))
-                            .map_or("", |(_, h)| h);
-                        writeln!(out, "--- a{path}\n+++ b{path}\n{hunks}")?;
+                        out.write_all(text_diff(&shown, &b, &a).as_bytes())?;
                     }
                     (None, Some(a)) if before.is_none() => {
                         writeln!(
                             out,
-                            "new file {path} [{}], mode {:o}, {} lines",
-                            e.recipe,
+                            "new file {shown} [{recipe}], mode {:o}, {} lines",
                             st.mode,
                             a.lines().count()
                         )?;
@@ -283,8 +384,7 @@ pub fn diff(t: Target) -> anyhow::Result<ExitCode> {
                         };
                         writeln!(
                             out,
-                            "{path} [{}]: {:?}, size {} -> {}, sha256 {} -> {}, mode {} -> {:o}{}",
-                            e.recipe,
+                            "{shown} [{recipe}]: {:?}, size {} -> {}, sha256 {} -> {}, mode {} -> {:o}{}",
                             st.kind,
                             before.as_ref().map_or("-".into(), |b| b.len().to_string()),
                             st.size.map_or("-".into(), |s| s.to_string()),
@@ -294,7 +394,7 @@ pub fn diff(t: Target) -> anyhow::Result<ExitCode> {
                             st.mode,
                             st.target
                                 .as_ref()
-                                .map(|t| format!(", -> {t}"))
+                                .map(|t| format!(", -> {}", safe(t)))
                                 .unwrap_or_default(),
                         )?;
                     }
@@ -302,7 +402,56 @@ pub fn diff(t: Target) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    out.flush()?;
+    drop(out);
+    Ok(unverified_footer(code))
+}
+
+/// Most lines a text diff compares once the common head and tail are set
+/// aside. Line diffs cost up to the product of the two sides; past this the
+/// file is summarised instead, so `diff` stays fast whatever the journal holds.
+const DIFF_LINE_BUDGET: usize = 4000;
+
+/// A unified diff of `before` to `after` under the name `shown` (already
+/// escaped), every content line escaped for the terminal; or a summary when
+/// the changed region exceeds [`DIFF_LINE_BUDGET`].
+fn text_diff(shown: &str, before: &str, after: &str) -> String {
+    let b: Vec<&str> = before.split_inclusive('\n').collect();
+    let a: Vec<&str> = after.split_inclusive('\n').collect();
+    let head = b.iter().zip(&a).take_while(|(x, y)| x == y).count();
+    let tail = b[head..]
+        .iter()
+        .rev()
+        .zip(a[head..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let changed = (b.len() - head - tail) + (a.len() - head - tail);
+    if changed > DIFF_LINE_BUDGET {
+        return format!(
+            "--- a{shown}\n+++ b{shown}\n@@ {} changed lines ({} -> {} lines; over the {DIFF_LINE_BUDGET}-line diff budget), sha256 {} -> {} @@\n",
+            changed,
+            b.len(),
+            a.len(),
+            rootwasm::journal::Sha256Hex::of(before.as_bytes()),
+            rootwasm::journal::Sha256Hex::of(after.as_bytes()),
+        );
+    }
+    let patch = diffy::create_patch(before, after).to_string();
+    let hunks = patch
+        .split_once("\n+++ ")
+        .and_then(|(_, r)| r.split_once('\n'))
+        .map_or("", |(_, h)| h);
+    let mut out = format!("--- a{shown}\n+++ b{shown}\n");
+    for line in hunks.split_inclusive('\n') {
+        let (body, nl) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        out.push_str(&escape_str(body, Keep::Tabs));
+        out.push_str(nl);
+    }
+    out.push('\n');
+    out
 }
 
 pub fn replay(t: Target) -> anyhow::Result<ExitCode> {
@@ -327,17 +476,8 @@ pub fn replay(t: Target) -> anyhow::Result<ExitCode> {
 
 pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     let p = opened(&a.target)?;
-    let key_path = match &a.key {
-        Some(k) => k.clone(),
-        None => {
-            let mut s = super::key::default_path()?.into_os_string();
-            s.push(".pub.pem");
-            s.into()
-        }
-    };
-    let key = rootwasm::attest::key::load_public(&key_path)
-        .with_context(|| format!("loading the public key {} (pass --key)", key_path.display()))?;
-    let mut checks = p.verify(&key, &read_options());
+    let key = public_key(&a.trust)?;
+    let mut checks = checks(&p, &key);
     if a.rerun {
         let dir = a.recipes.as_ref().expect("clap requires --recipes");
         checks.push(rerun(p, dir)?);
@@ -349,8 +489,8 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
             println!(
                 "{} {:<16} {}",
                 if c.ok { "ok  " } else { "FAIL" },
-                c.name,
-                c.detail
+                safe(&c.name),
+                safe(&c.detail)
             );
         }
     }
@@ -377,8 +517,7 @@ fn rerun(p: Patched, dir: &std::path::Path) -> anyhow::Result<rootwasm::review::
     let (recorded, _) = p.journal()?;
     let recorded_layer = p.docs.manifest.layers.last().map(|l| l.digest.clone());
     let source = p.into_base();
-    let cache =
-        rootwasm::sandbox::ComponentCache::new(rootwasm::sandbox::ComponentCache::default_dir());
+    let cache = rootwasm::sandbox::ComponentCache::at(None);
     let sandbox = rootwasm::sandbox::Sandbox::new(rootwasm::sandbox::SandboxOptions { cache })?;
     let progress = |m: &str| eprintln!("rootwasm: {m}");
     let applied = apply(
@@ -441,4 +580,32 @@ fn rerun(p: Patched, dir: &std::path::Path) -> anyhow::Result<rootwasm::review::
             )
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_rewrite_is_summarised_within_the_budget() {
+        let before: String = (0..150_000).map(|i| format!("old line {i}\n")).collect();
+        let after: String = (0..150_000).map(|i| format!("new line {i}\n")).collect();
+        let out = text_diff("/big.txt", &before, &after);
+        assert!(out.lines().count() <= 3, "{out}");
+        assert!(out.contains("300000 changed lines"), "{out}");
+        assert!(out.contains("over the 4000-line diff budget"), "{out}");
+        // A one-line change in a huge file is still a real diff.
+        let mut one = before.clone();
+        one.replace_range(0..10, "OLD LINE 0");
+        let out = text_diff("/big.txt", &before, &one);
+        assert!(out.contains("-old line 0\n+OLD LINE 0\n"), "{out}");
+        assert!(out.lines().count() < 20, "{out}");
+    }
+
+    #[test]
+    fn diff_content_is_escaped() {
+        let out = text_diff("/f", "a\n", "a\n\x1b[2J\u{202e}\tb\n");
+        assert!(out.contains("+\\x1b[2J\\u{202e}\tb\n"), "{out}");
+        assert!(!out.contains('\x1b'), "{out}");
+    }
 }

@@ -10,6 +10,8 @@ use rootwasm::sandbox::{CheckStatus, ComponentCache, Sandbox, SandboxOptions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use super::text::{Keep, escape_str, safe};
 use std::sync::Arc;
 
 #[derive(Args, Debug)]
@@ -34,7 +36,7 @@ pub struct RunArgs {
     /// The recipe's clock, in seconds since 1970 [default: $SOURCE_DATE_EPOCH, else 0].
     #[arg(long)]
     source_date_epoch: Option<u64>,
-    /// Where compiled components are cached [default: $ROOTWASM_CACHE_DIR or ~/.cache/rootwasm].
+    /// Where compiled components are cached [default: $ROOTWASM_CACHE_DIR, $XDG_CACHE_HOME/rootwasm or ~/.cache/rootwasm; none without them].
     #[arg(long)]
     cache_dir: Option<PathBuf>,
 }
@@ -65,10 +67,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         DirRoot::open(&a.rootfs)
             .with_context(|| format!("opening rootfs {}", a.rootfs.display()))?,
     );
-    let cache = a
-        .cache_dir
-        .map(ComponentCache::new)
-        .unwrap_or_else(|| ComponentCache::new(ComponentCache::default_dir()));
+    let cache = ComponentCache::at(a.cache_dir);
     let sandbox = Sandbox::new(SandboxOptions { cache })?;
     let options = RunOptions {
         source_date_epoch: source_date_epoch(a.source_date_epoch)?,
@@ -87,7 +86,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(out.join("report.json"), report_json(&result, &journal))?;
     }
     for line in &result.output.logs {
-        eprintln!("[{}] {}: {}", line.level, recipe.manifest.id, line.message);
+        eprintln!(
+            "[{}] {}: {}",
+            safe(&line.level.to_string()),
+            recipe.manifest.id,
+            escape_str(&line.message, Keep::Lines)
+        );
     }
     if a.json {
         print!("{}", journal.to_json());
@@ -97,9 +101,12 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     match &result.outcome {
         Outcome::Failed(e) => {
             if !result.output.stderr.is_empty() {
-                eprintln!("recipe stderr:\n{}", result.output.stderr.trim_end());
+                eprintln!(
+                    "recipe stderr:\n{}",
+                    escape_str(result.output.stderr.trim_end(), Keep::Lines)
+                );
             }
-            eprintln!("error: {e}");
+            eprintln!("error: {}", escape_str(&e.to_string(), Keep::Lines));
             eprintln!("nothing was changed.");
             Ok(ExitCode::from(1))
         }
@@ -154,7 +161,7 @@ fn describe(s: &Option<State>) -> String {
                 d.push_str(&format!(" {size} B sha256:{}", &sha.as_str()[..12]));
             }
             if let Some(t) = &s.target {
-                d.push_str(&format!(" -> {t}"));
+                d.push_str(&format!(" -> {}", safe(t)));
             }
             d
         }
@@ -179,11 +186,15 @@ fn print_summary(
     let cves: Vec<_> = m.fixes.iter().map(|f| f.id.as_str()).collect();
     println!(
         "recipe   {} ({:?}, {} {} {})",
-        m.id, m.patch_type, m.target.ecosystem, m.target.package, m.target.affected
+        safe(&m.id),
+        m.patch_type,
+        safe(&m.target.ecosystem.to_string()),
+        safe(&m.target.package),
+        safe(&m.target.affected)
     );
-    println!("fixes    {}", cves.join(", "));
+    println!("fixes    {}", safe(&cves.join(", ")));
     if let Some(c) = &result.check_before {
-        println!("before   {}: {}", status(c.status), c.detail);
+        println!("before   {}: {}", status(c.status), safe(&c.detail));
     }
     let outcome = match &result.outcome {
         Outcome::Applied { .. } if commit => "applied".to_string(),
@@ -199,15 +210,19 @@ fn print_summary(
         for p in &report.packages {
             println!(
                 "package  {} {} at {}: {} -> {}",
-                p.ecosystem, p.name, p.location, p.version_before, p.version_after
+                safe(&p.ecosystem.to_string()),
+                safe(&p.name),
+                safe(&p.location),
+                safe(&p.version_before),
+                safe(&p.version_after)
             );
         }
         for n in &report.notes {
-            println!("note     {n}");
+            println!("note     {}", safe(n));
         }
     }
     if let Some(c) = &result.check_after {
-        println!("after    {}: {}", status(c.status), c.detail);
+        println!("after    {}: {}", status(c.status), safe(&c.detail));
     }
     if !journal.entries.is_empty() {
         println!("changes  ({})", journal.entries.len());
@@ -215,13 +230,13 @@ fn print_summary(
             let from = e
                 .from
                 .as_deref()
-                .map(|f| format!(" (from {f})"))
+                .map(|f| format!(" (from {})", safe(f)))
                 .unwrap_or_default();
             let op = serde_json::to_value(e.op)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            println!("  {op:<10} {}{from}", e.path);
+            println!("  {op:<10} {}{from}", safe(&e.path));
             println!("             before: {}", describe(&e.before));
             println!("             after:  {}", describe(&e.after));
         }

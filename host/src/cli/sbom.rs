@@ -43,11 +43,12 @@ pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
     let store = src.store.as_ref();
     let all = platforms(store, &src.top)?;
     let (_, desc) = rootwasm::image::view::choose_platform(&a.image, &all, a.platform.as_deref())?;
-    let cache_root = a
+    let layer_cache = a
         .cache_dir
         .clone()
-        .unwrap_or_else(ComponentCache::default_dir);
-    let layer_cache = (!a.no_layer_cache).then(|| LayerCache::new(cache_root.join("layer-index")));
+        .or_else(ComponentCache::default_location)
+        .filter(|_| !a.no_layer_cache)
+        .map(|r| LayerCache::new(r.join("layer-index")));
     let progress = |m: &str| eprintln!("rootwasm: {m}");
     let read = ReadOptions {
         limits: LayerLimits::default(),

@@ -10,6 +10,8 @@ use rootwasm::sandbox::{ComponentCache, Sandbox, SandboxOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::text::{Keep, escape_str, safe};
+
 #[derive(Args, Debug)]
 pub struct ScanArgs {
     /// Image: oci:<dir>[:<tag>] or docker-archive:<file>.
@@ -37,12 +39,14 @@ pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
     let cache_root = a
         .cache_dir
         .clone()
-        .unwrap_or_else(ComponentCache::default_dir);
+        .or_else(ComponentCache::default_location);
     let sandbox = Sandbox::new(SandboxOptions {
-        cache: ComponentCache::new(cache_root.clone()),
+        cache: ComponentCache::at(cache_root.clone()),
     })?;
     let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
-    let layer_cache = (!a.no_layer_cache).then(|| LayerCache::new(cache_root.join("layer-index")));
+    let layer_cache = cache_root
+        .filter(|_| !a.no_layer_cache)
+        .map(|r| LayerCache::new(r.join("layer-index")));
     let progress = |m: &str| eprintln!("rootwasm: {m}");
     let read = ReadOptions {
         limits: LayerLimits::default(),
@@ -57,7 +61,11 @@ pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("scanning {}", a.image))?;
     for p in &platforms {
         for w in &p.inventory.warnings {
-            eprintln!("rootwasm: warning: {}: {w}", p.platform);
+            eprintln!(
+                "rootwasm: warning: {}: {}",
+                safe(&p.platform.to_string()),
+                escape_str(&w.to_string(), Keep::Lines)
+            );
         }
     }
     if a.json {
@@ -74,17 +82,27 @@ pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
             .inventory
             .os
             .as_ref()
-            .map_or("unknown OS".to_owned(), |o| o.pretty_name.clone());
+            .map_or("unknown OS".to_owned(), |o| safe(&o.pretty_name));
         println!(
             "{} — {os} — {} packages",
-            p.platform,
+            safe(&p.platform.to_string()),
             p.inventory.packages.len()
         );
         for r in &p.inventory.runtimes {
-            println!("  runtime {} {} ({})", r.name, r.version, r.location);
+            println!(
+                "  runtime {} {} ({})",
+                safe(&r.name.to_string()),
+                safe(&r.version.to_string()),
+                safe(&r.location.to_string())
+            );
         }
         for pkg in &p.inventory.packages {
-            println!("  {:<6} {:<32} {}", pkg.ecosystem, pkg.name, pkg.version);
+            println!(
+                "  {:<6} {:<32} {}",
+                safe(&pkg.ecosystem.to_string()),
+                safe(&pkg.name),
+                safe(&pkg.version)
+            );
         }
         if p.findings.is_empty() {
             println!("  no recipe targets a package installed here");
@@ -96,7 +114,11 @@ pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
             for f in &p.findings {
                 println!(
                     "  {:<16} {:<14} {:<18} {:<28} {}",
-                    f.vulnerability, f.package, f.version, f.recipe, f.status
+                    safe(&f.vulnerability.to_string()),
+                    safe(&f.package.to_string()),
+                    safe(&f.version.to_string()),
+                    safe(&f.recipe.to_string()),
+                    safe(&f.status.to_string())
                 );
             }
         }

@@ -1,17 +1,147 @@
-//! A cache of layer indexes, keyed by layer digest.
+//! A cache of layer indexes, keyed by layer digest, and the checks every
+//! cache directory passes before it is used.
 //!
 //! Reading a layer means decompressing and hashing all of it; its index (the
 //! entries' metadata plus the few files recipes may read) is small. Caching
 //! the index under the layer's digest lets a second `apply` on the same base
-//! skip the work. Safe because the key is the digest that the first read
-//! verified, and because blobs copied to the output are verified again.
+//! skip the work.
+//!
+//! A cached index is trusted to say what the layer holds without the layer
+//! being read, so whoever can write the cache can change what recipes see and
+//! what the patch layer is built from. Hence [`private_dir`]: a cache
+//! directory is used only if it is a real directory owned by us with no group
+//! or other access, reached through directories only we (or root) can change.
+//! Inside it each index records the layer digest, capture key, diff_id and
+//! format it was made for, and each captured file is checked against its
+//! sha256, so a stale, renamed or damaged entry is refused. An index forged by
+//! someone who can already write our private directory cannot be told apart.
 
-use super::layer::{Entry, LayerIndex};
+use super::layer::{Entry, EntryKind, LayerIndex};
 use super::model::Digest;
 use crate::journal::Sha256Hex;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The cache location when there is none: a path that can never be created.
+/// `ComponentCache::default_dir` returns it so that callers taking a path
+/// still get no cache.
+pub const NO_CACHE: &str = "/dev/null/rootwasm-no-cache";
+
+/// Why a cache directory is not used.
+#[derive(Debug, thiserror::Error)]
+#[error("not using the cache {path}: {reason}")]
+pub struct CacheDirError {
+    /// The directory.
+    pub path: PathBuf,
+    /// What is wrong with it, and what to do.
+    pub reason: String,
+}
+
+/// Create `dir` (mode 0700) if missing, then check that only we can change
+/// what is in it: it must be a real directory (not a symlink) owned by our
+/// effective uid with no group or other permissions, and every directory above
+/// it must be owned by us or root and not writable by others unless sticky.
+pub fn private_dir(dir: &Path) -> Result<(), CacheDirError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let refuse = |reason: String| CacheDirError {
+        path: dir.to_owned(),
+        reason,
+    };
+    if dir.as_os_str().is_empty() || dir.starts_with(NO_CACHE) {
+        return Err(refuse(
+            "there is no cache location: set ROOTWASM_CACHE_DIR, XDG_CACHE_HOME or HOME (a shared temporary directory is never used)".into(),
+        ));
+    }
+    let abs = if dir.is_absolute() {
+        dir.to_owned()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| refuse(format!("cannot resolve the relative path: {e}")))?
+            .join(dir)
+    };
+    // The ancestors first: a directory others can write could be swapped
+    // for theirs between our check and our use.
+    let euid = rustix::process::geteuid().as_raw();
+    let check_parent = |p: &Path| -> Result<(), CacheDirError> {
+        let m = std::fs::symlink_metadata(p)
+            .map_err(|e| refuse(format!("cannot inspect {}: {e}", p.display())))?;
+        if m.uid() != euid && m.uid() != 0 {
+            return Err(refuse(format!(
+                "{} is owned by uid {}, not by us or root",
+                p.display(),
+                m.uid()
+            )));
+        }
+        let sticky = m.mode() & 0o1000 != 0;
+        if m.file_type().is_dir() && m.mode() & 0o022 != 0 && !sticky {
+            return Err(refuse(format!(
+                "{} is writable by other users (mode {:o})",
+                p.display(),
+                m.mode() & 0o7777
+            )));
+        }
+        Ok(())
+    };
+    let parent = abs.parent().unwrap_or(Path::new("/"));
+    let mut chains = vec![parent.to_owned()];
+    if let Ok(real) = parent.canonicalize() {
+        chains.push(real);
+    }
+    for chain in &chains {
+        for a in chain.ancestors().filter(|a| a.exists() || a.is_symlink()) {
+            check_parent(a)?;
+        }
+    }
+    match std::fs::symlink_metadata(&abs) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&abs)
+                .map_err(|e| refuse(format!("cannot create it: {e}")))?;
+        }
+        Err(e) => return Err(refuse(format!("cannot inspect it: {e}"))),
+        Ok(_) => {}
+    }
+    let m =
+        std::fs::symlink_metadata(&abs).map_err(|e| refuse(format!("cannot inspect it: {e}")))?;
+    if m.file_type().is_symlink() {
+        return Err(refuse(
+            "it is a symlink; point the cache at a real directory".into(),
+        ));
+    }
+    if !m.file_type().is_dir() {
+        return Err(refuse("it is not a directory".into()));
+    }
+    if m.uid() != euid {
+        return Err(refuse(format!(
+            "it is owned by uid {}, not by us (uid {euid}); remove it or choose another --cache-dir",
+            m.uid()
+        )));
+    }
+    if m.mode() & 0o077 != 0 {
+        return Err(refuse(format!(
+            "its mode {:o} lets other users in; run `chmod 700` on it or choose another --cache-dir",
+            m.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+/// Say once per directory on stderr that a cache is not used.
+pub fn warn_once(e: &CacheDirError) {
+    use std::sync::{Mutex, OnceLock};
+    static SEEN: OnceLock<Mutex<std::collections::BTreeSet<PathBuf>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    if seen
+        .lock()
+        .map(|mut s| s.insert(e.path.clone()))
+        .unwrap_or(true)
+    {
+        eprintln!("rootwasm: warning: {e}; continuing without a cache");
+    }
+}
 
 /// Layer indexes on disk.
 #[derive(Clone, Debug)]
@@ -19,15 +149,23 @@ pub struct LayerCache {
     dir: PathBuf,
 }
 
+/// The stored index format; anything else is ignored.
+const FORMAT: &str = "rootwasm.layer-index/2";
+
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Stored {
+    format: String,
+    layer: Digest,
+    capture_key: String,
     diff_id: Digest,
     entries: Vec<Entry>,
     contents: Vec<Sha256Hex>,
 }
 
 impl LayerCache {
-    /// A cache under `dir` (created on first store, mode 0700).
+    /// A cache under `dir` (created on first use, mode 0700, and checked by
+    /// [`private_dir`] before every load and store).
     pub fn new(dir: PathBuf) -> Self {
         LayerCache { dir }
     }
@@ -41,8 +179,16 @@ impl LayerCache {
     /// The cached index of `layer` read with capture set `capture_key`, if any.
     /// Returns the diff_id computed when it was stored, for the caller to check.
     pub fn load(&self, layer: &Digest, capture_key: &str) -> Option<(Digest, LayerIndex)> {
+        if let Err(e) = private_dir(&self.dir) {
+            warn_once(&e);
+            return None;
+        }
         let text = std::fs::read(self.index_path(layer, capture_key)).ok()?;
         let s: Stored = serde_json::from_slice(&text).ok()?;
+        // Bound to what it was made for: a copy under another name is refused.
+        if s.format != FORMAT || &s.layer != layer || s.capture_key != capture_key {
+            return None;
+        }
         let mut contents = BTreeMap::new();
         for d in s.contents {
             let bytes = std::fs::read(self.dir.join("contents").join(d.as_str())).ok()?;
@@ -50,6 +196,21 @@ impl LayerCache {
                 return None;
             }
             contents.insert(d, bytes);
+        }
+        // Every captured file's content must be there, and nothing else.
+        let mut used = std::collections::BTreeSet::new();
+        for e in &s.entries {
+            if let EntryKind::File { content: Some(d) } = &e.kind {
+                match contents.get(d) {
+                    Some(b) if b.len() as u64 == e.size => {
+                        used.insert(d.clone());
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        if used.len() != contents.len() {
+            return None;
         }
         Some((
             s.diff_id,
@@ -73,6 +234,7 @@ impl LayerCache {
         index: &LayerIndex,
     ) -> std::io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
+        private_dir(&self.dir).map_err(|e| std::io::Error::other(e.to_string()))?;
         let contents_dir = self.dir.join("contents");
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -91,6 +253,9 @@ impl LayerCache {
             }
         }
         let stored = Stored {
+            format: FORMAT.into(),
+            layer: layer.clone(),
+            capture_key: capture_key.into(),
             diff_id: diff_id.clone(),
             entries: index.entries.clone(),
             contents: index.contents.keys().cloned().collect(),

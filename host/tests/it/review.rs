@@ -9,16 +9,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A patched image (libexpat1 upgraded, requests backported) and the key that signed it.
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    out: PathBuf,
-    key: PathBuf,
-    public: PathBuf,
+pub(crate) struct Fixture {
+    pub(crate) _tmp: tempfile::TempDir,
+    pub(crate) dir: PathBuf,
+    pub(crate) out: PathBuf,
+    pub(crate) key: PathBuf,
+    pub(crate) public: PathBuf,
 }
 
 impl Fixture {
-    fn new() -> Fixture {
+    pub(crate) fn new() -> Fixture {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let base = dir.join("base");
@@ -54,11 +54,11 @@ impl Fixture {
         }
     }
 
-    fn image(&self, layout: &Path) -> String {
+    pub(crate) fn image(&self, layout: &Path) -> String {
         format!("oci:{}:patched", layout.display())
     }
 
-    fn run(&self, layout: &Path, verb: &[&str]) -> (bool, String) {
+    pub(crate) fn run(&self, layout: &Path, verb: &[&str]) -> (bool, String) {
         let image = self.image(layout);
         let mut args = vec![verb[0], image.as_str()];
         args.extend_from_slice(&verb[1..]);
@@ -67,22 +67,22 @@ impl Fixture {
         (o.status.success(), out + &err)
     }
 
-    fn verify(&self, layout: &Path) -> (bool, String) {
+    pub(crate) fn verify(&self, layout: &Path) -> (bool, String) {
         self.run(layout, &["verify", "--key", self.public.to_str().unwrap()])
     }
 
-    fn copy(&self, name: &str) -> PathBuf {
+    pub(crate) fn copy(&self, name: &str) -> PathBuf {
         let to = self.dir.join(name);
         copy_tree(&self.out, &to);
         to
     }
 }
 
-fn json(p: &Path) -> Value {
+pub(crate) fn json(p: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
 }
 
-fn blob_path(layout: &Path, digest: &str) -> PathBuf {
+pub(crate) fn blob_path(layout: &Path, digest: &str) -> PathBuf {
     layout
         .join("blobs/sha256")
         .join(digest.trim_start_matches("sha256:"))
@@ -121,7 +121,7 @@ fn referrers(layout: &Path) -> (String, Vec<(String, String)>) {
     (subject, list)
 }
 
-fn artifact_layer(layout: &Path, artifact_type: &str, n: usize) -> String {
+pub(crate) fn artifact_layer(layout: &Path, artifact_type: &str, n: usize) -> String {
     let (_, list) = referrers(layout);
     let (_, d) = list.iter().find(|(t, _)| t == artifact_type).unwrap();
     let m = json(&blob_path(layout, d));
@@ -251,7 +251,8 @@ fn evidence_is_attached_checked_by_other_tools_and_verifies() {
     assert!(!out.contains("FAIL"), "{out}");
     let (ok, out) = f.run(&f.out, &["replay"]);
     assert!(ok && out.contains("byte for byte"), "{out}");
-    let o = rootwasm(&["history", &f.image(&f.out), "--json"]);
+    let public = f.public.to_str().unwrap();
+    let o = rootwasm(&["history", &f.image(&f.out), "--json", "--key", public]);
     assert!(o.status.success(), "{:?}", text(&o));
     let h: Value = serde_json::from_slice(&o.stdout).unwrap();
     let by_id = |id: &str| {
@@ -285,7 +286,8 @@ fn evidence_is_attached_checked_by_other_tools_and_verifies() {
             Some("2.5.0-1+deb12u5")
         )
     );
-    let o = rootwasm(&["diff", &f.image(&f.out)]);
+    let o = rootwasm(&["diff", &f.image(&f.out), "--key", public]);
+    assert!(o.status.success(), "{:?}", text(&o));
     let d = String::from_utf8_lossy(&o.stdout);
     assert!(
         d.contains("+        if not scheme.startswith('https') and username and password:"),
@@ -428,7 +430,7 @@ fn tampering_with_any_byte_is_detected() {
 
 /// Replace blob `old` with `bytes` and rewrite every descriptor that pointed
 /// at it, up to index.json, so all digests in the layout match again.
-fn replace_blob(layout: &Path, old: &str, bytes: &[u8]) {
+pub(crate) fn replace_blob(layout: &Path, old: &str, bytes: &[u8]) {
     use sha2::Digest as _;
     let new = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
     std::fs::write(blob_path(layout, &new), bytes).unwrap();
