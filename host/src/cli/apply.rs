@@ -120,7 +120,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(ComponentCache::default_dir);
     let cache = ComponentCache::new(cache_root.clone());
-    let sandbox = Sandbox::new(SandboxOptions { cache })?;
+    let sandbox = Sandbox::new(SandboxOptions { cache, ceilings: Default::default() })?;
     let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
     let progress = |m: &str| eprintln!("rootwasm: {m}");
     let opts = ApplyOptions {
@@ -135,6 +135,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             max_layer_bytes: a.max_layer_bytes,
             max_entries: a.max_layer_entries,
             max_captured_file: a.max_file_bytes,
+            ..Default::default()
         },
         input_name: a.image.clone(),
         progress: &progress,

@@ -40,6 +40,7 @@ pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(ComponentCache::default_dir);
     let sandbox = Sandbox::new(SandboxOptions {
         cache: ComponentCache::new(cache_root.clone()),
+        ceilings: Default::default(),
     })?;
     let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
     let layer_cache = (!a.no_layer_cache).then(|| LayerCache::new(cache_root.join("layer-index")));

@@ -37,10 +37,14 @@ pub struct Inputs {
     pub params: BTreeMap<String, String>,
 }
 
-/// StoreLimits plus a record of whether the memory cap was what stopped the guest.
+/// StoreLimits plus a cap on all memories together (StoreLimits' own
+/// `memory_size` is per memory: a component with many memories would get
+/// `max` each), and a record of whether the cap was what stopped the guest.
 pub struct MemoryCap {
     pub limits: StoreLimits,
     pub max: usize,
+    /// Bytes of all memories so far.
+    pub total: usize,
     pub hit: bool,
 }
 
@@ -51,10 +55,19 @@ impl ResourceLimiter for MemoryCap {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.max {
+        let total = (self.total - current.min(self.total)).saturating_add(desired);
+        if desired > self.max || total > self.max {
             self.hit = true;
+            return Err(wasmtime::Error::msg(format!(
+                "memory limit: all memories together would hold {total} bytes, more than {}",
+                self.max
+            )));
         }
-        self.limits.memory_growing(current, desired, maximum)
+        let ok = self.limits.memory_growing(current, desired, maximum)?;
+        if ok {
+            self.total = total;
+        }
+        Ok(ok)
     }
     fn table_growing(
         &mut self,
