@@ -86,7 +86,9 @@ pub struct Ceilings {
 impl Default for Ceilings {
     fn default() -> Self {
         Ceilings {
-            fuel: 100_000_000_000,
+            // The wall-time ceiling is what bounds time; this one only
+            // stops absurd values (hours of work).
+            fuel: 10_000_000_000_000,
             wall_time_ms: 600_000,
             memory_bytes: 1 << 30,
             written_bytes: 1 << 30,
@@ -522,7 +524,7 @@ fn classify(
     } else {
         let mut m = format!("trapped: {e:#}");
         if let Some(p) = panic_message(stderr) {
-            m = format!("panicked: {p} ({m})");
+            m = format!("{m}; the recipe panicked at {p}");
         }
         (RunErrorKind::Trap, m)
     };
@@ -556,4 +558,40 @@ fn panic_message(stderr: &str) -> Option<String> {
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_message_is_found_and_escaped() {
+        let stderr = "noise\nthread '<unnamed>' panicked at src/lib.rs:88:24:\nhostile \u{1b}[2J recipe panics\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(
+            panic_message(stderr).unwrap(),
+            "src/lib.rs:88:24: | hostile \\u{1b}[2J recipe panics"
+        );
+        assert_eq!(panic_message("no panic here"), None);
+        let long = format!("panicked at x:\n{}", "a".repeat(10_000));
+        assert!(panic_message(&long).unwrap().len() < PANIC_MESSAGE_BYTES + 8);
+    }
+
+    #[test]
+    fn ceilings_refuse_a_recipe_asking_for_more() {
+        let c = Ceilings::default();
+        assert!(c.check("r", &Limits::default()).is_ok());
+        let greedy = Limits {
+            memory_bytes: c.memory_bytes + 1,
+            ..Limits::default()
+        };
+        let e = c.check("greedy-recipe", &greedy).unwrap_err().to_string();
+        assert!(e.contains("greedy-recipe"), "{e}");
+        assert!(e.contains(&format!("memory-bytes = {}", c.memory_bytes + 1)), "{e}");
+        assert!(e.contains(&format!("host ceiling of {}", c.memory_bytes)), "{e}");
+        let slow = Limits {
+            wall_time_ms: u64::MAX,
+            ..Limits::default()
+        };
+        assert!(c.check("r", &slow).unwrap_err().to_string().contains("wall-time-ms"));
+    }
 }

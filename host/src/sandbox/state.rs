@@ -119,3 +119,43 @@ impl WasiView for StoreState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::StoreLimitsBuilder;
+
+    fn cap(max: usize) -> MemoryCap {
+        MemoryCap {
+            limits: StoreLimitsBuilder::new()
+                .memory_size(max)
+                .memories(64)
+                .trap_on_grow_failure(true)
+                .build(),
+            max,
+            total: 0,
+            hit: false,
+        }
+    }
+
+    #[test]
+    fn the_memory_cap_counts_all_memories_together() {
+        // 29 memories of 2 MiB each pass a 32 MiB per-memory limit, but not
+        // a 32 MiB total.
+        let mut c = cap(32 << 20);
+        let mut created = 0;
+        for _ in 0..29 {
+            match c.memory_growing(0, 2 << 20, None) {
+                Ok(true) => created += 1,
+                _ => break,
+            }
+        }
+        assert_eq!(created, 16, "16 x 2 MiB fill the 32 MiB budget");
+        assert!(c.hit);
+        // Growing one memory counts only the growth.
+        let mut c = cap(32 << 20);
+        assert!(c.memory_growing(0, 16 << 20, None).unwrap());
+        assert!(c.memory_growing(16 << 20, 32 << 20, None).unwrap());
+        assert!(c.memory_growing(0, 1, None).is_err());
+    }
+}

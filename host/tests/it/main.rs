@@ -5,6 +5,7 @@ mod apply;
 mod attest;
 mod backport;
 mod bad_images;
+mod budgets;
 mod determinism;
 mod distro_versions;
 mod distros;
