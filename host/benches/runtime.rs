@@ -66,7 +66,11 @@ fn main() {
         let mut times = Vec::new();
         for i in 0..5 {
             let cache = ComponentCache::new(tmp.path().join(format!("cold-{name}-{i}")));
-            let sb = Sandbox::new(SandboxOptions { cache, ceilings: Default::default() }).unwrap();
+            let sb = Sandbox::new(SandboxOptions {
+                cache,
+                ceilings: Default::default(),
+            })
+            .unwrap();
             let t = Instant::now();
             sb.load(r).unwrap();
             times.push(t.elapsed());

@@ -120,7 +120,10 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(ComponentCache::default_dir);
     let cache = ComponentCache::new(cache_root.clone());
-    let sandbox = Sandbox::new(SandboxOptions { cache, ceilings: Default::default() })?;
+    let sandbox = Sandbox::new(SandboxOptions {
+        cache,
+        ceilings: Default::default(),
+    })?;
     let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
     let progress = |m: &str| eprintln!("rootwasm: {m}");
     let opts = ApplyOptions {

@@ -379,7 +379,10 @@ fn rerun(p: Patched, dir: &std::path::Path) -> anyhow::Result<rootwasm::review::
     let source = p.into_base();
     let cache =
         rootwasm::sandbox::ComponentCache::new(rootwasm::sandbox::ComponentCache::default_dir());
-    let sandbox = rootwasm::sandbox::Sandbox::new(rootwasm::sandbox::SandboxOptions { cache, ceilings: Default::default() })?;
+    let sandbox = rootwasm::sandbox::Sandbox::new(rootwasm::sandbox::SandboxOptions {
+        cache,
+        ceilings: Default::default(),
+    })?;
     let progress = |m: &str| eprintln!("rootwasm: {m}");
     let applied = apply(
         &sandbox,

@@ -69,7 +69,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         .cache_dir
         .map(ComponentCache::new)
         .unwrap_or_else(|| ComponentCache::new(ComponentCache::default_dir()));
-    let sandbox = Sandbox::new(SandboxOptions { cache, ceilings: Default::default() })?;
+    let sandbox = Sandbox::new(SandboxOptions {
+        cache,
+        ceilings: Default::default(),
+    })?;
     let options = RunOptions {
         source_date_epoch: source_date_epoch(a.source_date_epoch)?,
         params: a.params.into_iter().collect::<BTreeMap<_, _>>(),

@@ -363,7 +363,8 @@ fn index_tar(
             let reason = if e.kind() == io::ErrorKind::UnexpectedEof {
                 "the blob is truncated".to_owned()
             } else if n == 0 {
-                "not a tar archive (after decompression); check the layer's media type and contents".to_owned()
+                "not a tar archive (after decompression); check the layer's media type and contents"
+                    .to_owned()
             } else {
                 // The tar crate's message may quote raw header bytes: leave them out.
                 format!(
@@ -522,8 +523,10 @@ fn index_tar(
             None => id32(h.gid(), "gid").map_err(&err)?,
         };
         let mtime = h.mtime().unwrap_or(0);
-        let link_raw: Option<Vec<u8>> = match (&ext.long_link, pax_value(pax, "linkpath").map_err(&err)?)
-        {
+        let link_raw: Option<Vec<u8>> = match (
+            &ext.long_link,
+            pax_value(pax, "linkpath").map_err(&err)?,
+        ) {
             (Some(_), Some(_)) => {
                 return Err(err(
                     "entry has both a GNU long link and a PAX linkpath; runtimes disagree on which wins"
@@ -620,13 +623,12 @@ fn index_tar(
                         }
                         // Bounded by the size already checked, never by what the stream holds.
                         let mut buf = Vec::with_capacity(size as usize);
-                        (&mut e)
-                            .take(size)
-                            .read_to_end(&mut buf)
-                            .map_err(|x| ImageError::Layer {
+                        (&mut e).take(size).read_to_end(&mut buf).map_err(|x| {
+                            ImageError::Layer {
                                 layer: layer.into(),
                                 reason: io_reason(&x),
-                            })?;
+                            }
+                        })?;
                         if (buf.len() as u64) != size {
                             return Err(ImageError::Layer {
                                 layer: layer.into(),

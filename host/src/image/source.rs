@@ -297,9 +297,7 @@ impl BlobStore for LayoutStore {
         let rel = format!("blobs/sha256/{}", digest.hex());
         match open_regular(Some(&self.dir), Path::new(&rel), &self.path.join(&rel)) {
             Ok(f) => Ok(Box::new(f)),
-            Err(ImageError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
+            Err(ImageError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 Err(ImageError::MissingBlob {
                     what: self.path.display().to_string(),
                     digest: digest.to_string(),

@@ -586,12 +586,23 @@ mod tests {
         };
         let e = c.check("greedy-recipe", &greedy).unwrap_err().to_string();
         assert!(e.contains("greedy-recipe"), "{e}");
-        assert!(e.contains(&format!("memory-bytes = {}", c.memory_bytes + 1)), "{e}");
-        assert!(e.contains(&format!("host ceiling of {}", c.memory_bytes)), "{e}");
+        assert!(
+            e.contains(&format!("memory-bytes = {}", c.memory_bytes + 1)),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!("host ceiling of {}", c.memory_bytes)),
+            "{e}"
+        );
         let slow = Limits {
             wall_time_ms: u64::MAX,
             ..Limits::default()
         };
-        assert!(c.check("r", &slow).unwrap_err().to_string().contains("wall-time-ms"));
+        assert!(
+            c.check("r", &slow)
+                .unwrap_err()
+                .to_string()
+                .contains("wall-time-ms")
+        );
     }
 }

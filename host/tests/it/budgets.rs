@@ -106,13 +106,7 @@ fn refused_within_bounds(image: &str, expect: &[&str]) {
     );
     let out = format!("oci:{}", tmp.path().join("out").display());
     let runs: [Vec<&str>; 2] = [
-        vec![
-            "sbom",
-            image,
-            "--format",
-            "cyclonedx",
-            "--no-layer-cache",
-        ],
+        vec!["sbom", image, "--format", "cyclonedx", "--no-layer-cache"],
         vec![
             "apply",
             image,
@@ -238,7 +232,11 @@ fn gnu_sparse_status_file_is_refused() {
     let (image, img) = layout_of(&tmp.path().join("in"), &[base_tar(), finish_tar(t)]);
     refused_within_bounds(
         &image,
-        &[&img.layer_digests[1], "var/lib/dpkg/status", "GNU sparse file"],
+        &[
+            &img.layer_digests[1],
+            "var/lib/dpkg/status",
+            "GNU sparse file",
+        ],
     );
 }
 
@@ -271,11 +269,19 @@ fn long_link_target_is_refused() {
         &header(b"././@LongLink", tar::EntryType::GNULongLink, 5001),
         &[target.as_slice(), b"\0"].concat(),
     );
-    push(&mut t, &header(b"etc/link", tar::EntryType::Symlink, 0), b"");
+    push(
+        &mut t,
+        &header(b"etc/link", tar::EntryType::Symlink, 0),
+        b"",
+    );
     let (image, img) = layout_of(&tmp.path().join("in"), &[base_tar(), finish_tar(t)]);
     refused_within_bounds(
         &image,
-        &[&img.layer_digests[1], "a GNU long link target", "--max-path-bytes"],
+        &[
+            &img.layer_digests[1],
+            "a GNU long link target",
+            "--max-path-bytes",
+        ],
     );
 }
 
@@ -289,8 +295,16 @@ fn pax_paths_of_60_kib_are_refused() {
     for i in 0..20 {
         path.push_str(&format!("{}/", "d".repeat(3000 + i)));
         let rec = pax_record("path", path.as_bytes());
-        push(&mut t, &header(b"PaxHeader", tar::EntryType::XHeader, rec.len() as u64), &rec);
-        push(&mut t, &header(b"placeholder", tar::EntryType::Directory, 0), b"");
+        push(
+            &mut t,
+            &header(b"PaxHeader", tar::EntryType::XHeader, rec.len() as u64),
+            &rec,
+        );
+        push(
+            &mut t,
+            &header(b"placeholder", tar::EntryType::Directory, 0),
+            b"",
+        );
     }
     let (image, img) = layout_of(&tmp.path().join("in"), &[base_tar(), finish_tar(t)]);
     // The first one is 3001 bytes, the second 6003: that one is refused.
@@ -328,12 +342,24 @@ fn deep_paths_are_refused() {
     let mut t = Vec::new();
     let deep = "a/".repeat(300) + "f";
     let rec = pax_record("path", deep.as_bytes());
-    push(&mut t, &header(b"PaxHeader", tar::EntryType::XHeader, rec.len() as u64), &rec);
-    push(&mut t, &header(b"placeholder", tar::EntryType::Regular, 0), b"");
+    push(
+        &mut t,
+        &header(b"PaxHeader", tar::EntryType::XHeader, rec.len() as u64),
+        &rec,
+    );
+    push(
+        &mut t,
+        &header(b"placeholder", tar::EntryType::Regular, 0),
+        b"",
+    );
     let (image, img) = layout_of(&tmp.path().join("in"), &[base_tar(), finish_tar(t)]);
     refused_within_bounds(
         &image,
-        &[&img.layer_digests[1], "301 directories deep", "--max-path-depth"],
+        &[
+            &img.layer_digests[1],
+            "301 directories deep",
+            "--max-path-depth",
+        ],
     );
 }
 
@@ -343,12 +369,24 @@ fn pax_size_that_disagrees_with_the_header_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let mut t = Vec::new();
     let rec = pax_record("size", b"1024");
-    push(&mut t, &header(b"PaxHeader", tar::EntryType::XHeader, rec.len() as u64), &rec);
-    push(&mut t, &header(b"etc/smuggler", tar::EntryType::Regular, 0), b"");
+    push(
+        &mut t,
+        &header(b"PaxHeader", tar::EntryType::XHeader, rec.len() as u64),
+        &rec,
+    );
+    push(
+        &mut t,
+        &header(b"etc/smuggler", tar::EntryType::Regular, 0),
+        b"",
+    );
     let (image, img) = layout_of(&tmp.path().join("in"), &[base_tar(), finish_tar(t)]);
     refused_within_bounds(
         &image,
-        &[&img.layer_digests[1], "etc/smuggler", "PAX size 1024 differs"],
+        &[
+            &img.layer_digests[1],
+            "etc/smuggler",
+            "PAX size 1024 differs",
+        ],
     );
 }
 
@@ -396,8 +434,10 @@ fn captured_files(first: usize, files: usize, each: usize) -> Vec<u8> {
 fn captured_bytes_are_bounded_per_layer_in_total() {
     // Three 20 MiB files: each under the per-file limit, together over the total.
     let tmp = tempfile::tempdir().unwrap();
-    let (image, img) =
-        layout_of(&tmp.path().join("in"), &[base_tar(), captured_files(0, 3, 20 << 20)]);
+    let (image, img) = layout_of(
+        &tmp.path().join("in"),
+        &[base_tar(), captured_files(0, 3, 20 << 20)],
+    );
     refused_within_bounds(
         &image,
         &[
@@ -441,16 +481,21 @@ fn entry_metadata_is_bounded() {
         let name = format!("d/{i:05}{}", "n".repeat(2000));
         push(
             &mut t,
-            &header(b"././@LongLink", tar::EntryType::GNULongName, name.len() as u64 + 1),
+            &header(
+                b"././@LongLink",
+                tar::EntryType::GNULongName,
+                name.len() as u64 + 1,
+            ),
             &[name.as_bytes(), b"\0"].concat(),
         );
-        push(&mut t, &header(b"placeholder", tar::EntryType::Regular, 0), b"");
+        push(
+            &mut t,
+            &header(b"placeholder", tar::EntryType::Regular, 0),
+            b"",
+        );
     }
     let (image, img) = layout_of(&tmp.path().join("in"), &[base_tar(), finish_tar(t)]);
-    refused_within_bounds(
-        &image,
-        &[&img.layer_digests[1], "--max-index-bytes"],
-    );
+    refused_within_bounds(&image, &[&img.layer_digests[1], "--max-index-bytes"]);
 }
 
 #[test]
@@ -460,9 +505,10 @@ fn a_layer_that_is_not_a_tar_says_so() {
     let (image, img) = layout_of(&tmp.path().join("in"), &[base_tar(), junk]);
     refused_within_bounds(
         &image,
-        &[
-            &format!("layer {}: not a tar archive (after decompression)", img.layer_digests[1]),
-        ],
+        &[&format!(
+            "layer {}: not a tar archive (after decompression)",
+            img.layer_digests[1]
+        )],
     );
 }
 
@@ -478,7 +524,11 @@ fn overflowing_uid_is_named() {
     let (image, img) = layout_of(&tmp.path().join("in"), &[base_tar(), finish_tar(t)]);
     refused_within_bounds(
         &image,
-        &[&img.layer_digests[1], "etc/owned", "uid 4294967296 overflows 32 bits"],
+        &[
+            &img.layer_digests[1],
+            "etc/owned",
+            "uid 4294967296 overflows 32 bits",
+        ],
     );
 }
 
@@ -498,7 +548,10 @@ fn a_4_gib_sparse_index_json_is_refused() {
         .open(dir.join("index.json"))
         .unwrap();
     f.set_len(4 << 30).unwrap();
-    refused_within_bounds(&image, &["index.json", "larger than the 4194304-byte limit"]);
+    refused_within_bounds(
+        &image,
+        &["index.json", "larger than the 4194304-byte limit"],
+    );
 }
 
 #[test]
@@ -649,7 +702,12 @@ fn a_guest_panic_message_is_in_the_error() {
         guest("hostile"),
         "[capabilities]\nread = [\"/data/**\"]\nwrite = [\"/data/**\"]\n\n[params]\nmode = \"panic\"",
     );
-    let o = rootwasm(&["run", dir.to_str().unwrap(), "--rootfs", root.to_str().unwrap()]);
+    let o = rootwasm(&[
+        "run",
+        dir.to_str().unwrap(),
+        "--rootfs",
+        root.to_str().unwrap(),
+    ]);
     let (_, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(
