@@ -430,6 +430,80 @@ fn normalize(name: &str) -> String {
     name.trim_start_matches("./").to_owned()
 }
 
+/// Entries a docker-archive may hold (docker save writes a few per layer).
+const MAX_ARCHIVE_ENTRIES: usize = 100_000;
+/// Longest entry name, and largest PAX header, in a docker-archive.
+const MAX_ARCHIVE_HEADER: u64 = 64 << 10;
+
+/// Name -> (offset, size) of every regular file in the archive. Iterated
+/// raw for the same reason as layers (see `layer::index_tar`): the tar
+/// crate would read a GNU long name or PAX header of any declared size
+/// into memory, and a sparse archive file can declare gigabytes for free.
+fn index_archive(file: &File, path: &Path) -> Result<BTreeMap<String, (u64, u64)>, ImageError> {
+    let bad = |reason: String| ImageError::malformed(path.display().to_string(), reason);
+    let mut entries = BTreeMap::new();
+    let mut ar = tar::Archive::new(file);
+    let iter = ar
+        .entries_with_seek()
+        .map_err(|e| bad(format!("not a valid tar: {e}")))?
+        .raw(true);
+    let mut long_name: Option<Vec<u8>> = None;
+    let mut pax: Option<Vec<u8>> = None;
+    for (n, e) in iter.enumerate() {
+        if n >= MAX_ARCHIVE_ENTRIES {
+            return Err(bad(format!(
+                "more than {MAX_ARCHIVE_ENTRIES} entries; not a docker save archive"
+            )));
+        }
+        let mut e = e.map_err(|_| {
+            bad("not a valid tar (bad checksum or a non-numeric header field)".into())
+        })?;
+        let et = e.header().entry_type();
+        if matches!(
+            et,
+            tar::EntryType::GNULongName | tar::EntryType::XHeader | tar::EntryType::XGlobalHeader
+        ) {
+            if e.size() > MAX_ARCHIVE_HEADER {
+                return Err(bad(format!(
+                    "an extension header declares {} bytes, more than {MAX_ARCHIVE_HEADER}",
+                    e.size()
+                )));
+            }
+            let mut buf = Vec::new();
+            (&mut e)
+                .take(MAX_ARCHIVE_HEADER)
+                .read_to_end(&mut buf)
+                .map_err(ImageError::io(path))?;
+            match et {
+                tar::EntryType::GNULongName => {
+                    while buf.last() == Some(&0) {
+                        buf.pop();
+                    }
+                    long_name = Some(buf);
+                }
+                tar::EntryType::XHeader => pax = Some(buf),
+                _ => {}
+            }
+            continue;
+        }
+        let pax_path = pax.take().and_then(|p| {
+            tar::PaxExtensions::new(&p)
+                .filter_map(Result::ok)
+                .find(|x| x.key_bytes() == b"path")
+                .map(|x| x.value_bytes().to_vec())
+        });
+        let name = long_name
+            .take()
+            .or(pax_path)
+            .unwrap_or_else(|| e.header().path_bytes().into_owned());
+        if et.is_file() {
+            let name = normalize(&String::from_utf8_lossy(&name));
+            entries.insert(name, (e.raw_file_position(), e.size()));
+        }
+    }
+    Ok(entries)
+}
+
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct LegacyEntry {
@@ -441,26 +515,7 @@ struct LegacyEntry {
 
 fn open_archive(path: &Path, tag: Option<&str>) -> Result<Source, ImageError> {
     let file = open_regular(None, path, path)?;
-    let mut entries = BTreeMap::new();
-    {
-        let mut ar = tar::Archive::new(&file);
-        let iter = ar
-            .entries_with_seek()
-            .map_err(|e| ImageError::malformed(path.display().to_string(), e))?;
-        for e in iter {
-            let e = e.map_err(|e| {
-                ImageError::malformed(path.display().to_string(), format!("not a valid tar: {e}"))
-            })?;
-            if e.header().entry_type().is_file() {
-                let name = normalize(
-                    &e.path()
-                        .map_err(|e2| ImageError::malformed(path.display().to_string(), e2))?
-                        .to_string_lossy(),
-                );
-                entries.insert(name, (e.raw_file_position(), e.size()));
-            }
-        }
-    }
+    let entries = index_archive(&file, path)?;
     let mut store = ArchiveStore {
         file: Mutex::new(file),
         path: path.into(),

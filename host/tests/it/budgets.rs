@@ -86,6 +86,12 @@ fn run_measured(args: &[&str]) -> Measured {
     } else {
         None
     };
+    // A live measurement: the binary alone needs more than a few MiB.
+    assert!(
+        ru.maxrss > 4096,
+        "ru_maxrss {} KiB is not a real measurement",
+        ru.maxrss
+    );
     Measured {
         code,
         stderr,
@@ -713,5 +719,20 @@ fn a_guest_panic_message_is_in_the_error() {
     assert!(
         stderr.contains("the recipe panicked at") && stderr.contains("hostile recipe panics"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn a_docker_archive_with_a_3_gib_long_name_is_refused() {
+    // The archive file is sparse: the long name costs no disk, only a read.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("a.tar");
+    let h = header(b"././@LongLink", tar::EntryType::GNULongName, 3 << 30);
+    std::fs::write(&path, h.as_bytes()).unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(512 + (3 << 30) + 1024).unwrap();
+    refused_within_bounds(
+        &format!("docker-archive:{}", path.display()),
+        &["a.tar", "declares 3221225472 bytes"],
     );
 }
