@@ -750,3 +750,97 @@ fn hardlink_target(t: &str) -> Result<RootPath, String> {
     }
     RootPath::lexical(t).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::model::MEDIA_LAYER_TAR;
+
+    fn index(tar: &[u8], limits: &LayerLimits) -> Result<LayerIndex, ImageError> {
+        let desc = Descriptor::for_bytes(MEDIA_LAYER_TAR, tar);
+        let diff_id = Digest::of(tar);
+        read_layer(Box::new(tar), &desc, &diff_id, limits, &|_| true)
+    }
+
+    #[test]
+    fn long_names_pax_records_and_links_survive_raw_iteration() {
+        let long = format!("usr/{}/file", "x".repeat(150));
+        let link = format!("/opt/{}", "y".repeat(150));
+        let mut b = tar::Builder::new(Vec::new());
+        // GNU long name and long link (the tar crate writes `././@LongLink`).
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o4755);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1);
+        h.set_size(3);
+        b.append_data(&mut h, &long, &b"abc"[..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_mode(0o777);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1);
+        h.set_size(0);
+        b.append_link(&mut h, "usr/l", &link).unwrap();
+        // PAX path, uid and an xattr.
+        b.append_pax_extensions([
+            ("path", "etc/pax-named".as_bytes()),
+            ("uid", b"3000000000"),
+            ("SCHILY.xattr.security.capability", &[1, 2, 3][..]),
+        ])
+        .unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_path("placeholder").unwrap();
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1);
+        h.set_size(0);
+        h.set_cksum();
+        b.append(&h, std::io::empty()).unwrap();
+        let tar = b.into_inner().unwrap();
+        let idx = index(&tar, &LayerLimits::default()).unwrap();
+        let e: Vec<_> = idx.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(e, [format!("/{long}").as_str(), "/usr/l", "/etc/pax-named"]);
+        assert_eq!(idx.entries[0].mode, 0o4755);
+        assert_eq!(
+            idx.entries[1].kind,
+            EntryKind::Symlink {
+                target: link.clone()
+            }
+        );
+        assert_eq!(idx.entries[2].uid, 3_000_000_000);
+        assert_eq!(
+            idx.entries[2].xattrs,
+            vec![("security.capability".to_owned(), vec![1, 2, 3])]
+        );
+        assert_eq!(idx.contents.values().next().unwrap(), b"abc");
+
+        // The same layer under tight limits: each one names itself.
+        let tight = |f: fn(&mut LayerLimits)| {
+            let mut l = LayerLimits::default();
+            f(&mut l);
+            index(&tar, &l).unwrap_err().to_string()
+        };
+        assert!(tight(|l| l.max_path_bytes = 100).contains("--max-path-bytes"));
+        assert!(tight(|l| l.max_path_depth = 1).contains("directories deep"));
+        assert!(tight(|l| l.max_header_bytes = 16).contains("--max-header-bytes"));
+        assert!(tight(|l| l.max_captured_bytes = 2).contains("--max-captured-bytes"));
+        assert!(tight(|l| l.max_index_bytes = 1000).contains("--max-index-bytes"));
+    }
+
+    #[test]
+    fn extension_headers_without_an_entry_are_refused() {
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_pax_extensions([("path", b"a".as_slice())])
+            .unwrap();
+        let tar = b.into_inner().unwrap();
+        let e = index(&tar, &LayerLimits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no entry they describe"), "{e}");
+    }
+}
