@@ -66,7 +66,11 @@ fn main() {
         let mut times = Vec::new();
         for i in 0..5 {
             let cache = ComponentCache::new(tmp.path().join(format!("cold-{name}-{i}")));
-            let sb = Sandbox::new(SandboxOptions { cache }).unwrap();
+            let sb = Sandbox::new(SandboxOptions {
+                cache,
+                ceilings: Default::default(),
+            })
+            .unwrap();
             let t = Instant::now();
             sb.load(r).unwrap();
             times.push(t.elapsed());
@@ -83,6 +87,7 @@ fn main() {
     let cache = ComponentCache::new(tmp.path().join("warm"));
     let sb = Sandbox::new(SandboxOptions {
         cache: cache.clone(),
+        ceilings: Default::default(),
     })
     .unwrap();
     sb.load(&trivial).unwrap();

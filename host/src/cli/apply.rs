@@ -112,6 +112,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         .or_else(ComponentCache::default_location);
     let sandbox = Sandbox::new(SandboxOptions {
         cache: ComponentCache::at(cache_root.clone()),
+        ceilings: Default::default(),
     })?;
     let progress = |m: &str| eprintln!("rootwasm: {}", safe(m));
     let opts = ApplyOptions {
@@ -126,6 +127,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             max_layer_bytes: a.max_layer_bytes,
             max_entries: a.max_layer_entries,
             max_captured_file: a.max_file_bytes,
+            ..Default::default()
         },
         progress: &progress,
         layer_cache: cache_root

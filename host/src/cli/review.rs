@@ -518,7 +518,10 @@ fn rerun(p: Patched, dir: &std::path::Path) -> anyhow::Result<rootwasm::review::
     let recorded_layer = p.docs.manifest.layers.last().map(|l| l.digest.clone());
     let source = p.into_base();
     let cache = rootwasm::sandbox::ComponentCache::at(None);
-    let sandbox = rootwasm::sandbox::Sandbox::new(rootwasm::sandbox::SandboxOptions { cache })?;
+    let sandbox = rootwasm::sandbox::Sandbox::new(rootwasm::sandbox::SandboxOptions {
+        cache,
+        ceilings: Default::default(),
+    })?;
     let progress = |m: &str| eprintln!("rootwasm: {m}");
     let applied = apply(
         &sandbox,

@@ -68,7 +68,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("opening rootfs {}", a.rootfs.display()))?,
     );
     let cache = ComponentCache::at(a.cache_dir);
-    let sandbox = Sandbox::new(SandboxOptions { cache })?;
+    let sandbox = Sandbox::new(SandboxOptions {
+        cache,
+        ceilings: Default::default(),
+    })?;
     let options = RunOptions {
         source_date_epoch: source_date_epoch(a.source_date_epoch)?,
         params: a.params.into_iter().collect::<BTreeMap<_, _>>(),

@@ -42,6 +42,7 @@ pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
         .or_else(ComponentCache::default_location);
     let sandbox = Sandbox::new(SandboxOptions {
         cache: ComponentCache::at(cache_root.clone()),
+        ceilings: Default::default(),
     })?;
     let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
     let layer_cache = cache_root

@@ -11,10 +11,13 @@ use super::model::{Compression, Descriptor, Digest};
 use crate::journal::Sha256Hex;
 use crate::rootfs::RootPath;
 use sha2::{Digest as _, Sha256};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::{self, Read};
 
-/// Limits against decompression and tar bombs.
+/// Limits against decompression and tar bombs. The defaults keep the whole
+/// process under 256 MiB of RSS whatever an image declares (see
+/// docs/security.md, "Limits"); a legitimate image that needs more gets an
+/// error naming the flag to raise.
 #[derive(Clone, Copy, Debug)]
 pub struct LayerLimits {
     /// Uncompressed bytes per layer.
@@ -23,17 +26,38 @@ pub struct LayerLimits {
     pub max_entries: u64,
     /// Size of one captured file.
     pub max_captured_file: u64,
+    /// Captured file contents held in total: per layer here, per image in
+    /// [`Merged`](super::merge::Merged).
+    pub max_captured_bytes: u64,
+    /// Bytes of entry metadata (names, link targets, xattrs, plus a fixed
+    /// cost per entry) held: per layer here, per image in `Merged`.
+    pub max_index_bytes: u64,
+    /// Length of an entry name or link target (PATH_MAX).
+    pub max_path_bytes: u64,
+    /// Components in an entry name.
+    pub max_path_depth: u64,
+    /// Size of one PAX extended header.
+    pub max_header_bytes: u64,
 }
 
 impl Default for LayerLimits {
     fn default() -> Self {
         LayerLimits {
             max_layer_bytes: 16 << 30,
-            max_entries: 2_000_000,
-            max_captured_file: 256 << 20,
+            max_entries: 1_000_000,
+            max_captured_file: 48 << 20,
+            max_captured_bytes: 48 << 20,
+            max_index_bytes: 48 << 20,
+            max_path_bytes: 4096,
+            max_path_depth: 256,
+            max_header_bytes: 1 << 20,
         }
     }
 }
+
+/// What one entry costs to hold besides its strings: the `Entry`, its node
+/// in the merged tree and their map overhead (measured, rounded up).
+pub const ENTRY_OVERHEAD: u64 = 320;
 
 /// What a tar entry is.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -256,6 +280,59 @@ pub fn read_layer(
     Ok(result)
 }
 
+/// Extension headers read so far for the next real entry.
+#[derive(Default)]
+struct Pending {
+    long_name: Option<Vec<u8>>,
+    long_link: Option<Vec<u8>>,
+    pax: Option<Vec<u8>>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.long_name.is_none() && self.long_link.is_none() && self.pax.is_none()
+    }
+}
+
+/// The value of PAX record `key`, if present.
+fn pax_value<'a>(pax: Option<&'a [u8]>, key: &str) -> Result<Option<&'a [u8]>, String> {
+    let Some(pax) = pax else { return Ok(None) };
+    let mut found = None;
+    for ext in tar::PaxExtensions::new(pax) {
+        let ext = ext.map_err(|_| "malformed PAX extended header".to_owned())?;
+        if ext.key_bytes() == key.as_bytes() {
+            found = Some(ext.value_bytes());
+        }
+    }
+    Ok(found)
+}
+
+fn pax_number(pax: Option<&[u8]>, key: &str) -> Result<Option<u64>, String> {
+    match pax_value(pax, key)? {
+        None => Ok(None),
+        Some(v) => std::str::from_utf8(v)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Some)
+            .ok_or_else(|| format!("PAX {key} record is not a number")),
+    }
+}
+
+/// A numeric header field that must fit in 32 bits (uid, gid).
+fn id32(v: io::Result<u64>, what: &str) -> Result<u32, String> {
+    let v = v.map_err(|_| format!("{what} field is not an octal number"))?;
+    u32::try_from(v).map_err(|_| format!("{what} {v} overflows 32 bits"))
+}
+
+// The tar crate, left to itself, reads GNU long names and PAX headers whole
+// into memory (a header may claim 3 GiB) and expands GNU sparse files. So
+// entries are iterated raw (`Entries::raw(true)`): extension headers are
+// read here against `max_path_bytes` / `max_header_bytes`, checked before
+// reading against the size their header declares, and sparse entries are
+// refused (Docker, containerd and BuildKit never write them). Raw mode
+// cannot honour a PAX `size` that differs from the header's (the crate has
+// already used the header's to find the next entry), so such an entry is
+// refused rather than parsed differently from a container runtime.
 fn index_tar(
     r: &mut dyn Read,
     layer: &str,
@@ -264,57 +341,250 @@ fn index_tar(
 ) -> Result<LayerIndex, ImageError> {
     let mut ar = tar::Archive::new(r);
     let mut out = LayerIndex::default();
-    let mut seen: HashSet<String> = HashSet::new();
-    let entries = ar.entries().map_err(|e| ImageError::Layer {
-        layer: layer.into(),
-        reason: io_reason(&e),
-    })?;
-    for (n, e) in entries.enumerate() {
-        if n as u64 >= limits.max_entries {
-            return Err(ImageError::Limit {
-                layer: layer.into(),
-                reason: format!("more than {} entries", limits.max_entries),
-                flag: "--max-layer-entries",
-            });
-        }
-        let mut e = e.map_err(|e| ImageError::Layer {
+    let entries = ar
+        .entries()
+        .map_err(|e| ImageError::Layer {
             layer: layer.into(),
             reason: io_reason(&e),
+        })?
+        .raw(true);
+    let mut pending = Pending::default();
+    let mut captured: u64 = 0;
+    let mut held: u64 = 0;
+    let mut count: u64 = 0;
+    let mut last = String::new();
+    let limit = |reason: String, flag: &'static str| ImageError::Limit {
+        layer: layer.into(),
+        reason,
+        flag,
+    };
+    for (n, e) in entries.enumerate() {
+        let mut e = e.map_err(|e| {
+            let reason = if e.kind() == io::ErrorKind::UnexpectedEof {
+                "the blob is truncated".to_owned()
+            } else if n == 0 {
+                "not a tar archive (after decompression); check the layer's media type and contents"
+                    .to_owned()
+            } else {
+                // The tar crate's message may quote raw header bytes: leave them out.
+                format!(
+                    "corrupt tar header after entry {last:?} (bad checksum or a non-numeric field)"
+                )
+            };
+            ImageError::Layer {
+                layer: layer.into(),
+                reason,
+            }
         })?;
-        let raw = e.path_bytes().into_owned();
+        let h = e.header().clone();
+        let et = h.entry_type();
+        let header_name = String::from_utf8_lossy(&h.path_bytes()).into_owned();
+        let ext_err = |reason: String| ImageError::Entry {
+            layer: layer.into(),
+            entry: header_name.clone(),
+            reason,
+        };
+        let declared = e.size();
+        let mut read_ext = |max: u64, what: &str, flag: &'static str| {
+            if declared > max {
+                return Err(limit(
+                    format!(
+                        "{what} after entry {last:?} declares {declared} bytes, more than {max}"
+                    ),
+                    flag,
+                ));
+            }
+            let mut buf = Vec::with_capacity(declared as usize);
+            (&mut e)
+                .take(max)
+                .read_to_end(&mut buf)
+                .map_err(|x| ImageError::Layer {
+                    layer: layer.into(),
+                    reason: io_reason(&x),
+                })?;
+            if (buf.len() as u64) < declared {
+                return Err(ImageError::Layer {
+                    layer: layer.into(),
+                    reason: "the blob is truncated".into(),
+                });
+            }
+            Ok(buf)
+        };
+        match et {
+            tar::EntryType::GNULongName | tar::EntryType::GNULongLink => {
+                let is_name = et == tar::EntryType::GNULongName;
+                let what = if is_name {
+                    "a GNU long name"
+                } else {
+                    "a GNU long link target"
+                };
+                // The body is NUL-terminated: allow one byte for it.
+                let mut v = read_ext(limits.max_path_bytes + 1, what, "--max-path-bytes")?;
+                while v.last() == Some(&0) {
+                    v.pop();
+                }
+                let slot = if is_name {
+                    &mut pending.long_name
+                } else {
+                    &mut pending.long_link
+                };
+                if slot.replace(v).is_some() {
+                    return Err(ext_err(format!("two {what} headers for one entry")));
+                }
+                continue;
+            }
+            tar::EntryType::XHeader => {
+                let v = read_ext(
+                    limits.max_header_bytes,
+                    "a PAX extended header",
+                    "--max-header-bytes",
+                )?;
+                if pending.pax.replace(v).is_some() {
+                    return Err(ext_err("two PAX extended headers for one entry".into()));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        count += 1;
+        if count > limits.max_entries {
+            return Err(limit(
+                format!("more than {} entries", limits.max_entries),
+                "--max-layer-entries",
+            ));
+        }
+        let ext = std::mem::take(&mut pending);
+        let pax = ext.pax.as_deref();
+        let pax_path = pax_value(pax, "path").map_err(&ext_err)?;
+        let raw: Vec<u8> = match (&ext.long_name, pax_path) {
+            (Some(_), Some(_)) => {
+                return Err(ext_err(
+                    "entry has both a GNU long name and a PAX path; runtimes disagree on which wins"
+                        .into(),
+                ));
+            }
+            (Some(l), None) => l.clone(),
+            (None, Some(p)) => p.to_vec(),
+            (None, None) => h.path_bytes().into_owned(),
+        };
         let name = String::from_utf8_lossy(&raw).into_owned();
-        let path = entry_path(&raw, layer)?;
         let err = |reason: String| ImageError::Entry {
             layer: layer.into(),
             entry: name.clone(),
             reason,
         };
-        if !seen.insert(path.clone()) {
-            return Err(err(
-                "duplicate entry: the same path appears twice in this layer".into(),
+        if raw.len() as u64 > limits.max_path_bytes {
+            return Err(limit(
+                format!(
+                    "entry name of {} bytes, more than {}",
+                    raw.len(),
+                    limits.max_path_bytes
+                ),
+                "--max-path-bytes",
             ));
         }
-        let h = e.header().clone();
-        let mode = h.mode().map_err(|x| err(x.to_string()))? & 0o7777;
-        let uid = h.uid().map_err(|x| err(x.to_string()))? as u32;
-        let gid = h.gid().map_err(|x| err(x.to_string()))? as u32;
+        let path = entry_path(&raw, layer)?;
+        let depth = path.split('/').filter(|c| !c.is_empty()).count() as u64;
+        if depth > limits.max_path_depth {
+            return Err(err(format!(
+                "name is {depth} directories deep, more than the limit of {}; raise it with --max-path-depth if the image is legitimate",
+                limits.max_path_depth
+            )));
+        }
+        if matches!(et, tar::EntryType::GNUSparse)
+            || pax_value(pax, "GNU.sparse.major").map_err(&err)?.is_some()
+            || pax_value(pax, "GNU.sparse.size").map_err(&err)?.is_some()
+            || pax_value(pax, "GNU.sparse.map").map_err(&err)?.is_some()
+        {
+            return Err(err(
+                "GNU sparse file: container layers never hold sparse files (Docker, containerd and BuildKit do not write them), and its expanded size is not bounded by the layer's".into(),
+            ));
+        }
+        let size = h
+            .entry_size()
+            .map_err(|_| err("size field is not an octal number".into()))?;
+        if let Some(pax_size) = pax_number(pax, "size").map_err(&err)?
+            && pax_size != size
+        {
+            return Err(err(format!(
+                "PAX size {pax_size} differs from the header's {size}; rootwasm cannot index such entries (files over 8 GiB)"
+            )));
+        }
+        let mode = h
+            .mode()
+            .map_err(|_| err("mode field is not an octal number".into()))?
+            & 0o7777;
+        let uid = match pax_number(pax, "uid").map_err(&err)? {
+            Some(v) => id32(Ok(v), "PAX uid").map_err(&err)?,
+            None => id32(h.uid(), "uid").map_err(&err)?,
+        };
+        let gid = match pax_number(pax, "gid").map_err(&err)? {
+            Some(v) => id32(Ok(v), "PAX gid").map_err(&err)?,
+            None => id32(h.gid(), "gid").map_err(&err)?,
+        };
         let mtime = h.mtime().unwrap_or(0);
-        let size = h.entry_size().map_err(|x| err(x.to_string()))?;
-        let et = h.entry_type();
+        let link_raw: Option<Vec<u8>> = match (
+            &ext.long_link,
+            pax_value(pax, "linkpath").map_err(&err)?,
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "entry has both a GNU long link and a PAX linkpath; runtimes disagree on which wins"
+                        .into(),
+                ));
+            }
+            (Some(l), None) => Some(l.clone()),
+            (None, Some(p)) => Some(p.to_vec()),
+            (None, None) => h.link_name_bytes().map(|c| c.into_owned()),
+        };
+        if let Some(l) = &link_raw
+            && l.len() as u64 > limits.max_path_bytes
+        {
+            return Err(limit(
+                format!(
+                    "entry {name:?} has a link target of {} bytes, more than {}",
+                    l.len(),
+                    limits.max_path_bytes
+                ),
+                "--max-path-bytes",
+            ));
+        }
         let (dir, base) = path.rsplit_once('/').expect("starts with /");
         let dir = if dir.is_empty() { "/" } else { dir };
         let mut xattrs = Vec::new();
-        if let Some(pax) = e.pax_extensions().map_err(|x| err(x.to_string()))? {
-            for ext in pax {
-                let ext = ext.map_err(|x| err(x.to_string()))?;
-                if let Ok(k) = ext.key()
-                    && let Some(x) = k.strip_prefix("SCHILY.xattr.")
+        if let Some(pax) = pax {
+            for x in tar::PaxExtensions::new(pax) {
+                let x = x.map_err(|_| err("malformed PAX extended header".into()))?;
+                if let Ok(k) = x.key()
+                    && let Some(k) = k.strip_prefix("SCHILY.xattr.")
                 {
-                    xattrs.push((x.to_owned(), ext.value_bytes().to_vec()));
+                    xattrs.push((k.to_owned(), x.value_bytes().to_vec()));
                 }
             }
         }
         xattrs.sort();
+        held += ENTRY_OVERHEAD
+            + 2 * raw.len() as u64
+            + link_raw.as_ref().map_or(0, |l| l.len() as u64)
+            + xattrs
+                .iter()
+                .map(|(k, v)| (k.len() + v.len()) as u64)
+                .sum::<u64>();
+        if held > limits.max_index_bytes {
+            return Err(limit(
+                format!(
+                    "its index (names, link targets, xattrs of {count} entries) reached entry {name:?} and needs more than {} bytes",
+                    limits.max_index_bytes
+                ),
+                "--max-index-bytes",
+            ));
+        }
+        let link = |what: &str| -> Result<String, ImageError> {
+            let t = link_raw
+                .clone()
+                .ok_or_else(|| err(format!("{what} without a target")))?;
+            String::from_utf8(t).map_err(|_| err(format!("{what} target is not UTF-8")))
+        };
         let (path, kind) = if base == ".wh..wh..opq" {
             (dir.to_owned(), EntryKind::Opaque)
         } else if let Some(victim) = base.strip_prefix(".wh.") {
@@ -331,27 +601,45 @@ fn index_tar(
             )
         } else {
             let kind = match et {
-                tar::EntryType::Regular
-                | tar::EntryType::Continuous
-                | tar::EntryType::GNUSparse => {
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
                     let content = if capture(&RootPath::lexical(&path).expect("normalised")) {
                         if size > limits.max_captured_file {
-                            return Err(ImageError::Limit {
-                                layer: layer.into(),
-                                reason: format!(
+                            return Err(limit(
+                                format!(
                                     "entry {name:?} is {size} bytes, more than {} to index",
                                     limits.max_captured_file
                                 ),
-                                flag: "--max-file-bytes",
+                                "--max-file-bytes",
+                            ));
+                        }
+                        if captured + size > limits.max_captured_bytes {
+                            return Err(limit(
+                                format!(
+                                    "capturing entry {name:?} ({size} bytes) would hold more than {} bytes of file contents",
+                                    limits.max_captured_bytes
+                                ),
+                                "--max-captured-bytes",
+                            ));
+                        }
+                        // Bounded by the size already checked, never by what the stream holds.
+                        let mut buf = Vec::with_capacity(size as usize);
+                        (&mut e).take(size).read_to_end(&mut buf).map_err(|x| {
+                            ImageError::Layer {
+                                layer: layer.into(),
+                                reason: io_reason(&x),
+                            }
+                        })?;
+                        if (buf.len() as u64) != size {
+                            return Err(ImageError::Layer {
+                                layer: layer.into(),
+                                reason: "the blob is truncated".into(),
                             });
                         }
-                        let mut buf = Vec::with_capacity(size as usize);
-                        e.read_to_end(&mut buf).map_err(|x| ImageError::Layer {
-                            layer: layer.into(),
-                            reason: io_reason(&x),
-                        })?;
                         let d = Sha256Hex::of(&buf);
-                        out.contents.insert(d.clone(), buf);
+                        if !out.contents.contains_key(&d) {
+                            captured += size;
+                            out.contents.insert(d.clone(), buf);
+                        }
                         Some(d)
                     } else {
                         None
@@ -360,22 +648,14 @@ fn index_tar(
                 }
                 tar::EntryType::Directory => EntryKind::Dir,
                 tar::EntryType::Symlink => {
-                    let t = e
-                        .link_name_bytes()
-                        .ok_or_else(|| err("symlink without a target".into()))?;
-                    let t = String::from_utf8(t.into_owned())
-                        .map_err(|_| err("symlink target is not UTF-8".into()))?;
+                    let t = link("symlink")?;
                     if t.is_empty() || t.contains('\0') {
                         return Err(err("invalid symlink target".into()));
                     }
                     EntryKind::Symlink { target: t }
                 }
                 tar::EntryType::Link => {
-                    let t = e
-                        .link_name_bytes()
-                        .ok_or_else(|| err("hardlink without a target".into()))?;
-                    let t = String::from_utf8(t.into_owned())
-                        .map_err(|_| err("hardlink target is not UTF-8".into()))?;
+                    let t = link("hardlink")?;
                     let target = hardlink_target(&t).map_err(&err)?;
                     EntryKind::Hardlink { target }
                 }
@@ -396,6 +676,7 @@ fn index_tar(
         if path == "/" && kind != EntryKind::Dir && kind != EntryKind::Opaque {
             return Err(err("entry replaces the root directory".into()));
         }
+        last.clone_from(&name);
         out.entries.push(Entry {
             path: RootPath::lexical(&path).expect("normalised"),
             name,
@@ -408,7 +689,43 @@ fn index_tar(
             xattrs,
         });
     }
+    if !pending.is_empty() {
+        return Err(ImageError::Layer {
+            layer: layer.into(),
+            reason: format!(
+                "the tar ends with extension headers after entry {last:?} but no entry they describe"
+            ),
+        });
+    }
+    check_duplicates(&out.entries, layer)?;
     Ok(out)
+}
+
+/// The same path twice in one layer: refused, since extractors disagree on
+/// which one wins. Sorting indexes costs 4 bytes per entry, not a copy of
+/// every name.
+fn check_duplicates(entries: &[Entry], layer: &str) -> Result<(), ImageError> {
+    let key = |i: u32| {
+        let e = &entries[i as usize];
+        // A whiteout and a file of the same name are distinct entries.
+        (
+            &e.path,
+            matches!(e.kind, EntryKind::Whiteout),
+            matches!(e.kind, EntryKind::Opaque),
+        )
+    };
+    let mut order: Vec<u32> = (0..entries.len() as u32).collect();
+    order.sort_by(|&a, &b| key(a).cmp(&key(b)).then(a.cmp(&b)));
+    for w in order.windows(2) {
+        if key(w[0]) == key(w[1]) {
+            return Err(ImageError::Entry {
+                layer: layer.into(),
+                entry: entries[w[1] as usize].name.clone(),
+                reason: "duplicate entry: the same path appears twice in this layer".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A hardlink target must name a path inside the root.
@@ -432,4 +749,98 @@ fn hardlink_target(t: &str) -> Result<RootPath, String> {
         ));
     }
     RootPath::lexical(t).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::model::MEDIA_LAYER_TAR;
+
+    fn index(tar: &[u8], limits: &LayerLimits) -> Result<LayerIndex, ImageError> {
+        let desc = Descriptor::for_bytes(MEDIA_LAYER_TAR, tar);
+        let diff_id = Digest::of(tar);
+        read_layer(Box::new(tar), &desc, &diff_id, limits, &|_| true)
+    }
+
+    #[test]
+    fn long_names_pax_records_and_links_survive_raw_iteration() {
+        let long = format!("usr/{}/file", "x".repeat(150));
+        let link = format!("/opt/{}", "y".repeat(150));
+        let mut b = tar::Builder::new(Vec::new());
+        // GNU long name and long link (the tar crate writes `././@LongLink`).
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o4755);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1);
+        h.set_size(3);
+        b.append_data(&mut h, &long, &b"abc"[..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_mode(0o777);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1);
+        h.set_size(0);
+        b.append_link(&mut h, "usr/l", &link).unwrap();
+        // PAX path, uid and an xattr.
+        b.append_pax_extensions([
+            ("path", "etc/pax-named".as_bytes()),
+            ("uid", b"3000000000"),
+            ("SCHILY.xattr.security.capability", &[1, 2, 3][..]),
+        ])
+        .unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_path("placeholder").unwrap();
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1);
+        h.set_size(0);
+        h.set_cksum();
+        b.append(&h, std::io::empty()).unwrap();
+        let tar = b.into_inner().unwrap();
+        let idx = index(&tar, &LayerLimits::default()).unwrap();
+        let e: Vec<_> = idx.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(e, [format!("/{long}").as_str(), "/usr/l", "/etc/pax-named"]);
+        assert_eq!(idx.entries[0].mode, 0o4755);
+        assert_eq!(
+            idx.entries[1].kind,
+            EntryKind::Symlink {
+                target: link.clone()
+            }
+        );
+        assert_eq!(idx.entries[2].uid, 3_000_000_000);
+        assert_eq!(
+            idx.entries[2].xattrs,
+            vec![("security.capability".to_owned(), vec![1, 2, 3])]
+        );
+        assert_eq!(idx.contents.values().next().unwrap(), b"abc");
+
+        // The same layer under tight limits: each one names itself.
+        let tight = |f: fn(&mut LayerLimits)| {
+            let mut l = LayerLimits::default();
+            f(&mut l);
+            index(&tar, &l).unwrap_err().to_string()
+        };
+        assert!(tight(|l| l.max_path_bytes = 100).contains("--max-path-bytes"));
+        assert!(tight(|l| l.max_path_depth = 1).contains("directories deep"));
+        assert!(tight(|l| l.max_header_bytes = 16).contains("--max-header-bytes"));
+        assert!(tight(|l| l.max_captured_bytes = 2).contains("--max-captured-bytes"));
+        assert!(tight(|l| l.max_index_bytes = 1000).contains("--max-index-bytes"));
+    }
+
+    #[test]
+    fn extension_headers_without_an_entry_are_refused() {
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_pax_extensions([("path", b"a".as_slice())])
+            .unwrap();
+        let tar = b.into_inner().unwrap();
+        let e = index(&tar, &LayerLimits::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no entry they describe"), "{e}");
+    }
 }

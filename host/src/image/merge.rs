@@ -6,11 +6,12 @@
 //! symlink, a whiteout through a symlink, a hardlink to something missing.
 
 use super::error::ImageError;
-use super::layer::{EntryKind, LayerIndex};
+use super::layer::{ENTRY_OVERHEAD, EntryKind, LayerIndex, LayerLimits};
 use crate::journal::Sha256Hex;
 use crate::rootfs::{Kind, Meta, RootPath, RootView};
 use std::collections::BTreeMap;
 use std::io;
+use std::sync::Arc;
 
 /// One node of the merged tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,10 +33,34 @@ pub struct MergedNode {
 }
 
 /// The merged tree.
-#[derive(Clone, Debug, Default)]
+///
+/// Contents are shared (`Arc`) so that cloning a view for each recipe does
+/// not copy them. What it holds is bounded per image by
+/// [`LayerLimits::max_captured_bytes`] and [`LayerLimits::max_index_bytes`].
+#[derive(Clone, Debug)]
 pub struct Merged {
     nodes: BTreeMap<RootPath, MergedNode>,
-    contents: BTreeMap<Sha256Hex, Vec<u8>>,
+    contents: BTreeMap<Sha256Hex, Arc<Vec<u8>>>,
+    captured: u64,
+    held: u64,
+    limits: LayerLimits,
+}
+
+impl Default for Merged {
+    fn default() -> Self {
+        Merged::with_limits(LayerLimits::default())
+    }
+}
+
+/// What a node costs to hold, counted against `max_index_bytes`.
+fn node_cost(path: &RootPath, n: &MergedNode) -> u64 {
+    ENTRY_OVERHEAD
+        + path.as_str().len() as u64
+        + n.link.as_ref().map_or(0, |l| l.len() as u64)
+        + n.xattrs
+            .iter()
+            .map(|(k, v)| (k.len() + v.len()) as u64)
+            .sum::<u64>()
 }
 
 fn dir_node(layer: usize) -> MergedNode {
@@ -57,6 +82,17 @@ fn dir_node(layer: usize) -> MergedNode {
 }
 
 impl Merged {
+    /// An empty tree that holds at most what `limits` allow in total.
+    pub fn with_limits(limits: LayerLimits) -> Self {
+        Merged {
+            nodes: BTreeMap::new(),
+            contents: BTreeMap::new(),
+            captured: 0,
+            held: 0,
+            limits,
+        }
+    }
+
     /// Apply layer `i` on top.
     pub fn apply(
         &mut self,
@@ -64,7 +100,23 @@ impl Merged {
         layer_digest: &str,
         index: LayerIndex,
     ) -> Result<(), ImageError> {
-        self.contents.extend(index.contents);
+        for (d, bytes) in index.contents {
+            if self.contents.contains_key(&d) {
+                continue;
+            }
+            self.captured += bytes.len() as u64;
+            if self.captured > self.limits.max_captured_bytes {
+                return Err(ImageError::Limit {
+                    layer: layer_digest.into(),
+                    reason: format!(
+                        "the image's captured file contents, up to this layer, exceed {} bytes",
+                        self.limits.max_captured_bytes
+                    ),
+                    flag: "--max-captured-bytes",
+                });
+            }
+            self.contents.insert(d, Arc::new(bytes));
+        }
         for e in index.entries {
             let err = |reason: String| ImageError::Entry {
                 layer: layer_digest.into(),
@@ -100,14 +152,18 @@ impl Merged {
                     }
                     Some(_) => {}
                     None => {
-                        self.nodes.insert(a, dir_node(i));
+                        let n = dir_node(i);
+                        self.held += node_cost(&a, &n);
+                        self.nodes.insert(a, n);
                     }
                 }
             }
             match e.kind {
                 EntryKind::Whiteout => {
                     self.remove_below(&e.path, |_| true);
-                    self.nodes.remove(&e.path);
+                    if let Some(old) = self.nodes.remove(&e.path) {
+                        self.held -= node_cost(&e.path, &old);
+                    }
                 }
                 EntryKind::Opaque => {
                     // Hide what lower layers put in the directory; the directory itself stays.
@@ -163,14 +219,27 @@ impl Merged {
                         EntryKind::Fifo => node.meta.kind = Kind::Fifo,
                         EntryKind::Whiteout | EntryKind::Opaque => unreachable!(),
                     }
-                    if node.meta.kind == Kind::Dir {
-                        // A directory entry over a directory keeps its children.
-                        self.nodes.insert(e.path.clone(), node);
-                    } else {
+                    if node.meta.kind != Kind::Dir {
                         self.remove_below(&e.path, |_| true);
-                        self.nodes.insert(e.path.clone(), node);
+                    }
+                    // A directory entry over a directory keeps its children.
+                    self.held += node_cost(&e.path, &node);
+                    if let Some(old) = self.nodes.insert(e.path.clone(), node) {
+                        self.held -= node_cost(&e.path, &old);
                     }
                 }
+            }
+            if self.held > self.limits.max_index_bytes {
+                return Err(ImageError::Limit {
+                    layer: layer_digest.into(),
+                    reason: format!(
+                        "the merged tree ({} paths, at entry {:?}) needs more than {} bytes of metadata",
+                        self.nodes.len(),
+                        e.name,
+                        self.limits.max_index_bytes
+                    ),
+                    flag: "--max-index-bytes",
+                });
             }
         }
         Ok(())
@@ -186,7 +255,9 @@ impl Merged {
             .map(|(p, _)| p.clone())
             .collect();
         for p in below {
-            self.nodes.remove(&p);
+            if let Some(old) = self.nodes.remove(&p) {
+                self.held -= node_cost(&p, &old);
+            }
         }
     }
 
@@ -197,7 +268,7 @@ impl Merged {
 
     /// Captured contents by digest.
     pub fn content(&self, d: &Sha256Hex) -> Option<&Vec<u8>> {
-        self.contents.get(d)
+        self.contents.get(d).map(|c| &**c)
     }
 
     /// Number of nodes.
@@ -234,7 +305,7 @@ impl RootView for Merged {
         Ok(self
             .contents
             .get(d)
-            .cloned()
+            .map(|c| c.as_ref().clone())
             .expect("captured content is stored"))
     }
 

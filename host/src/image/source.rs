@@ -16,8 +16,76 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// Largest JSON document (index, manifest, config) rootwasm reads.
-pub const MAX_DOCUMENT: u64 = 16 << 20;
+/// Largest JSON document (index, manifest, config) rootwasm reads: the
+/// 4 MiB that containerd and registries accept for manifests.
+pub const MAX_DOCUMENT: u64 = 4 << 20;
+
+/// Limits on the documents an image is made of.
+#[derive(Clone, Copy, Debug)]
+pub struct SourceLimits {
+    /// Manifests an image index may list, nested indexes included.
+    pub max_platforms: usize,
+    /// How deep indexes may nest below the image's own index.
+    pub max_index_depth: usize,
+}
+
+impl Default for SourceLimits {
+    fn default() -> Self {
+        SourceLimits {
+            max_platforms: 64,
+            max_index_depth: 4,
+        }
+    }
+}
+
+/// Open `path` for reading only if it is a regular file. `O_NONBLOCK` keeps
+/// the open of a FIFO from waiting forever for a writer.
+fn open_regular(dir: Option<&Dir>, path: &Path, shown: &Path) -> Result<File, ImageError> {
+    let flags = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+    let file = match dir {
+        Some(d) => {
+            use cap_std::fs::OpenOptionsExt as _;
+            let mut o = cap_std::fs::OpenOptions::new();
+            o.read(true).custom_flags(flags);
+            d.open_with(path, &o).map(|f| f.into_std())
+        }
+        None => {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(flags)
+                .open(path)
+        }
+    }
+    .map_err(ImageError::io(shown))?;
+    let meta = file.metadata().map_err(ImageError::io(shown))?;
+    if !meta.is_file() {
+        return Err(ImageError::Io {
+            path: shown.into(),
+            source: std::io::Error::other(
+                "not a regular file (a FIFO, device or directory); an image holds only regular files",
+            ),
+        });
+    }
+    Ok(file)
+}
+
+/// A JSON document read whole, refusing more than [`MAX_DOCUMENT`] bytes
+/// whatever the file claims (a sparse file may claim terabytes).
+fn read_document(dir: &Dir, name: &str, shown: &Path) -> Result<Vec<u8>, ImageError> {
+    let f = open_regular(Some(dir), Path::new(name), shown)?;
+    let mut buf = Vec::new();
+    f.take(MAX_DOCUMENT + 1)
+        .read_to_end(&mut buf)
+        .map_err(ImageError::io(shown))?;
+    if buf.len() as u64 > MAX_DOCUMENT {
+        return Err(ImageError::malformed(
+            shown.display().to_string(),
+            format!("larger than the {MAX_DOCUMENT}-byte limit for documents"),
+        ));
+    }
+    Ok(buf)
+}
 
 /// Content-addressed blobs of one image.
 pub trait BlobStore: Send + Sync {
@@ -88,12 +156,72 @@ pub struct Source {
     pub repo_tags: Vec<String>,
 }
 
-/// Open `reference` for reading.
+/// Open `reference` for reading, with the default [`SourceLimits`].
 pub fn open(reference: &Reference) -> Result<Source, ImageError> {
-    match reference {
+    open_with(reference, &SourceLimits::default())
+}
+
+/// Open `reference` for reading. An index is checked against `limits`
+/// here, before anything walks it.
+pub fn open_with(reference: &Reference, limits: &SourceLimits) -> Result<Source, ImageError> {
+    let source = match reference {
         Reference::OciLayout { dir, tag } => open_layout(dir, tag.as_deref()),
         Reference::DockerArchive { path, tag } => open_archive(path, tag.as_deref()),
+    }?;
+    if let Top::Index(d) = &source.top {
+        check_index(source.store.as_ref(), d, limits)?;
     }
+    Ok(source)
+}
+
+/// Count the manifests below the index `top` (nested indexes included) and
+/// how deep indexes nest, refusing more than `limits` allow before any
+/// platform is read.
+fn check_index(
+    store: &dyn BlobStore,
+    top: &Descriptor,
+    limits: &SourceLimits,
+) -> Result<(), ImageError> {
+    let mut level = vec![top.clone()];
+    let mut manifests = 0usize;
+    for depth in 0.. {
+        if level.is_empty() {
+            break;
+        }
+        if depth > limits.max_index_depth {
+            return Err(ImageError::malformed(
+                format!("image index {}", top.digest),
+                format!(
+                    "indexes nest more than {} deep; rootwasm refuses deeper nesting",
+                    limits.max_index_depth
+                ),
+            ));
+        }
+        let mut next = Vec::new();
+        for d in level {
+            let what = format!("image index {}", d.digest);
+            let index: Index = serde_json::from_slice(&store.read(&d, &what)?)
+                .map_err(|e| ImageError::malformed(&what, e))?;
+            for child in index.manifests {
+                if is_index(&child.media_type) {
+                    next.push(child);
+                } else {
+                    manifests += 1;
+                }
+                if manifests + next.len() > limits.max_platforms {
+                    return Err(ImageError::malformed(
+                        &what,
+                        format!(
+                            "lists more than {} manifests; rootwasm refuses indexes this large (SourceLimits::max_platforms)",
+                            limits.max_platforms
+                        ),
+                    ));
+                }
+            }
+        }
+        level = next;
+    }
+    Ok(())
 }
 
 fn top_of(desc: Descriptor, what: &str) -> Result<Top, ImageError> {
@@ -167,23 +295,23 @@ impl BlobStore for LayoutStore {
 
     fn open(&self, digest: &Digest) -> Result<Box<dyn Read + Send + '_>, ImageError> {
         let rel = format!("blobs/sha256/{}", digest.hex());
-        match self.dir.open(&rel) {
-            Ok(f) => Ok(Box::new(f.into_std())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ImageError::MissingBlob {
-                what: self.path.display().to_string(),
-                digest: digest.to_string(),
-            }),
-            Err(e) => Err(ImageError::io(self.path.join(rel))(e)),
+        match open_regular(Some(&self.dir), Path::new(&rel), &self.path.join(&rel)) {
+            Ok(f) => Ok(Box::new(f)),
+            Err(ImageError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Err(ImageError::MissingBlob {
+                    what: self.path.display().to_string(),
+                    digest: digest.to_string(),
+                })
+            }
+            Err(e) => Err(e),
         }
     }
 }
 
 fn open_layout(path: &Path, tag: Option<&str>) -> Result<Source, ImageError> {
     let dir = Dir::open_ambient_dir(path, ambient_authority()).map_err(ImageError::io(path))?;
-    let layout = dir
-        .read_to_string("oci-layout")
-        .map_err(ImageError::io(path.join("oci-layout")))?;
-    let v: serde_json::Value = serde_json::from_str(&layout)
+    let layout = read_document(&dir, "oci-layout", &path.join("oci-layout"))?;
+    let v: serde_json::Value = serde_json::from_slice(&layout)
         .map_err(|e| ImageError::malformed(path.join("oci-layout").display().to_string(), e))?;
     if v.get("imageLayoutVersion")
         .and_then(|v| v.as_str())
@@ -195,9 +323,7 @@ fn open_layout(path: &Path, tag: Option<&str>) -> Result<Source, ImageError> {
         ));
     }
     let what = path.join("index.json").display().to_string();
-    let text = dir
-        .read("index.json")
-        .map_err(ImageError::io(path.join("index.json")))?;
+    let text = read_document(&dir, "index.json", &path.join("index.json"))?;
     let index: Index =
         serde_json::from_slice(&text).map_err(|e| ImageError::malformed(&what, e))?;
     let desc = pick(&index, tag, &what)?;
@@ -304,6 +430,80 @@ fn normalize(name: &str) -> String {
     name.trim_start_matches("./").to_owned()
 }
 
+/// Entries a docker-archive may hold (docker save writes a few per layer).
+const MAX_ARCHIVE_ENTRIES: usize = 100_000;
+/// Longest entry name, and largest PAX header, in a docker-archive.
+const MAX_ARCHIVE_HEADER: u64 = 64 << 10;
+
+/// Name -> (offset, size) of every regular file in the archive. Iterated
+/// raw for the same reason as layers (see `layer::index_tar`): the tar
+/// crate would read a GNU long name or PAX header of any declared size
+/// into memory, and a sparse archive file can declare gigabytes for free.
+fn index_archive(file: &File, path: &Path) -> Result<BTreeMap<String, (u64, u64)>, ImageError> {
+    let bad = |reason: String| ImageError::malformed(path.display().to_string(), reason);
+    let mut entries = BTreeMap::new();
+    let mut ar = tar::Archive::new(file);
+    let iter = ar
+        .entries_with_seek()
+        .map_err(|e| bad(format!("not a valid tar: {e}")))?
+        .raw(true);
+    let mut long_name: Option<Vec<u8>> = None;
+    let mut pax: Option<Vec<u8>> = None;
+    for (n, e) in iter.enumerate() {
+        if n >= MAX_ARCHIVE_ENTRIES {
+            return Err(bad(format!(
+                "more than {MAX_ARCHIVE_ENTRIES} entries; not a docker save archive"
+            )));
+        }
+        let mut e = e.map_err(|_| {
+            bad("not a valid tar (bad checksum or a non-numeric header field)".into())
+        })?;
+        let et = e.header().entry_type();
+        if matches!(
+            et,
+            tar::EntryType::GNULongName | tar::EntryType::XHeader | tar::EntryType::XGlobalHeader
+        ) {
+            if e.size() > MAX_ARCHIVE_HEADER {
+                return Err(bad(format!(
+                    "an extension header declares {} bytes, more than {MAX_ARCHIVE_HEADER}",
+                    e.size()
+                )));
+            }
+            let mut buf = Vec::new();
+            (&mut e)
+                .take(MAX_ARCHIVE_HEADER)
+                .read_to_end(&mut buf)
+                .map_err(ImageError::io(path))?;
+            match et {
+                tar::EntryType::GNULongName => {
+                    while buf.last() == Some(&0) {
+                        buf.pop();
+                    }
+                    long_name = Some(buf);
+                }
+                tar::EntryType::XHeader => pax = Some(buf),
+                _ => {}
+            }
+            continue;
+        }
+        let pax_path = pax.take().and_then(|p| {
+            tar::PaxExtensions::new(&p)
+                .filter_map(Result::ok)
+                .find(|x| x.key_bytes() == b"path")
+                .map(|x| x.value_bytes().to_vec())
+        });
+        let name = long_name
+            .take()
+            .or(pax_path)
+            .unwrap_or_else(|| e.header().path_bytes().into_owned());
+        if et.is_file() {
+            let name = normalize(&String::from_utf8_lossy(&name));
+            entries.insert(name, (e.raw_file_position(), e.size()));
+        }
+    }
+    Ok(entries)
+}
+
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct LegacyEntry {
@@ -314,27 +514,8 @@ struct LegacyEntry {
 }
 
 fn open_archive(path: &Path, tag: Option<&str>) -> Result<Source, ImageError> {
-    let file = File::open(path).map_err(ImageError::io(path))?;
-    let mut entries = BTreeMap::new();
-    {
-        let mut ar = tar::Archive::new(&file);
-        let iter = ar
-            .entries_with_seek()
-            .map_err(|e| ImageError::malformed(path.display().to_string(), e))?;
-        for e in iter {
-            let e = e.map_err(|e| {
-                ImageError::malformed(path.display().to_string(), format!("not a valid tar: {e}"))
-            })?;
-            if e.header().entry_type().is_file() {
-                let name = normalize(
-                    &e.path()
-                        .map_err(|e2| ImageError::malformed(path.display().to_string(), e2))?
-                        .to_string_lossy(),
-                );
-                entries.insert(name, (e.raw_file_position(), e.size()));
-            }
-        }
-    }
+    let file = open_regular(None, path, path)?;
+    let entries = index_archive(&file, path)?;
     let mut store = ArchiveStore {
         file: Mutex::new(file),
         path: path.into(),

@@ -55,21 +55,82 @@ const ALLOWED_IMPORTS: &[&str] = &[
 pub struct SandboxOptions {
     /// Where compiled components are cached.
     pub cache: ComponentCache,
+    /// The most a recipe's `[limits]` may ask for.
+    pub ceilings: Ceilings,
 }
 
 impl Default for SandboxOptions {
     fn default() -> Self {
         SandboxOptions {
             cache: ComponentCache::new(ComponentCache::default_dir()),
+            ceilings: Ceilings::default(),
         }
     }
 }
+
+/// Host ceilings on what a recipe.toml's `[limits]` may ask for: recipes
+/// are untrusted, so their own limits cannot be the only bound. A recipe
+/// asking for more is refused before it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ceilings {
+    /// Most `fuel` (instructions, roughly).
+    pub fuel: u64,
+    /// Most `wall-time-ms`.
+    pub wall_time_ms: u64,
+    /// Most `memory-bytes`: linear memory of all the component's memories together.
+    pub memory_bytes: u64,
+    /// Most `written-bytes`.
+    pub written_bytes: u64,
+}
+
+impl Default for Ceilings {
+    fn default() -> Self {
+        Ceilings {
+            // The wall-time ceiling is what bounds time; this one only
+            // stops absurd values (hours of work).
+            fuel: 10_000_000_000_000,
+            wall_time_ms: 600_000,
+            memory_bytes: 1 << 30,
+            written_bytes: 1 << 30,
+        }
+    }
+}
+
+impl Ceilings {
+    /// Refuse `limits` above a ceiling, naming the recipe, the field and the ceiling.
+    pub fn check(&self, recipe: &str, limits: &Limits) -> Result<(), RunError> {
+        for (field, asked, max) in [
+            ("fuel", limits.fuel, self.fuel),
+            ("wall-time-ms", limits.wall_time_ms, self.wall_time_ms),
+            ("memory-bytes", limits.memory_bytes, self.memory_bytes),
+            ("written-bytes", limits.written_bytes, self.written_bytes),
+        ] {
+            if asked > max {
+                return Err(RunError::new(
+                    RunErrorKind::Load,
+                    recipe,
+                    format!(
+                        "recipe.toml asks for [limits] {field} = {asked}, above the host ceiling of {max}; lower it in the recipe, or raise the ceiling (SandboxOptions::ceilings) if the recipe is trusted to need it"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Memories, tables and instances a recipe component may create. A Rust
+/// component has one or two memories; the memory limit counts them all.
+const MAX_MEMORIES: usize = 8;
+const MAX_TABLES: usize = 64;
+const MAX_INSTANCES: usize = 64;
 
 /// A wasmtime engine configured for recipes, and an epoch ticker for wall-time limits.
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<StoreState>,
     cache: ComponentCache,
+    ceilings: Ceilings,
     stop: Arc<AtomicBool>,
 }
 
@@ -194,6 +255,7 @@ impl Sandbox {
             engine,
             linker,
             cache: options.cache,
+            ceilings: options.ceilings,
             stop,
         })
     }
@@ -325,6 +387,9 @@ impl Sandbox {
         clock_secs: u64,
     ) -> (Session, Captured, Result<Returned, RunError>) {
         let recipe = session.recipe().to_owned();
+        if let Err(e) = self.ceilings.check(&recipe, limits) {
+            return (session, Captured::default(), Err(e));
+        }
         let stdout = MemoryOutputPipe::new(OUTPUT_CAPTURE_BYTES);
         let stderr = MemoryOutputPipe::new(OUTPUT_CAPTURE_BYTES);
         let seed = {
@@ -355,12 +420,13 @@ impl Sandbox {
             memory: MemoryCap {
                 limits: StoreLimitsBuilder::new()
                     .memory_size(max_memory)
-                    .instances(64)
-                    .memories(32)
-                    .tables(64)
+                    .instances(MAX_INSTANCES)
+                    .memories(MAX_MEMORIES)
+                    .tables(MAX_TABLES)
                     .trap_on_grow_failure(true)
                     .build(),
                 max: max_memory,
+                total: 0,
                 hit: false,
             },
             logs: Vec::new(),
@@ -408,6 +474,7 @@ impl Sandbox {
                 limits,
                 state.memory.hit,
                 out_full,
+                &captured.stderr,
             )),
         };
         (state.session, captured, result)
@@ -422,6 +489,7 @@ fn classify(
     limits: &Limits,
     memory_hit: bool,
     out_full: bool,
+    stderr: &str,
 ) -> RunError {
     let (kind, message) = if let Some(v) = e.downcast_ref::<Violation>() {
         (RunErrorKind::ScopeViolation, v.0.clone())
@@ -454,7 +522,87 @@ fn classify(
             format!("wrote more than {OUTPUT_CAPTURE_BYTES} bytes to stdout or stderr"),
         )
     } else {
-        (RunErrorKind::Trap, format!("trapped: {e:#}"))
+        let mut m = format!("trapped: {e:#}");
+        if let Some(p) = panic_message(stderr) {
+            m = format!("{m}; the recipe panicked at {p}");
+        }
+        (RunErrorKind::Trap, m)
     };
     RunError::new(kind, recipe, format!("{phase}: {message}"))
+}
+
+/// Most of a guest panic message shown in an error.
+const PANIC_MESSAGE_BYTES: usize = 2048;
+
+/// The message Rust's panic hook wrote to the guest's stderr
+/// (`thread '…' panicked at <file>:<line>:<col>:\n<message>`), with
+/// control characters escaped so a recipe cannot drive the terminal.
+fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.rfind("panicked at ")?;
+    let text = &stderr[start + "panicked at ".len()..];
+    let text = text
+        .split("\nnote: run with `RUST_BACKTRACE")
+        .next()
+        .unwrap_or(text)
+        .trim_end();
+    let mut out = String::new();
+    for c in text.chars() {
+        if out.len() >= PANIC_MESSAGE_BYTES {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' => out.push_str(" | "),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_message_is_found_and_escaped() {
+        let stderr = "noise\nthread '<unnamed>' panicked at src/lib.rs:88:24:\nhostile \u{1b}[2J recipe panics\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(
+            panic_message(stderr).unwrap(),
+            "src/lib.rs:88:24: | hostile \\u{1b}[2J recipe panics"
+        );
+        assert_eq!(panic_message("no panic here"), None);
+        let long = format!("panicked at x:\n{}", "a".repeat(10_000));
+        assert!(panic_message(&long).unwrap().len() < PANIC_MESSAGE_BYTES + 8);
+    }
+
+    #[test]
+    fn ceilings_refuse_a_recipe_asking_for_more() {
+        let c = Ceilings::default();
+        assert!(c.check("r", &Limits::default()).is_ok());
+        let greedy = Limits {
+            memory_bytes: c.memory_bytes + 1,
+            ..Limits::default()
+        };
+        let e = c.check("greedy-recipe", &greedy).unwrap_err().to_string();
+        assert!(e.contains("greedy-recipe"), "{e}");
+        assert!(
+            e.contains(&format!("memory-bytes = {}", c.memory_bytes + 1)),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!("host ceiling of {}", c.memory_bytes)),
+            "{e}"
+        );
+        let slow = Limits {
+            wall_time_ms: u64::MAX,
+            ..Limits::default()
+        };
+        assert!(
+            c.check("r", &slow)
+                .unwrap_err()
+                .to_string()
+                .contains("wall-time-ms")
+        );
+    }
 }

@@ -37,10 +37,14 @@ pub struct Inputs {
     pub params: BTreeMap<String, String>,
 }
 
-/// StoreLimits plus a record of whether the memory cap was what stopped the guest.
+/// StoreLimits plus a cap on all memories together (StoreLimits' own
+/// `memory_size` is per memory: a component with many memories would get
+/// `max` each), and a record of whether the cap was what stopped the guest.
 pub struct MemoryCap {
     pub limits: StoreLimits,
     pub max: usize,
+    /// Bytes of all memories so far.
+    pub total: usize,
     pub hit: bool,
 }
 
@@ -51,10 +55,19 @@ impl ResourceLimiter for MemoryCap {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.max {
+        let total = (self.total - current.min(self.total)).saturating_add(desired);
+        if desired > self.max || total > self.max {
             self.hit = true;
+            return Err(wasmtime::Error::msg(format!(
+                "memory limit: all memories together would hold {total} bytes, more than {}",
+                self.max
+            )));
         }
-        self.limits.memory_growing(current, desired, maximum)
+        let ok = self.limits.memory_growing(current, desired, maximum)?;
+        if ok {
+            self.total = total;
+        }
+        Ok(ok)
     }
     fn table_growing(
         &mut self,
@@ -104,5 +117,45 @@ impl WasiView for StoreState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::StoreLimitsBuilder;
+
+    fn cap(max: usize) -> MemoryCap {
+        MemoryCap {
+            limits: StoreLimitsBuilder::new()
+                .memory_size(max)
+                .memories(64)
+                .trap_on_grow_failure(true)
+                .build(),
+            max,
+            total: 0,
+            hit: false,
+        }
+    }
+
+    #[test]
+    fn the_memory_cap_counts_all_memories_together() {
+        // 29 memories of 2 MiB each pass a 32 MiB per-memory limit, but not
+        // a 32 MiB total.
+        let mut c = cap(32 << 20);
+        let mut created = 0;
+        for _ in 0..29 {
+            match c.memory_growing(0, 2 << 20, None) {
+                Ok(true) => created += 1,
+                _ => break,
+            }
+        }
+        assert_eq!(created, 16, "16 x 2 MiB fill the 32 MiB budget");
+        assert!(c.hit);
+        // Growing one memory counts only the growth.
+        let mut c = cap(32 << 20);
+        assert!(c.memory_growing(0, 16 << 20, None).unwrap());
+        assert!(c.memory_growing(16 << 20, 32 << 20, None).unwrap());
+        assert!(c.memory_growing(0, 1, None).is_err());
     }
 }

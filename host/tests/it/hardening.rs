@@ -224,6 +224,7 @@ fn component_cache_uses_only_private_bound_entries() {
     let load = |dir: &Path, r: &rootwasm::manifest::Recipe| {
         let sandbox = Sandbox::new(SandboxOptions {
             cache: ComponentCache::new(dir.to_owned()),
+            ceilings: Default::default(),
         })
         .unwrap();
         sandbox.load(r).unwrap().cache

@@ -6,6 +6,7 @@ mod attest;
 mod backport;
 mod bad_images;
 mod boundaries;
+mod budgets;
 mod determinism;
 mod distro_versions;
 mod distros;
