@@ -16,6 +16,8 @@ if [ "${1:-}" = "--tests" ]; then
     for tool in skopeo umoci; do
         command -v "$tool" >/dev/null || missing="$missing $tool"
     done
+    # GNU time measures peak memory of the crafted-image tests (budgets.rs).
+    [ -x /usr/bin/time ] || missing="$missing time"
     # librpm is the rpmvercmp oracle (through Debian's python3) and builds the rpmdb fixture.
     command -v rpmbuild >/dev/null || missing="$missing rpm"
     /usr/bin/python3 -c 'import rpm' 2>/dev/null || missing="$missing python3-rpm"

@@ -364,7 +364,7 @@ fn read_base(
         cache: opts.layer_cache.as_ref(),
         progress: opts.progress,
     };
-    let mut base = Merged::default();
+    let mut base = Merged::with_limits(opts.layer_limits);
     let m = &docs.manifest;
     read_layers(
         store,

@@ -167,7 +167,7 @@ impl Patched {
             .collect();
         let capture = Capture::new(paths.iter().map(String::as_str))
             .map_err(|e| ev(format!("journal path: {e}")))?;
-        let mut base = Merged::default();
+        let mut base = Merged::with_limits(read.limits);
         read_layers(
             self.store(),
             &m.layers[..n],
@@ -211,7 +211,7 @@ impl Patched {
         }
         // 2. Every layer and diff_id.
         let m = &self.docs.manifest;
-        let mut merged = Merged::default();
+        let mut merged = Merged::with_limits(read.limits);
         let r = read_layers(
             self.store(),
             &m.layers,

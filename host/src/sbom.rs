@@ -317,7 +317,7 @@ pub fn read_platform(
     let files = crate::inventory::FILES.iter().copied();
     let patch = crate::image::mutate::patch_layer(m, &docs.config);
     let Some(n) = patch.filter(|_| !records.is_empty()) else {
-        let mut merged = Merged::default();
+        let mut merged = Merged::with_limits(read.limits);
         let capture = Capture::new(files).expect("valid globs");
         read_layers(
             store,
@@ -353,7 +353,7 @@ pub fn read_platform(
         .filter(|p| rootwasm_glob::Glob::new(p).is_ok())
         .collect();
     let capture = Capture::new(files.chain(literal.iter().copied())).expect("valid globs");
-    let mut base = Merged::default();
+    let mut base = Merged::with_limits(read.limits);
     read_layers(
         store,
         &m.layers[..n],

@@ -68,7 +68,7 @@ pub fn scan(
         let Docs {
             manifest, diff_ids, ..
         } = load_docs(store, &desc)?;
-        let mut merged = Merged::default();
+        let mut merged = Merged::with_limits(read.limits);
         read_layers(
             store,
             &manifest.layers,

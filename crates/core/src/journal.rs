@@ -264,14 +264,30 @@ mod octal {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
         let s = String::deserialize(d)?;
-        u32::from_str_radix(&s, 8)
-            .map_err(|_| serde::de::Error::custom(format!("mode {s:?} is not octal")))
+        u32::from_str_radix(&s, 8).map_err(|e| {
+            serde::de::Error::custom(match e.kind() {
+                std::num::IntErrorKind::PosOverflow => {
+                    format!("mode {s:?} overflows 32 bits (a mode is at most 0o7777)")
+                }
+                _ => format!("mode {s:?} is not octal"),
+            })
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_overflowing_mode_says_so() {
+        let j = r#"{"type":"file","mode":"77777777777","uid":0,"gid":0}"#;
+        let e = serde_json::from_str::<State>(j).unwrap_err().to_string();
+        assert!(e.contains("overflows 32 bits"), "{e}");
+        let j = r#"{"type":"file","mode":"9","uid":0,"gid":0}"#;
+        let e = serde_json::from_str::<State>(j).unwrap_err().to_string();
+        assert!(e.contains("not octal"), "{e}");
+    }
 
     #[test]
     fn state_serialises_mode_as_octal() {

@@ -5,7 +5,6 @@ use anyhow::{Context, bail};
 use clap::Args;
 use rootwasm::apply::{Applied, ApplyError, ApplyOptions, OnFailure, RecipeStatus, apply};
 use rootwasm::image::cache::LayerCache;
-use rootwasm::image::layer::LayerLimits;
 use rootwasm::image::sink::{OutputImage, Sealed, WithoutEvidence};
 use rootwasm::image::{Reference, sink, source};
 use rootwasm::manifest::Recipe;
@@ -36,15 +35,10 @@ pub struct ApplyArgs {
     /// Clock and mtime for the patch [default: $SOURCE_DATE_EPOCH, else the input config's `created`].
     #[arg(long)]
     source_date_epoch: Option<u64>,
-    /// Largest uncompressed layer accepted, bytes.
-    #[arg(long, default_value_t = LayerLimits::default().max_layer_bytes)]
-    max_layer_bytes: u64,
-    /// Most entries accepted in one layer.
-    #[arg(long, default_value_t = LayerLimits::default().max_entries)]
-    max_layer_entries: u64,
-    /// Largest file a recipe may read from a layer, bytes.
-    #[arg(long, default_value_t = LayerLimits::default().max_captured_file)]
-    max_file_bytes: u64,
+    #[command(flatten)]
+    limits: super::limits::LayerLimitArgs,
+    #[command(flatten)]
+    ceilings: super::limits::CeilingArgs,
     /// Where compiled components are cached.
     #[arg(long)]
     cache_dir: Option<PathBuf>,
@@ -112,7 +106,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         .or_else(ComponentCache::default_location);
     let sandbox = Sandbox::new(SandboxOptions {
         cache: ComponentCache::at(cache_root.clone()),
-        ceilings: Default::default(),
+        ceilings: a.ceilings.ceilings(),
     })?;
     let progress = |m: &str| eprintln!("rootwasm: {}", safe(m));
     let opts = ApplyOptions {
@@ -123,12 +117,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             OnFailure::Continue
         },
         source_date_epoch: epoch,
-        layer_limits: LayerLimits {
-            max_layer_bytes: a.max_layer_bytes,
-            max_entries: a.max_layer_entries,
-            max_captured_file: a.max_file_bytes,
-            ..Default::default()
-        },
+        layer_limits: a.limits.limits(),
         progress: &progress,
         layer_cache: cache_root
             .filter(|_| !a.no_layer_cache)

@@ -2,6 +2,7 @@
 
 mod apply;
 mod key;
+mod limits;
 mod recipe;
 mod review;
 mod run;

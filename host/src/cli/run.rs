@@ -39,6 +39,8 @@ pub struct RunArgs {
     /// Where compiled components are cached [default: $ROOTWASM_CACHE_DIR, $XDG_CACHE_HOME/rootwasm or ~/.cache/rootwasm; none without them].
     #[arg(long)]
     cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    ceilings: super::limits::CeilingArgs,
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {
@@ -70,7 +72,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let cache = ComponentCache::at(a.cache_dir);
     let sandbox = Sandbox::new(SandboxOptions {
         cache,
-        ceilings: Default::default(),
+        ceilings: a.ceilings.ceilings(),
     })?;
     let options = RunOptions {
         source_date_epoch: source_date_epoch(a.source_date_epoch)?,

@@ -3,7 +3,6 @@
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use rootwasm::image::cache::LayerCache;
-use rootwasm::image::layer::LayerLimits;
 use rootwasm::image::view::{ReadOptions, load_docs, platforms};
 use rootwasm::image::{Reference, source};
 use rootwasm::sandbox::ComponentCache;
@@ -35,6 +34,8 @@ pub struct SbomArgs {
     /// Do not use or fill the layer index cache.
     #[arg(long)]
     no_layer_cache: bool,
+    #[command(flatten)]
+    limits: super::limits::LayerLimitArgs,
 }
 
 pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
@@ -51,7 +52,7 @@ pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
         .map(|r| LayerCache::new(r.join("layer-index")));
     let progress = |m: &str| eprintln!("rootwasm: {m}");
     let read = ReadOptions {
-        limits: LayerLimits::default(),
+        limits: a.limits.limits(),
         cache: layer_cache.as_ref(),
         progress: &progress,
     };

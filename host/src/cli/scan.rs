@@ -3,7 +3,6 @@
 use anyhow::Context;
 use clap::Args;
 use rootwasm::image::cache::LayerCache;
-use rootwasm::image::layer::LayerLimits;
 use rootwasm::image::view::ReadOptions;
 use rootwasm::image::{Reference, source};
 use rootwasm::sandbox::{ComponentCache, Sandbox, SandboxOptions};
@@ -31,6 +30,10 @@ pub struct ScanArgs {
     /// Do not use or fill the layer index cache.
     #[arg(long)]
     no_layer_cache: bool,
+    #[command(flatten)]
+    limits: super::limits::LayerLimitArgs,
+    #[command(flatten)]
+    ceilings: super::limits::CeilingArgs,
 }
 
 pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
@@ -42,7 +45,7 @@ pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
         .or_else(ComponentCache::default_location);
     let sandbox = Sandbox::new(SandboxOptions {
         cache: ComponentCache::at(cache_root.clone()),
-        ceilings: Default::default(),
+        ceilings: a.ceilings.ceilings(),
     })?;
     let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
     let layer_cache = cache_root
@@ -50,7 +53,7 @@ pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
         .map(|r| LayerCache::new(r.join("layer-index")));
     let progress = |m: &str| eprintln!("rootwasm: {m}");
     let read = ReadOptions {
-        limits: LayerLimits::default(),
+        limits: a.limits.limits(),
         cache: layer_cache.as_ref(),
         progress: &progress,
     };

@@ -62,7 +62,7 @@ pub struct SandboxOptions {
 impl Default for SandboxOptions {
     fn default() -> Self {
         SandboxOptions {
-            cache: ComponentCache::new(ComponentCache::default_dir()),
+            cache: ComponentCache::at(ComponentCache::default_location()),
             ceilings: Ceilings::default(),
         }
     }
