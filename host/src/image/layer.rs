@@ -340,7 +340,6 @@ fn index_tar(
     capture: &dyn Fn(&RootPath) -> bool,
 ) -> Result<LayerIndex, ImageError> {
     let mut ar = tar::Archive::new(r);
-    let mut out = LayerIndex::default();
     let entries = ar
         .entries()
         .map_err(|e| ImageError::Layer {
@@ -348,67 +347,132 @@ fn index_tar(
             reason: io_reason(&e),
         })?
         .raw(true);
-    let mut pending = Pending::default();
-    let mut captured: u64 = 0;
-    let mut held: u64 = 0;
-    let mut count: u64 = 0;
-    let mut last = String::new();
-    let limit = |reason: String, flag: &'static str| ImageError::Limit {
-        layer: layer.into(),
-        reason,
-        flag,
+    let mut ix = Indexer {
+        layer,
+        limits,
+        capture,
+        out: LayerIndex::default(),
+        pending: Pending::default(),
+        captured: 0,
+        held: 0,
+        count: 0,
+        last: String::new(),
     };
     for (n, e) in entries.enumerate() {
-        let mut e = e.map_err(|e| {
-            let reason = if e.kind() == io::ErrorKind::UnexpectedEof {
-                "the blob is truncated".to_owned()
-            } else if n == 0 {
-                "not a tar archive (after decompression); check the layer's media type and contents"
-                    .to_owned()
-            } else {
-                // The tar crate's message may quote raw header bytes: leave them out.
-                format!(
-                    "corrupt tar header after entry {last:?} (bad checksum or a non-numeric field)"
-                )
-            };
-            ImageError::Layer {
-                layer: layer.into(),
-                reason,
-            }
-        })?;
-        let h = e.header().clone();
-        let et = h.entry_type();
-        let header_name = String::from_utf8_lossy(&h.path_bytes()).into_owned();
-        let ext_err = |reason: String| ImageError::Entry {
+        let mut e = e.map_err(|e| ix.header_error(n, &e))?;
+        if !ix.extension(&mut e)? {
+            ix.entry(&mut e)?;
+        }
+    }
+    if !ix.pending.is_empty() {
+        return Err(ImageError::Layer {
             layer: layer.into(),
+            reason: format!(
+                "the tar ends with extension headers after entry {:?} but no entry they describe",
+                ix.last
+            ),
+        });
+    }
+    check_duplicates(&ix.out.entries, layer)?;
+    Ok(ix.out)
+}
+
+/// One layer's indexing: the budgets spent so far and the extension
+/// headers waiting for their entry.
+struct Indexer<'a> {
+    layer: &'a str,
+    limits: &'a LayerLimits,
+    capture: &'a dyn Fn(&RootPath) -> bool,
+    out: LayerIndex,
+    pending: Pending,
+    /// File contents held.
+    captured: u64,
+    /// Index metadata held.
+    held: u64,
+    /// Real entries seen.
+    count: u64,
+    /// The last entry's name, for messages.
+    last: String,
+}
+
+/// The header fields of one entry, checked.
+struct Fields {
+    size: u64,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: u64,
+}
+
+impl Indexer<'_> {
+    fn limit(&self, reason: String, flag: &'static str) -> ImageError {
+        ImageError::Limit {
+            layer: self.layer.into(),
+            reason,
+            flag,
+        }
+    }
+
+    fn layer_err(&self, reason: impl Into<String>) -> ImageError {
+        ImageError::Layer {
+            layer: self.layer.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn header_error(&self, n: usize, e: &io::Error) -> ImageError {
+        self.layer_err(if e.kind() == io::ErrorKind::UnexpectedEof {
+            "the blob is truncated".to_owned()
+        } else if n == 0 {
+            "not a tar archive (after decompression); check the layer's media type and contents"
+                .to_owned()
+        } else {
+            // The tar crate's message may quote raw header bytes: leave them out.
+            format!(
+                "corrupt tar header after entry {:?} (bad checksum or a non-numeric field)",
+                self.last
+            )
+        })
+    }
+
+    /// Read an extension header's body, refusing before reading one that
+    /// declares more than `max`.
+    fn read_ext<R: Read>(
+        &self,
+        e: &mut tar::Entry<'_, R>,
+        max: u64,
+        what: &str,
+        flag: &'static str,
+    ) -> Result<Vec<u8>, ImageError> {
+        let declared = e.size();
+        if declared > max {
+            return Err(self.limit(
+                format!(
+                    "{what} after entry {:?} declares {declared} bytes, more than {max}",
+                    self.last
+                ),
+                flag,
+            ));
+        }
+        let mut buf = Vec::with_capacity(declared as usize);
+        e.take(max)
+            .read_to_end(&mut buf)
+            .map_err(|x| self.layer_err(io_reason(&x)))?;
+        if (buf.len() as u64) < declared {
+            return Err(self.layer_err("the blob is truncated"));
+        }
+        Ok(buf)
+    }
+
+    /// A GNU long name or link, or a PAX header: kept for the next entry.
+    /// False for a real entry.
+    fn extension<R: Read>(&mut self, e: &mut tar::Entry<'_, R>) -> Result<bool, ImageError> {
+        let et = e.header().entry_type();
+        let header_name = String::from_utf8_lossy(&e.header().path_bytes()).into_owned();
+        let ext_err = |reason: String| ImageError::Entry {
+            layer: self.layer.into(),
             entry: header_name.clone(),
             reason,
-        };
-        let declared = e.size();
-        let mut read_ext = |max: u64, what: &str, flag: &'static str| {
-            if declared > max {
-                return Err(limit(
-                    format!(
-                        "{what} after entry {last:?} declares {declared} bytes, more than {max}"
-                    ),
-                    flag,
-                ));
-            }
-            let mut buf = Vec::with_capacity(declared as usize);
-            (&mut e)
-                .take(max)
-                .read_to_end(&mut buf)
-                .map_err(|x| ImageError::Layer {
-                    layer: layer.into(),
-                    reason: io_reason(&x),
-                })?;
-            if (buf.len() as u64) < declared {
-                return Err(ImageError::Layer {
-                    layer: layer.into(),
-                    reason: "the blob is truncated".into(),
-                });
-            }
-            Ok(buf)
         };
         match et {
             tar::EntryType::GNULongName | tar::EntryType::GNULongLink => {
@@ -419,49 +483,116 @@ fn index_tar(
                     "a GNU long link target"
                 };
                 // The body is NUL-terminated: allow one byte for it.
-                let mut v = read_ext(limits.max_path_bytes + 1, what, "--max-path-bytes")?;
+                let max = self.limits.max_path_bytes + 1;
+                let mut v = self.read_ext(e, max, what, "--max-path-bytes")?;
                 while v.last() == Some(&0) {
                     v.pop();
                 }
                 let slot = if is_name {
-                    &mut pending.long_name
+                    &mut self.pending.long_name
                 } else {
-                    &mut pending.long_link
+                    &mut self.pending.long_link
                 };
                 if slot.replace(v).is_some() {
                     return Err(ext_err(format!("two {what} headers for one entry")));
                 }
-                continue;
+                Ok(true)
             }
             tar::EntryType::XHeader => {
-                let v = read_ext(
-                    limits.max_header_bytes,
+                let v = self.read_ext(
+                    e,
+                    self.limits.max_header_bytes,
                     "a PAX extended header",
                     "--max-header-bytes",
                 )?;
-                if pending.pax.replace(v).is_some() {
+                if self.pending.pax.replace(v).is_some() {
                     return Err(ext_err("two PAX extended headers for one entry".into()));
                 }
-                continue;
+                Ok(true)
             }
-            _ => {}
+            _ => Ok(false),
         }
-        count += 1;
-        if count > limits.max_entries {
-            return Err(limit(
-                format!("more than {} entries", limits.max_entries),
+    }
+
+    /// A real entry, with the extension headers before it.
+    fn entry<R: Read>(&mut self, e: &mut tar::Entry<'_, R>) -> Result<(), ImageError> {
+        self.count += 1;
+        if self.count > self.limits.max_entries {
+            return Err(self.limit(
+                format!("more than {} entries", self.limits.max_entries),
                 "--max-layer-entries",
             ));
         }
-        let ext = std::mem::take(&mut pending);
+        let h = e.header().clone();
+        let ext = std::mem::take(&mut self.pending);
         let pax = ext.pax.as_deref();
-        let pax_path = pax_value(pax, "path").map_err(&ext_err)?;
+        let (raw, name, path) = self.name_of(&h, &ext)?;
+        let err = |reason: String| ImageError::Entry {
+            layer: self.layer.into(),
+            entry: name.clone(),
+            reason,
+        };
+        let f = fields(&h, pax).map_err(&err)?;
+        let link_raw = self.link_of(&h, &ext, &name)?;
+        let xattrs = xattrs_of(pax).map_err(&err)?;
+        self.held += ENTRY_OVERHEAD
+            + 2 * raw.len() as u64
+            + link_raw.as_ref().map_or(0, |l| l.len() as u64)
+            + xattrs
+                .iter()
+                .map(|(k, v)| (k.len() + v.len()) as u64)
+                .sum::<u64>();
+        if self.held > self.limits.max_index_bytes {
+            return Err(self.limit(
+                format!(
+                    "its index (names, link targets, xattrs of {} entries) reached entry {name:?} and needs more than {} bytes",
+                    self.count, self.limits.max_index_bytes
+                ),
+                "--max-index-bytes",
+            ));
+        }
+        let (path, kind) = self.kind_of(e, &h, path, f.size, link_raw, &name)?;
+        if path == "/" && kind != EntryKind::Dir && kind != EntryKind::Opaque {
+            return Err(err("entry replaces the root directory".into()));
+        }
+        self.last.clone_from(&name);
+        self.out.entries.push(Entry {
+            path: RootPath::lexical(&path).expect("normalised"),
+            name,
+            kind,
+            mode: f.mode,
+            uid: f.uid,
+            gid: f.gid,
+            size: f.size,
+            mtime: f.mtime,
+            xattrs,
+        });
+        Ok(())
+    }
+
+    /// The entry's name (raw bytes, as text, normalised path), from a GNU
+    /// long name, a PAX path or the header, checked against the limits.
+    fn name_of(
+        &self,
+        h: &tar::Header,
+        ext: &Pending,
+    ) -> Result<(Vec<u8>, String, String), ImageError> {
+        let pax = ext.pax.as_deref();
+        let header_name = String::from_utf8_lossy(&h.path_bytes()).into_owned();
+        let ext_err = |reason: String| ImageError::Entry {
+            layer: self.layer.into(),
+            entry: header_name.clone(),
+            reason,
+        };
+        let pax_path = pax_value(pax, "path").map_err(ext_err)?;
         let raw: Vec<u8> = match (&ext.long_name, pax_path) {
             (Some(_), Some(_)) => {
-                return Err(ext_err(
-                    "entry has both a GNU long name and a PAX path; runtimes disagree on which wins"
+                return Err(ImageError::Entry {
+                    layer: self.layer.into(),
+                    entry: header_name,
+                    reason: "entry has both a GNU long name and a PAX path; runtimes disagree on which wins"
                         .into(),
-                ));
+                });
             }
             (Some(l), None) => l.clone(),
             (None, Some(p)) => p.to_vec(),
@@ -469,29 +600,29 @@ fn index_tar(
         };
         let name = String::from_utf8_lossy(&raw).into_owned();
         let err = |reason: String| ImageError::Entry {
-            layer: layer.into(),
+            layer: self.layer.into(),
             entry: name.clone(),
             reason,
         };
-        if raw.len() as u64 > limits.max_path_bytes {
-            return Err(limit(
+        if raw.len() as u64 > self.limits.max_path_bytes {
+            return Err(self.limit(
                 format!(
                     "entry name of {} bytes, more than {}",
                     raw.len(),
-                    limits.max_path_bytes
+                    self.limits.max_path_bytes
                 ),
                 "--max-path-bytes",
             ));
         }
-        let path = entry_path(&raw, layer)?;
+        let path = entry_path(&raw, self.layer)?;
         let depth = path.split('/').filter(|c| !c.is_empty()).count() as u64;
-        if depth > limits.max_path_depth {
+        if depth > self.limits.max_path_depth {
             return Err(err(format!(
                 "name is {depth} directories deep, more than the limit of {}; raise it with --max-path-depth if the image is legitimate",
-                limits.max_path_depth
+                self.limits.max_path_depth
             )));
         }
-        if matches!(et, tar::EntryType::GNUSparse)
+        if matches!(h.entry_type(), tar::EntryType::GNUSparse)
             || pax_value(pax, "GNU.sparse.major").map_err(&err)?.is_some()
             || pax_value(pax, "GNU.sparse.size").map_err(&err)?.is_some()
             || pax_value(pax, "GNU.sparse.map").map_err(&err)?.is_some()
@@ -500,205 +631,218 @@ fn index_tar(
                 "GNU sparse file: container layers never hold sparse files (Docker, containerd and BuildKit do not write them), and its expanded size is not bounded by the layer's".into(),
             ));
         }
-        let size = h
-            .entry_size()
-            .map_err(|_| err("size field is not an octal number".into()))?;
-        if let Some(pax_size) = pax_number(pax, "size").map_err(&err)?
-            && pax_size != size
-        {
-            return Err(err(format!(
-                "PAX size {pax_size} differs from the header's {size}; rootwasm cannot index such entries (files over 8 GiB)"
-            )));
-        }
-        let mode = h
-            .mode()
-            .map_err(|_| err("mode field is not an octal number".into()))?
-            & 0o7777;
-        let uid = match pax_number(pax, "uid").map_err(&err)? {
-            Some(v) => id32(Ok(v), "PAX uid").map_err(&err)?,
-            None => id32(h.uid(), "uid").map_err(&err)?,
+        Ok((raw, name, path))
+    }
+
+    /// The link target, from a GNU long link, a PAX linkpath or the header.
+    fn link_of(
+        &self,
+        h: &tar::Header,
+        ext: &Pending,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>, ImageError> {
+        let err = |reason: String| ImageError::Entry {
+            layer: self.layer.into(),
+            entry: name.into(),
+            reason,
         };
-        let gid = match pax_number(pax, "gid").map_err(&err)? {
-            Some(v) => id32(Ok(v), "PAX gid").map_err(&err)?,
-            None => id32(h.gid(), "gid").map_err(&err)?,
-        };
-        let mtime = h.mtime().unwrap_or(0);
-        let link_raw: Option<Vec<u8>> = match (
+        let link_raw = match (
             &ext.long_link,
-            pax_value(pax, "linkpath").map_err(&err)?,
+            pax_value(ext.pax.as_deref(), "linkpath").map_err(err)?,
         ) {
             (Some(_), Some(_)) => {
-                return Err(err(
-                    "entry has both a GNU long link and a PAX linkpath; runtimes disagree on which wins"
-                        .into(),
-                ));
+                return Err(ImageError::Entry {
+                    layer: self.layer.into(),
+                    entry: name.into(),
+                    reason: "entry has both a GNU long link and a PAX linkpath; runtimes disagree on which wins".into(),
+                });
             }
             (Some(l), None) => Some(l.clone()),
             (None, Some(p)) => Some(p.to_vec()),
             (None, None) => h.link_name_bytes().map(|c| c.into_owned()),
         };
         if let Some(l) = &link_raw
-            && l.len() as u64 > limits.max_path_bytes
+            && l.len() as u64 > self.limits.max_path_bytes
         {
-            return Err(limit(
+            return Err(self.limit(
                 format!(
                     "entry {name:?} has a link target of {} bytes, more than {}",
                     l.len(),
-                    limits.max_path_bytes
+                    self.limits.max_path_bytes
                 ),
                 "--max-path-bytes",
             ));
         }
-        let (dir, base) = path.rsplit_once('/').expect("starts with /");
-        let dir = if dir.is_empty() { "/" } else { dir };
-        let mut xattrs = Vec::new();
-        if let Some(pax) = pax {
-            for x in tar::PaxExtensions::new(pax) {
-                let x = x.map_err(|_| err("malformed PAX extended header".into()))?;
-                if let Ok(k) = x.key()
-                    && let Some(k) = k.strip_prefix("SCHILY.xattr.")
-                {
-                    xattrs.push((k.to_owned(), x.value_bytes().to_vec()));
-                }
-            }
-        }
-        xattrs.sort();
-        held += ENTRY_OVERHEAD
-            + 2 * raw.len() as u64
-            + link_raw.as_ref().map_or(0, |l| l.len() as u64)
-            + xattrs
-                .iter()
-                .map(|(k, v)| (k.len() + v.len()) as u64)
-                .sum::<u64>();
-        if held > limits.max_index_bytes {
-            return Err(limit(
-                format!(
-                    "its index (names, link targets, xattrs of {count} entries) reached entry {name:?} and needs more than {} bytes",
-                    limits.max_index_bytes
-                ),
-                "--max-index-bytes",
-            ));
-        }
+        Ok(link_raw)
+    }
+
+    /// What the entry is, and the path it acts on (a whiteout's victim, an
+    /// opaque marker's directory).
+    fn kind_of<R: Read>(
+        &mut self,
+        e: &mut tar::Entry<'_, R>,
+        h: &tar::Header,
+        path: String,
+        size: u64,
+        link_raw: Option<Vec<u8>>,
+        name: &str,
+    ) -> Result<(String, EntryKind), ImageError> {
+        let err = |reason: String| ImageError::Entry {
+            layer: self.layer.into(),
+            entry: name.into(),
+            reason,
+        };
         let link = |what: &str| -> Result<String, ImageError> {
             let t = link_raw
                 .clone()
                 .ok_or_else(|| err(format!("{what} without a target")))?;
             String::from_utf8(t).map_err(|_| err(format!("{what} target is not UTF-8")))
         };
-        let (path, kind) = if base == ".wh..wh..opq" {
-            (dir.to_owned(), EntryKind::Opaque)
-        } else if let Some(victim) = base.strip_prefix(".wh.") {
+        let (dir, base) = path.rsplit_once('/').expect("starts with /");
+        let dir = if dir.is_empty() { "/" } else { dir };
+        if base == ".wh..wh..opq" {
+            return Ok((dir.to_owned(), EntryKind::Opaque));
+        }
+        if let Some(victim) = base.strip_prefix(".wh.") {
             if victim.is_empty() || victim == "." || victim == ".." {
                 return Err(err("whiteout names nothing".into()));
             }
-            (
-                if dir == "/" {
-                    format!("/{victim}")
-                } else {
-                    format!("{dir}/{victim}")
-                },
-                EntryKind::Whiteout,
-            )
-        } else {
-            let kind = match et {
-                tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    let content = if capture(&RootPath::lexical(&path).expect("normalised")) {
-                        if size > limits.max_captured_file {
-                            return Err(limit(
-                                format!(
-                                    "entry {name:?} is {size} bytes, more than {} to index",
-                                    limits.max_captured_file
-                                ),
-                                "--max-file-bytes",
-                            ));
-                        }
-                        if captured + size > limits.max_captured_bytes {
-                            return Err(limit(
-                                format!(
-                                    "capturing entry {name:?} ({size} bytes) would hold more than {} bytes of file contents",
-                                    limits.max_captured_bytes
-                                ),
-                                "--max-captured-bytes",
-                            ));
-                        }
-                        // Bounded by the size already checked, never by what the stream holds.
-                        let mut buf = Vec::with_capacity(size as usize);
-                        (&mut e).take(size).read_to_end(&mut buf).map_err(|x| {
-                            ImageError::Layer {
-                                layer: layer.into(),
-                                reason: io_reason(&x),
-                            }
-                        })?;
-                        if (buf.len() as u64) != size {
-                            return Err(ImageError::Layer {
-                                layer: layer.into(),
-                                reason: "the blob is truncated".into(),
-                            });
-                        }
-                        let d = Sha256Hex::of(&buf);
-                        if !out.contents.contains_key(&d) {
-                            captured += size;
-                            out.contents.insert(d.clone(), buf);
-                        }
-                        Some(d)
-                    } else {
-                        None
-                    };
-                    EntryKind::File { content }
-                }
-                tar::EntryType::Directory => EntryKind::Dir,
-                tar::EntryType::Symlink => {
-                    let t = link("symlink")?;
-                    if t.is_empty() || t.contains('\0') {
-                        return Err(err("invalid symlink target".into()));
-                    }
-                    EntryKind::Symlink { target: t }
-                }
-                tar::EntryType::Link => {
-                    let t = link("hardlink")?;
-                    let target = hardlink_target(&t).map_err(&err)?;
-                    EntryKind::Hardlink { target }
-                }
-                tar::EntryType::Char | tar::EntryType::Block => {
-                    let major = h.device_major().ok().flatten().unwrap_or(0);
-                    let minor = h.device_minor().ok().flatten().unwrap_or(0);
-                    if et == tar::EntryType::Char {
-                        EntryKind::CharDevice(major, minor)
-                    } else {
-                        EntryKind::BlockDevice(major, minor)
-                    }
-                }
-                tar::EntryType::Fifo => EntryKind::Fifo,
-                other => return Err(err(format!("unsupported tar entry type {other:?}"))),
+            let p = if dir == "/" {
+                format!("/{victim}")
+            } else {
+                format!("{dir}/{victim}")
             };
-            (path, kind)
-        };
-        if path == "/" && kind != EntryKind::Dir && kind != EntryKind::Opaque {
-            return Err(err("entry replaces the root directory".into()));
+            return Ok((p, EntryKind::Whiteout));
         }
-        last.clone_from(&name);
-        out.entries.push(Entry {
-            path: RootPath::lexical(&path).expect("normalised"),
-            name,
-            kind,
-            mode,
-            uid,
-            gid,
-            size,
-            mtime,
-            xattrs,
-        });
+        let et = h.entry_type();
+        let kind = match et {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let wanted = (self.capture)(&RootPath::lexical(&path).expect("normalised"));
+                let content = if wanted {
+                    Some(self.capture_file(e, size, name)?)
+                } else {
+                    None
+                };
+                EntryKind::File { content }
+            }
+            tar::EntryType::Directory => EntryKind::Dir,
+            tar::EntryType::Symlink => {
+                let t = link("symlink")?;
+                if t.is_empty() || t.contains('\0') {
+                    return Err(err("invalid symlink target".into()));
+                }
+                EntryKind::Symlink { target: t }
+            }
+            tar::EntryType::Link => {
+                let t = link("hardlink")?;
+                let target = hardlink_target(&t).map_err(&err)?;
+                EntryKind::Hardlink { target }
+            }
+            tar::EntryType::Char | tar::EntryType::Block => {
+                let major = h.device_major().ok().flatten().unwrap_or(0);
+                let minor = h.device_minor().ok().flatten().unwrap_or(0);
+                if et == tar::EntryType::Char {
+                    EntryKind::CharDevice(major, minor)
+                } else {
+                    EntryKind::BlockDevice(major, minor)
+                }
+            }
+            tar::EntryType::Fifo => EntryKind::Fifo,
+            other => return Err(err(format!("unsupported tar entry type {other:?}"))),
+        };
+        Ok((path, kind))
     }
-    if !pending.is_empty() {
-        return Err(ImageError::Layer {
-            layer: layer.into(),
-            reason: format!(
-                "the tar ends with extension headers after entry {last:?} but no entry they describe"
-            ),
-        });
+
+    /// Keep a file's contents, within the per-file and per-layer budgets.
+    fn capture_file<R: Read>(
+        &mut self,
+        e: &mut tar::Entry<'_, R>,
+        size: u64,
+        name: &str,
+    ) -> Result<Sha256Hex, ImageError> {
+        if size > self.limits.max_captured_file {
+            return Err(self.limit(
+                format!(
+                    "entry {name:?} is {size} bytes, more than {} to index",
+                    self.limits.max_captured_file
+                ),
+                "--max-file-bytes",
+            ));
+        }
+        if self.captured + size > self.limits.max_captured_bytes {
+            return Err(self.limit(
+                format!(
+                    "capturing entry {name:?} ({size} bytes) would hold more than {} bytes of file contents",
+                    self.limits.max_captured_bytes
+                ),
+                "--max-captured-bytes",
+            ));
+        }
+        // Bounded by the size already checked, never by what the stream holds.
+        let mut buf = Vec::with_capacity(size as usize);
+        e.take(size)
+            .read_to_end(&mut buf)
+            .map_err(|x| self.layer_err(io_reason(&x)))?;
+        if (buf.len() as u64) != size {
+            return Err(self.layer_err("the blob is truncated"));
+        }
+        let d = Sha256Hex::of(&buf);
+        if !self.out.contents.contains_key(&d) {
+            self.captured += size;
+            self.out.contents.insert(d.clone(), buf);
+        }
+        Ok(d)
     }
-    check_duplicates(&out.entries, layer)?;
-    Ok(out)
+}
+
+/// Size, mode, owner and time, with PAX overrides, checked.
+fn fields(h: &tar::Header, pax: Option<&[u8]>) -> Result<Fields, String> {
+    let size = h
+        .entry_size()
+        .map_err(|_| "size field is not an octal number".to_owned())?;
+    if let Some(pax_size) = pax_number(pax, "size")?
+        && pax_size != size
+    {
+        return Err(format!(
+            "PAX size {pax_size} differs from the header's {size}; rootwasm cannot index such entries (files over 8 GiB)"
+        ));
+    }
+    let mode = h
+        .mode()
+        .map_err(|_| "mode field is not an octal number".to_owned())?
+        & 0o7777;
+    let uid = match pax_number(pax, "uid")? {
+        Some(v) => id32(Ok(v), "PAX uid")?,
+        None => id32(h.uid(), "uid")?,
+    };
+    let gid = match pax_number(pax, "gid")? {
+        Some(v) => id32(Ok(v), "PAX gid")?,
+        None => id32(h.gid(), "gid")?,
+    };
+    Ok(Fields {
+        size,
+        mode,
+        uid,
+        gid,
+        mtime: h.mtime().unwrap_or(0),
+    })
+}
+
+/// The `SCHILY.xattr.*` records of a PAX header, sorted.
+fn xattrs_of(pax: Option<&[u8]>) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut xattrs = Vec::new();
+    if let Some(pax) = pax {
+        for x in tar::PaxExtensions::new(pax) {
+            let x = x.map_err(|_| "malformed PAX extended header".to_owned())?;
+            if let Ok(k) = x.key()
+                && let Some(k) = k.strip_prefix("SCHILY.xattr.")
+            {
+                xattrs.push((k.to_owned(), x.value_bytes().to_vec()));
+            }
+        }
+    }
+    xattrs.sort();
+    Ok(xattrs)
 }
 
 /// The same path twice in one layer: refused, since extractors disagree on

@@ -6,7 +6,7 @@
 //! symlink, a whiteout through a symlink, a hardlink to something missing.
 
 use super::error::ImageError;
-use super::layer::{ENTRY_OVERHEAD, EntryKind, LayerIndex, LayerLimits};
+use super::layer::{ENTRY_OVERHEAD, Entry, EntryKind, LayerIndex, LayerLimits};
 use crate::journal::Sha256Hex;
 use crate::rootfs::{Kind, Meta, RootPath, RootView};
 use std::collections::BTreeMap;
@@ -100,65 +100,15 @@ impl Merged {
         layer_digest: &str,
         index: LayerIndex,
     ) -> Result<(), ImageError> {
-        for (d, bytes) in index.contents {
-            if self.contents.contains_key(&d) {
-                continue;
-            }
-            self.captured += bytes.len() as u64;
-            if self.captured > self.limits.max_captured_bytes {
-                return Err(ImageError::Limit {
-                    layer: layer_digest.into(),
-                    reason: format!(
-                        "the image's captured file contents, up to this layer, exceed {} bytes",
-                        self.limits.max_captured_bytes
-                    ),
-                    flag: "--max-captured-bytes",
-                });
-            }
-            self.contents.insert(d, Arc::new(bytes));
-        }
+        self.add_contents(layer_digest, index.contents)?;
         for e in index.entries {
             let err = |reason: String| ImageError::Entry {
                 layer: layer_digest.into(),
                 entry: e.name.clone(),
                 reason,
             };
-            // Every directory on the way must be a real directory in the merged tree so far.
-            let parent = if e.kind == EntryKind::Opaque {
-                e.path.clone()
-            } else {
-                e.path.parent()
-            };
-            let mut chain = Vec::new();
-            let mut p = parent.clone();
-            while !p.is_root() {
-                chain.push(p.clone());
-                p = p.parent();
-            }
-            for a in chain.into_iter().rev() {
-                match self.nodes.get(&a) {
-                    Some(n) if n.meta.kind == Kind::Symlink => {
-                        let what = match e.kind {
-                            EntryKind::Whiteout | EntryKind::Opaque => "whiteout",
-                            _ => "entry",
-                        };
-                        return Err(err(format!(
-                            "{what} goes through the symlink {a} (-> {}); extracting it would write outside that directory",
-                            n.link.as_deref().unwrap_or("?")
-                        )));
-                    }
-                    Some(n) if n.meta.kind != Kind::Dir => {
-                        return Err(err(format!("{a} is not a directory")));
-                    }
-                    Some(_) => {}
-                    None => {
-                        let n = dir_node(i);
-                        self.held += node_cost(&a, &n);
-                        self.nodes.insert(a, n);
-                    }
-                }
-            }
-            match e.kind {
+            self.parents(i, &e).map_err(err)?;
+            match &e.kind {
                 EntryKind::Whiteout => {
                     self.remove_below(&e.path, |_| true);
                     if let Some(old) = self.nodes.remove(&e.path) {
@@ -169,56 +119,8 @@ impl Merged {
                     // Hide what lower layers put in the directory; the directory itself stays.
                     self.remove_below(&e.path, |n| n.layer < i);
                 }
-                kind => {
-                    let mut node = MergedNode {
-                        meta: Meta {
-                            kind: Kind::File,
-                            size: 0,
-                            mode: e.mode,
-                            uid: e.uid,
-                            gid: e.gid,
-                        },
-                        mtime: e.mtime,
-                        layer: i,
-                        link: None,
-                        content: None,
-                        xattrs: e.xattrs.clone(),
-                        device: None,
-                    };
-                    match kind {
-                        EntryKind::File { content } => {
-                            node.meta.size = e.size;
-                            node.content = content;
-                        }
-                        EntryKind::Dir => node.meta.kind = Kind::Dir,
-                        EntryKind::Symlink { target } => {
-                            node.meta.kind = Kind::Symlink;
-                            node.meta.mode = 0o777;
-                            node.link = Some(target);
-                        }
-                        EntryKind::Hardlink { target } => {
-                            let t = self.nodes.get(&target).ok_or_else(|| {
-                                err(format!("hardlink to {target}, which does not exist"))
-                            })?;
-                            if t.meta.kind != Kind::File {
-                                return Err(err(format!(
-                                    "hardlink to {target}, which is not a regular file"
-                                )));
-                            }
-                            node = t.clone();
-                            node.layer = i;
-                        }
-                        EntryKind::CharDevice(a, b) => {
-                            node.meta.kind = Kind::CharDevice;
-                            node.device = Some((a, b));
-                        }
-                        EntryKind::BlockDevice(a, b) => {
-                            node.meta.kind = Kind::BlockDevice;
-                            node.device = Some((a, b));
-                        }
-                        EntryKind::Fifo => node.meta.kind = Kind::Fifo,
-                        EntryKind::Whiteout | EntryKind::Opaque => unreachable!(),
-                    }
+                _ => {
+                    let node = self.node(i, &e).map_err(err)?;
                     if node.meta.kind != Kind::Dir {
                         self.remove_below(&e.path, |_| true);
                     }
@@ -243,6 +145,127 @@ impl Merged {
             }
         }
         Ok(())
+    }
+
+    /// Keep a layer's captured contents, within the image's budget.
+    fn add_contents(
+        &mut self,
+        layer_digest: &str,
+        contents: BTreeMap<Sha256Hex, Vec<u8>>,
+    ) -> Result<(), ImageError> {
+        for (d, bytes) in contents {
+            if self.contents.contains_key(&d) {
+                continue;
+            }
+            self.captured += bytes.len() as u64;
+            if self.captured > self.limits.max_captured_bytes {
+                return Err(ImageError::Limit {
+                    layer: layer_digest.into(),
+                    reason: format!(
+                        "the image's captured file contents, up to this layer, exceed {} bytes",
+                        self.limits.max_captured_bytes
+                    ),
+                    flag: "--max-captured-bytes",
+                });
+            }
+            self.contents.insert(d, Arc::new(bytes));
+        }
+        Ok(())
+    }
+
+    /// Every directory on the way to `e` must be a real directory in the
+    /// merged tree so far; missing ones are implied (made by layer `i`).
+    fn parents(&mut self, i: usize, e: &Entry) -> Result<(), String> {
+        let parent = if e.kind == EntryKind::Opaque {
+            e.path.clone()
+        } else {
+            e.path.parent()
+        };
+        let mut chain = Vec::new();
+        let mut p = parent;
+        while !p.is_root() {
+            chain.push(p.clone());
+            p = p.parent();
+        }
+        for a in chain.into_iter().rev() {
+            match self.nodes.get(&a) {
+                Some(n) if n.meta.kind == Kind::Symlink => {
+                    let what = match e.kind {
+                        EntryKind::Whiteout | EntryKind::Opaque => "whiteout",
+                        _ => "entry",
+                    };
+                    return Err(format!(
+                        "{what} goes through the symlink {a} (-> {}); extracting it would write outside that directory",
+                        n.link.as_deref().unwrap_or("?")
+                    ));
+                }
+                Some(n) if n.meta.kind != Kind::Dir => {
+                    return Err(format!("{a} is not a directory"));
+                }
+                Some(_) => {}
+                None => {
+                    let n = dir_node(i);
+                    self.held += node_cost(&a, &n);
+                    self.nodes.insert(a, n);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The node an entry (not a whiteout) of layer `i` makes.
+    fn node(&self, i: usize, e: &Entry) -> Result<MergedNode, String> {
+        let mut node = MergedNode {
+            meta: Meta {
+                kind: Kind::File,
+                size: 0,
+                mode: e.mode,
+                uid: e.uid,
+                gid: e.gid,
+            },
+            mtime: e.mtime,
+            layer: i,
+            link: None,
+            content: None,
+            xattrs: e.xattrs.clone(),
+            device: None,
+        };
+        match &e.kind {
+            EntryKind::File { content } => {
+                node.meta.size = e.size;
+                node.content = content.clone();
+            }
+            EntryKind::Dir => node.meta.kind = Kind::Dir,
+            EntryKind::Symlink { target } => {
+                node.meta.kind = Kind::Symlink;
+                node.meta.mode = 0o777;
+                node.link = Some(target.clone());
+            }
+            EntryKind::Hardlink { target } => {
+                let t = self
+                    .nodes
+                    .get(target)
+                    .ok_or_else(|| format!("hardlink to {target}, which does not exist"))?;
+                if t.meta.kind != Kind::File {
+                    return Err(format!("hardlink to {target}, which is not a regular file"));
+                }
+                node = t.clone();
+                node.layer = i;
+            }
+            EntryKind::CharDevice(a, b) => {
+                node.meta.kind = Kind::CharDevice;
+                node.device = Some((*a, *b));
+            }
+            EntryKind::BlockDevice(a, b) => {
+                node.meta.kind = Kind::BlockDevice;
+                node.device = Some((*a, *b));
+            }
+            EntryKind::Fifo => node.meta.kind = Kind::Fifo,
+            EntryKind::Whiteout | EntryKind::Opaque => {
+                unreachable!("whiteouts make no node")
+            }
+        }
+        Ok(node)
     }
 
     /// Remove every node strictly below `path` that `pred` selects.

@@ -513,6 +513,63 @@ struct LegacyEntry {
     layers: Vec<String>,
 }
 
+/// Docker 25+'s archive: an OCI layout inside the tar.
+fn archive_layout(
+    store: ArchiveStore,
+    path: &Path,
+    tag: Option<&str>,
+) -> Result<Source, ImageError> {
+    let idx_what = format!("{}: index.json", path.display());
+    let index: Index = serde_json::from_slice(&store.read_entry("index.json")?)
+        .map_err(|e| ImageError::malformed(&idx_what, e))?;
+    let wanted = tag.map(|t| t.rsplit_once(':').map_or(t, |(_, tag)| tag).to_owned());
+    let desc = match pick(&index, None, &idx_what) {
+        Ok(d) => d,
+        Err(_) => pick(&index, wanted.as_deref(), &idx_what)?,
+    };
+    let repo_tags = legacy_tags(&store);
+    Ok(Source {
+        top: top_of(desc, &idx_what)?,
+        store: Box::new(store),
+        repo_tags,
+    })
+}
+
+/// A legacy archive's layer tar as a descriptor: hashed as stored, its
+/// compression sniffed from the magic bytes.
+fn legacy_layer(mut sec: Section<'_>, path: &Path) -> Result<Descriptor, ImageError> {
+    let mut h = Sha256::new();
+    let mut head = [0u8; 4];
+    let mut first = true;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = sec.read(&mut buf).map_err(ImageError::io(path))?;
+        if n == 0 {
+            break;
+        }
+        if first {
+            head[..n.min(4)].copy_from_slice(&buf[..n.min(4)]);
+            first = false;
+        }
+        h.update(&buf[..n]);
+        size += n as u64;
+    }
+    let media_type = match head {
+        [0x1f, 0x8b, _, _] => MEDIA_DOCKER_LAYER_GZIP,
+        [0x28, 0xb5, 0x2f, 0xfd] => "application/vnd.docker.image.rootfs.diff.tar.zstd",
+        _ => MEDIA_DOCKER_LAYER_TAR,
+    };
+    Ok(Descriptor {
+        media_type: media_type.into(),
+        digest: Digest::from_hasher(h),
+        size,
+        platform: None,
+        annotations: None,
+        extra: Default::default(),
+    })
+}
+
 fn open_archive(path: &Path, tag: Option<&str>) -> Result<Source, ImageError> {
     let file = open_regular(None, path, path)?;
     let entries = index_archive(&file, path)?;
@@ -526,20 +583,7 @@ fn open_archive(path: &Path, tag: Option<&str>) -> Result<Source, ImageError> {
 
     // Docker 25+ writes an OCI layout inside the archive; prefer it.
     if store.entries.contains_key("index.json") && store.entries.contains_key("oci-layout") {
-        let idx_what = format!("{}: index.json", path.display());
-        let index: Index = serde_json::from_slice(&store.read_entry("index.json")?)
-            .map_err(|e| ImageError::malformed(&idx_what, e))?;
-        let wanted = tag.map(|t| t.rsplit_once(':').map_or(t, |(_, tag)| tag).to_owned());
-        let desc = match pick(&index, None, &idx_what) {
-            Ok(d) => d,
-            Err(_) => pick(&index, wanted.as_deref(), &idx_what)?,
-        };
-        let repo_tags = legacy_tags(&store);
-        return Ok(Source {
-            top: top_of(desc, &idx_what)?,
-            store: Box::new(store),
-            repo_tags,
-        });
+        return archive_layout(store, path, tag);
     }
 
     // The legacy form: manifest.json names the config and the layer tars.
@@ -571,40 +615,10 @@ fn open_archive(path: &Path, tag: Option<&str>) -> Result<Source, ImageError> {
     let mut layers = Vec::new();
     for l in &entry.layers {
         let name = normalize(l);
-        let mut sec = store.section(&name).ok_or_else(|| {
+        let sec = store.section(&name).ok_or_else(|| {
             ImageError::malformed(&what, format!("layer {l} is not in the archive"))
         })?;
-        // Hash the layer blob as stored; its compression is sniffed from the magic bytes.
-        let mut h = Sha256::new();
-        let mut head = [0u8; 4];
-        let mut first = true;
-        let mut buf = vec![0u8; 1 << 16];
-        let mut size = 0u64;
-        loop {
-            let n = sec.read(&mut buf).map_err(ImageError::io(path))?;
-            if n == 0 {
-                break;
-            }
-            if first {
-                head[..n.min(4)].copy_from_slice(&buf[..n.min(4)]);
-                first = false;
-            }
-            h.update(&buf[..n]);
-            size += n as u64;
-        }
-        let media_type = match head {
-            [0x1f, 0x8b, _, _] => MEDIA_DOCKER_LAYER_GZIP,
-            [0x28, 0xb5, 0x2f, 0xfd] => "application/vnd.docker.image.rootfs.diff.tar.zstd",
-            _ => MEDIA_DOCKER_LAYER_TAR,
-        };
-        let d = Descriptor {
-            media_type: media_type.into(),
-            digest: Digest::from_hasher(h),
-            size,
-            platform: None,
-            annotations: None,
-            extra: Default::default(),
-        };
+        let d = legacy_layer(sec, path)?;
         store.by_digest.insert(d.digest.clone(), name);
         layers.push(d);
     }

@@ -50,6 +50,54 @@ const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:io/",
 ];
 
+/// The WASI context of one call: captured stdio, clocks frozen at
+/// `clock_secs`, randomness seeded from the recipe, the time and the phase,
+/// and no network.
+fn wasi_ctx(
+    recipe: &str,
+    call: Call,
+    clock_secs: u64,
+    stdout: &MemoryOutputPipe,
+    stderr: &MemoryOutputPipe,
+) -> wasmtime_wasi::WasiCtx {
+    let seed = {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(format!("{recipe}\0{clock_secs}\0{}", call.name()));
+        u64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
+    };
+    let rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    let insecure = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed ^ 1);
+    WasiCtxBuilder::new()
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .wall_clock(FixedClock(Duration::from_secs(clock_secs)))
+        .monotonic_clock(FixedClock(Duration::ZERO))
+        .secure_random(rng)
+        .insecure_random(insecure)
+        .insecure_random_seed(u128::from(seed))
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
+}
+
+/// Memory limits of one call: all the component's memories together.
+fn memory_cap(limits: &Limits) -> MemoryCap {
+    let max_memory = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
+    MemoryCap {
+        limits: StoreLimitsBuilder::new()
+            .memory_size(max_memory)
+            .instances(MAX_INSTANCES)
+            .memories(MAX_MEMORIES)
+            .tables(MAX_TABLES)
+            .trap_on_grow_failure(true)
+            .build(),
+        max: max_memory,
+        total: 0,
+        hit: false,
+    }
+}
+
 /// Settings of a [`Sandbox`].
 #[derive(Clone, Debug)]
 pub struct SandboxOptions {
@@ -392,43 +440,13 @@ impl Sandbox {
         }
         let stdout = MemoryOutputPipe::new(OUTPUT_CAPTURE_BYTES);
         let stderr = MemoryOutputPipe::new(OUTPUT_CAPTURE_BYTES);
-        let seed = {
-            use sha2::Digest;
-            let d = sha2::Sha256::digest(format!("{recipe}\0{clock_secs}\0{}", call.name()));
-            u64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
-        };
-        let rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
-        let insecure = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed ^ 1);
-        let wasi = WasiCtxBuilder::new()
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .wall_clock(FixedClock(Duration::from_secs(clock_secs)))
-            .monotonic_clock(FixedClock(Duration::ZERO))
-            .secure_random(rng)
-            .insecure_random(insecure)
-            .insecure_random_seed(u128::from(seed))
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        let max_memory = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
+        let wasi = wasi_ctx(&recipe, call, clock_secs, &stdout, &stderr);
         let state = StoreState {
             session,
             inputs,
             wasi,
             table: ResourceTable::new(),
-            memory: MemoryCap {
-                limits: StoreLimitsBuilder::new()
-                    .memory_size(max_memory)
-                    .instances(MAX_INSTANCES)
-                    .memories(MAX_MEMORIES)
-                    .tables(MAX_TABLES)
-                    .trap_on_grow_failure(true)
-                    .build(),
-                max: max_memory,
-                total: 0,
-                hit: false,
-            },
+            memory: memory_cap(limits),
             logs: Vec::new(),
             log_bytes: 0,
             max_log_bytes: OUTPUT_CAPTURE_BYTES,
