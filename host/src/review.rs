@@ -157,26 +157,8 @@ impl Patched {
     /// the journal touched, so its before-states are checked against it.
     pub fn replay(&self, read: &ReadOptions<'_>) -> Result<Replay, ReviewError> {
         let (journal, blobs) = self.journal()?;
+        let (n, base) = self.journal_base(&journal, read)?;
         let m = &self.docs.manifest;
-        let n = mutate::patch_layer(m, &self.docs.config)
-            .ok_or_else(|| ev("the image has no rootwasm patch layer"))?;
-        let paths: Vec<String> = journal
-            .entries
-            .iter()
-            .map(|e| rootwasm_glob::escape(&e.path))
-            .collect();
-        let capture = Capture::new(paths.iter().map(String::as_str))
-            .map_err(|e| ev(format!("journal path: {e}")))?;
-        let mut base = Merged::with_limits(read.limits);
-        read_layers(
-            self.store(),
-            &m.layers[..n],
-            &self.docs.diff_ids[..n],
-            0,
-            &capture,
-            &mut base,
-            read,
-        )?;
         let epoch = self.docs.config["created"]
             .as_str()
             .and_then(crate::rfc3339::parse)
@@ -191,6 +173,38 @@ impl Patched {
             rebuilt: Digest::of(&layer.blob),
             rebuilt_diff_id: layer.diff_id,
         })
+    }
+
+    /// The layers below the patch layer, merged, with the contents of the
+    /// files `journal` touched (for their before-states and diffs); and the
+    /// patch layer's index.
+    pub fn journal_base(
+        &self,
+        journal: &Journal,
+        read: &ReadOptions<'_>,
+    ) -> Result<(usize, Merged), ReviewError> {
+        let m = &self.docs.manifest;
+        let n = mutate::patch_layer(m, &self.docs.config)
+            .ok_or_else(|| ev("the image has no rootwasm patch layer"))?;
+        let paths: Vec<String> = journal
+            .entries
+            .iter()
+            .flat_map(|e| std::iter::once(&e.path).chain(&e.from))
+            .map(|p| rootwasm_glob::escape(p))
+            .collect();
+        let capture = Capture::new(paths.iter().map(String::as_str))
+            .map_err(|e| ev(format!("journal path: {e}")))?;
+        let mut base = Merged::with_limits(read.limits);
+        read_layers(
+            self.store(),
+            &m.layers[..n],
+            &self.docs.diff_ids[..n],
+            0,
+            &capture,
+            &mut base,
+            read,
+        )?;
+        Ok((n, base))
     }
 
     /// Check the signature, the subject, every layer and the journal.
@@ -315,13 +329,18 @@ impl Patched {
     /// history entry (the rest, `created` included, is what apply kept).
     pub fn into_base(self) -> Source {
         let mut manifest = self.docs.manifest.clone();
-        manifest.layers.pop();
+        let n = mutate::patch_layer(&manifest, &self.docs.config).unwrap_or(manifest.layers.len());
+        manifest.layers.truncate(n);
         manifest.annotations = None;
         let mut config = self.docs.config.clone();
-        if let Some(d) = config["rootfs"]["diff_ids"].as_array_mut() {
-            d.pop();
+        if let Some(d) = config
+            .get_mut("rootfs")
+            .and_then(|r| r.get_mut("diff_ids"))
+            .and_then(|d| d.as_array_mut())
+        {
+            d.truncate(n);
         }
-        if let Some(h) = config["history"].as_array_mut() {
+        if let Some(h) = config.get_mut("history").and_then(|h| h.as_array_mut()) {
             h.pop();
         }
         let config_bytes = to_canonical_json(&config);

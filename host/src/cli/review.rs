@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use rootwasm::image::attach::*;
 use rootwasm::image::layer::LayerLimits;
-use rootwasm::image::view::{Capture, ReadOptions, read_layers};
+use rootwasm::image::view::ReadOptions;
 use rootwasm::record::records;
 use rootwasm::review::{Patched, open};
 use rootwasm::rootfs::{RootPath, RootView};
@@ -226,56 +226,7 @@ pub fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
         })
         .or_else(|| p.docs.config["created"].as_str().map(str::to_owned))
         .unwrap_or_default();
-    let deps = st
-        .as_ref()
-        .and_then(|s| {
-            s["predicate"]["buildDefinition"]["resolvedDependencies"]
-                .as_array()
-                .cloned()
-        })
-        .unwrap_or_default();
-    let runs = st
-        .as_ref()
-        .and_then(|s| {
-            s["predicate"]["runDetails"]["byproducts"]
-                .as_array()
-                .cloned()
-        })
-        .unwrap_or_default();
-    let mut rows = Vec::new();
-    for r in &recs {
-        let component = deps
-            .iter()
-            .find(|d| {
-                d["name"].as_str().is_some_and(|n| {
-                    n.starts_with(&format!("recipes/{}/", r.recipe)) && n.ends_with(".wasm")
-                })
-            })
-            .and_then(|d| d["digest"]["sha256"].as_str())
-            .unwrap_or("-")
-            .to_owned();
-        let result = runs
-            .iter()
-            .find(|b| {
-                b["annotations"]["recipe"] == r.recipe.as_str()
-                    && b["annotations"]["platform"] == p.platform.as_str()
-            })
-            .and_then(|b| b["annotations"]["result"].as_str())
-            .unwrap_or("-")
-            .to_owned();
-        rows.push(serde_json::json!({
-            "recipe": r.recipe,
-            "component_sha256": component,
-            "type": r.patch_type,
-            "package": r.package,
-            "version_before": r.version_before,
-            "version_after": r.version_after,
-            "fixes": r.fixes,
-            "when": when,
-            "result": result,
-            "origin": r.origin,
-        }));
-    }
+    let rows = history_rows(&p, &recs, st.as_ref(), &when);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(unverified_footer(code));
@@ -286,31 +237,7 @@ pub fn history(a: HistoryArgs) -> anyhow::Result<ExitCode> {
         safe(&p.platform.to_string()),
         safe(&when)
     );
-    for (r, row) in recs.iter().zip(&rows) {
-        let versions = if r.version_before == r.version_after {
-            format!("{} (kept)", safe(&r.version_before))
-        } else {
-            format!("{} -> {}", safe(&r.version_before), safe(&r.version_after))
-        };
-        println!(
-            "\n{}  [{}]",
-            safe(&r.recipe),
-            safe(row["type"].as_str().unwrap_or_default())
-        );
-        println!("  package   {} {versions}", safe(&r.package));
-        println!("  fixes     {}", safe(&r.fixes.join(", ")));
-        println!(
-            "  component sha256:{}",
-            safe(row["component_sha256"].as_str().unwrap_or("-"))
-        );
-        println!(
-            "  result    {} (check before and after apply)",
-            safe(row["result"].as_str().unwrap_or("-"))
-        );
-        if let Some(o) = &r.origin {
-            println!("  origin    {}", safe(&o.to_string()));
-        }
-    }
+    print_history(&recs, &rows);
     if recs.is_empty() {
         println!("no rootwasm patches recorded");
     }
@@ -324,83 +251,14 @@ pub fn diff(a: DiffArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let (journal, blobs) = p.journal()?;
     // The base: every layer below the patch layer, with the changed files' contents.
-    let m = &p.docs.manifest;
-    let n = m.layers.len().saturating_sub(1);
-    let paths: Vec<String> = journal
-        .entries
-        .iter()
-        .map(|e| rootwasm_glob::escape(&e.path))
-        .collect();
-    let capture = Capture::new(paths.iter().map(String::as_str))?;
-    let mut base = rootwasm::image::merge::Merged::default();
-    read_layers(
-        p.source.store.as_ref(),
-        &m.layers[..n],
-        &p.docs.diff_ids[..n],
-        0,
-        &capture,
-        &mut base,
-        &read_options(),
-    )?;
+    let (_, base) = p.journal_base(&journal, &read_options())?;
     // One section per path, its final state against the base.
     let mut last: std::collections::BTreeMap<&str, &rootwasm::journal::Entry> = Default::default();
     for e in &journal.entries {
         last.insert(&e.path, e);
     }
     for (path, e) in last {
-        let rp = RootPath::lexical(path)?;
-        let before = base.read(&rp).ok();
-        let before_meta = base.lstat(&rp).ok().flatten();
-        let shown = safe(path);
-        let recipe = safe(&e.recipe);
-        match &e.after {
-            None => writeln!(out, "removed {shown} [{recipe}]")?,
-            Some(st) => {
-                let after = st
-                    .sha256
-                    .as_ref()
-                    .and_then(|s| blobs.get(s))
-                    .map(|b| b.to_vec());
-                let text = |b: &Option<Vec<u8>>| {
-                    b.as_ref().and_then(|b| String::from_utf8(b.clone()).ok())
-                };
-                match (text(&before), text(&after)) {
-                    (Some(b), Some(a)) if b != a => {
-                        out.write_all(text_diff(&shown, &b, &a).as_bytes())?;
-                    }
-                    (None, Some(a)) if before.is_none() => {
-                        writeln!(
-                            out,
-                            "new file {shown} [{recipe}], mode {:o}, {} lines",
-                            st.mode,
-                            a.lines().count()
-                        )?;
-                    }
-                    _ => {
-                        let sha = |b: &Option<Vec<u8>>| {
-                            b.as_ref()
-                                .map(|b| rootwasm::journal::Sha256Hex::of(b).to_string())
-                                .unwrap_or_else(|| "-".into())
-                        };
-                        writeln!(
-                            out,
-                            "{shown} [{recipe}]: {:?}, size {} -> {}, sha256 {} -> {}, mode {} -> {:o}{}",
-                            st.kind,
-                            before.as_ref().map_or("-".into(), |b| b.len().to_string()),
-                            st.size.map_or("-".into(), |s| s.to_string()),
-                            sha(&before),
-                            st.sha256.as_ref().map_or("-".into(), |s| s.to_string()),
-                            before_meta.map_or("-".into(), |m| format!("{:o}", m.mode)),
-                            st.mode,
-                            st.target
-                                .as_ref()
-                                .map(|t| format!(", -> {}", safe(t)))
-                                .unwrap_or_default(),
-                        )?;
-                    }
-                }
-            }
-        }
+        write_change(&mut out, path, e, &base, &blobs)?;
     }
     out.flush()?;
     drop(out);
@@ -544,30 +402,7 @@ fn rerun(p: Patched, dir: &std::path::Path) -> anyhow::Result<rootwasm::review::
         .iter()
         .any(|e| e.recipe == rootwasm::apply::CARRIED)
     {
-        use rootwasm::image::sink::Blob;
-        let after = &applied.platforms[0].manifest_after;
-        let layer = match applied.output.blobs.get(after) {
-            Some((_, Blob::New(b))) => {
-                serde_json::from_slice::<rootwasm::image::model::Manifest>(b)
-                    .ok()
-                    .and_then(|m| m.layers.last().map(|l| l.digest.clone()))
-            }
-            _ => None,
-        };
-        let ok = layer.is_some() && layer == recorded_layer;
-        return Ok(rootwasm::review::Check {
-            name: "rerun".into(),
-            ok,
-            detail: if ok {
-                format!(
-                    "running {names} again on the base rebuilds the same patch layer (the image was patched more than once)"
-                )
-            } else {
-                format!(
-                    "running {names} again on the base gives patch layer {layer:?}, the image has {recorded_layer:?}"
-                )
-            },
-        });
+        return Ok(same_layer(&applied, recorded_layer, &names));
     }
     let same = again.to_json() == recorded.to_json();
     Ok(rootwasm::review::Check {
@@ -610,5 +445,187 @@ mod tests {
         let out = text_diff("/f", "a\n", "a\n\x1b[2J\u{202e}\tb\n");
         assert!(out.contains("+\\x1b[2J\\u{202e}\tb\n"), "{out}");
         assert!(!out.contains('\x1b'), "{out}");
+    }
+}
+
+/// One JSON row per patch record, with its component and result from the
+/// provenance.
+fn history_rows(
+    p: &Patched,
+    recs: &[rootwasm::record::PatchRecord],
+    st: Option<&serde_json::Value>,
+    when: &str,
+) -> Vec<serde_json::Value> {
+    let deps = st
+        .and_then(|s| {
+            s["predicate"]["buildDefinition"]["resolvedDependencies"]
+                .as_array()
+                .cloned()
+        })
+        .unwrap_or_default();
+    let runs = st
+        .and_then(|s| {
+            s["predicate"]["runDetails"]["byproducts"]
+                .as_array()
+                .cloned()
+        })
+        .unwrap_or_default();
+    let mut rows = Vec::new();
+    for r in recs {
+        let component = deps
+            .iter()
+            .find(|d| {
+                d["name"].as_str().is_some_and(|n| {
+                    n.starts_with(&format!("recipes/{}/", r.recipe)) && n.ends_with(".wasm")
+                })
+            })
+            .and_then(|d| d["digest"]["sha256"].as_str())
+            .unwrap_or("-")
+            .to_owned();
+        let result = runs
+            .iter()
+            .find(|b| {
+                b["annotations"]["recipe"] == r.recipe.as_str()
+                    && b["annotations"]["platform"] == p.platform.as_str()
+            })
+            .and_then(|b| b["annotations"]["result"].as_str())
+            .unwrap_or("-")
+            .to_owned();
+        rows.push(serde_json::json!({
+            "recipe": r.recipe,
+            "component_sha256": component,
+            "type": r.patch_type,
+            "package": r.package,
+            "version_before": r.version_before,
+            "version_after": r.version_after,
+            "fixes": r.fixes,
+            "when": when,
+            "result": result,
+            "origin": r.origin,
+        }));
+    }
+    rows
+}
+
+fn print_history(recs: &[rootwasm::record::PatchRecord], rows: &[serde_json::Value]) {
+    for (r, row) in recs.iter().zip(rows) {
+        let versions = if r.version_before == r.version_after {
+            format!("{} (kept)", safe(&r.version_before))
+        } else {
+            format!("{} -> {}", safe(&r.version_before), safe(&r.version_after))
+        };
+        println!(
+            "\n{}  [{}]",
+            safe(&r.recipe),
+            safe(row["type"].as_str().unwrap_or_default())
+        );
+        println!("  package   {} {versions}", safe(&r.package));
+        println!("  fixes     {}", safe(&r.fixes.join(", ")));
+        println!(
+            "  component sha256:{}",
+            safe(row["component_sha256"].as_str().unwrap_or("-"))
+        );
+        println!(
+            "  result    {} (check before and after apply)",
+            safe(row["result"].as_str().unwrap_or("-"))
+        );
+        if let Some(o) = &r.origin {
+            println!("  origin    {}", safe(&o.to_string()));
+        }
+    }
+}
+
+/// One path's final state against the base: a unified diff for text,
+/// size, hash and mode otherwise.
+fn write_change(
+    out: &mut impl std::io::Write,
+    path: &str,
+    e: &rootwasm::journal::Entry,
+    base: &rootwasm::image::merge::Merged,
+    blobs: &rootwasm::journal::Blobs,
+) -> anyhow::Result<()> {
+    let rp = RootPath::lexical(path)?;
+    let before = base.read(&rp).ok();
+    let before_meta = base.lstat(&rp).ok().flatten();
+    let shown = safe(path);
+    let recipe = safe(&e.recipe);
+    match &e.after {
+        None => writeln!(out, "removed {shown} [{recipe}]")?,
+        Some(st) => {
+            let after = st
+                .sha256
+                .as_ref()
+                .and_then(|s| blobs.get(s))
+                .map(|b| b.to_vec());
+            let text =
+                |b: &Option<Vec<u8>>| b.as_ref().and_then(|b| String::from_utf8(b.clone()).ok());
+            match (text(&before), text(&after)) {
+                (Some(b), Some(a)) if b != a => {
+                    out.write_all(text_diff(&shown, &b, &a).as_bytes())?;
+                }
+                (None, Some(a)) if before.is_none() => {
+                    writeln!(
+                        out,
+                        "new file {shown} [{recipe}], mode {:o}, {} lines",
+                        st.mode,
+                        a.lines().count()
+                    )?;
+                }
+                _ => {
+                    let sha = |b: &Option<Vec<u8>>| {
+                        b.as_ref()
+                            .map(|b| rootwasm::journal::Sha256Hex::of(b).to_string())
+                            .unwrap_or_else(|| "-".into())
+                    };
+                    writeln!(
+                        out,
+                        "{shown} [{recipe}]: {:?}, size {} -> {}, sha256 {} -> {}, mode {} -> {:o}{}",
+                        st.kind,
+                        before.as_ref().map_or("-".into(), |b| b.len().to_string()),
+                        st.size.map_or("-".into(), |s| s.to_string()),
+                        sha(&before),
+                        st.sha256.as_ref().map_or("-".into(), |s| s.to_string()),
+                        before_meta.map_or("-".into(), |m| format!("{:o}", m.mode)),
+                        st.mode,
+                        st.target
+                            .as_ref()
+                            .map(|t| format!(", -> {}", safe(t)))
+                            .unwrap_or_default(),
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A rerun of an image patched more than once: the rebuilt patch layer
+/// must be the recorded one.
+fn same_layer(
+    applied: &rootwasm::apply::Applied<'_>,
+    recorded_layer: Option<rootwasm::image::model::Digest>,
+    names: &str,
+) -> rootwasm::review::Check {
+    use rootwasm::image::sink::Blob;
+    let after = &applied.platforms[0].manifest_after;
+    let layer = match applied.output.blobs.get(after) {
+        Some((_, Blob::New(b))) => serde_json::from_slice::<rootwasm::image::model::Manifest>(b)
+            .ok()
+            .and_then(|m| m.layers.last().map(|l| l.digest.clone())),
+        _ => None,
+    };
+    let ok = layer.is_some() && layer == recorded_layer;
+    rootwasm::review::Check {
+        name: "rerun".into(),
+        ok,
+        detail: if ok {
+            format!(
+                "running {names} again on the base rebuilds the same patch layer (the image was patched more than once)"
+            )
+        } else {
+            format!(
+                "running {names} again on the base gives patch layer {layer:?}, the image has {recorded_layer:?}"
+            )
+        },
     }
 }

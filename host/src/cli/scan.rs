@@ -82,50 +82,55 @@ pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     for p in &platforms {
-        let os = p
-            .inventory
-            .os
-            .as_ref()
-            .map_or("unknown OS".to_owned(), |o| safe(&o.pretty_name));
-        println!(
-            "{} — {os} — {} packages",
-            safe(&p.platform.to_string()),
-            p.inventory.packages.len()
-        );
-        for r in &p.inventory.runtimes {
-            println!(
-                "  runtime {} {} ({})",
-                safe(&r.name.to_string()),
-                safe(&r.version.to_string()),
-                safe(&r.location.to_string())
-            );
-        }
-        for pkg in &p.inventory.packages {
-            println!(
-                "  {:<6} {:<32} {}",
-                safe(&pkg.ecosystem.to_string()),
-                safe(&pkg.name),
-                safe(&pkg.version)
-            );
-        }
-        if p.findings.is_empty() {
-            println!("  no recipe targets a package installed here");
-        } else {
-            println!(
-                "\n  {:<16} {:<14} {:<18} {:<28} STATUS",
-                "VULNERABILITY", "PACKAGE", "VERSION", "RECIPE"
-            );
-            for f in &p.findings {
-                println!(
-                    "  {:<16} {:<14} {:<18} {:<28} {}",
-                    safe(&f.vulnerability.to_string()),
-                    safe(&f.package.to_string()),
-                    safe(&f.version.to_string()),
-                    safe(&f.recipe.to_string()),
-                    safe(&f.status.to_string())
-                );
-            }
-        }
+        print_platform(p);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One platform's inventory and findings, every string from the image escaped.
+fn print_platform(p: &rootwasm::scan::PlatformScan) {
+    let os = p
+        .inventory
+        .os
+        .as_ref()
+        .map_or("unknown OS".to_owned(), |o| safe(&o.pretty_name));
+    println!(
+        "{} — {os} — {} packages",
+        safe(&p.platform.to_string()),
+        p.inventory.packages.len()
+    );
+    for r in &p.inventory.runtimes {
+        println!(
+            "  runtime {} {} ({})",
+            safe(&r.name.to_string()),
+            safe(&r.version.to_string()),
+            safe(&r.location.to_string())
+        );
+    }
+    for pkg in &p.inventory.packages {
+        println!(
+            "  {:<6} {:<32} {}",
+            safe(&pkg.ecosystem.to_string()),
+            safe(&pkg.name),
+            safe(&pkg.version)
+        );
+    }
+    if p.findings.is_empty() {
+        println!("  no recipe targets a package installed here");
+    } else {
+        println!(
+            "\n  {:<16} {:<14} {:<18} {:<28} STATUS",
+            "VULNERABILITY", "PACKAGE", "VERSION", "RECIPE"
+        );
+        for f in &p.findings {
+            println!(
+                "  {:<16} {:<14} {:<18} {:<28} {}",
+                safe(&f.vulnerability.to_string()),
+                safe(&f.package.to_string()),
+                safe(&f.version.to_string()),
+                safe(&f.recipe.to_string()),
+                safe(&f.status.to_string())
+            );
+        }
+    }
 }

@@ -38,6 +38,30 @@ pub struct CacheDirError {
     pub reason: String,
 }
 
+/// An ancestor of a cache directory is owned by us or root and, unless
+/// sticky, not writable by others.
+fn safe_ancestor(p: &Path, euid: u32) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let m =
+        std::fs::symlink_metadata(p).map_err(|e| format!("cannot inspect {}: {e}", p.display()))?;
+    if m.uid() != euid && m.uid() != 0 {
+        return Err(format!(
+            "{} is owned by uid {}, not by us or root",
+            p.display(),
+            m.uid()
+        ));
+    }
+    let sticky = m.mode() & 0o1000 != 0;
+    if m.file_type().is_dir() && m.mode() & 0o022 != 0 && !sticky {
+        return Err(format!(
+            "{} is writable by other users (mode {:o})",
+            p.display(),
+            m.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
 /// Create `dir` (mode 0700) if missing, then check that only we can change
 /// what is in it: it must be a real directory (not a symlink) owned by our
 /// effective uid with no group or other permissions, and every directory above
@@ -63,26 +87,7 @@ pub fn private_dir(dir: &Path) -> Result<(), CacheDirError> {
     // The ancestors first: a directory others can write could be swapped
     // for theirs between our check and our use.
     let euid = rustix::process::geteuid().as_raw();
-    let check_parent = |p: &Path| -> Result<(), CacheDirError> {
-        let m = std::fs::symlink_metadata(p)
-            .map_err(|e| refuse(format!("cannot inspect {}: {e}", p.display())))?;
-        if m.uid() != euid && m.uid() != 0 {
-            return Err(refuse(format!(
-                "{} is owned by uid {}, not by us or root",
-                p.display(),
-                m.uid()
-            )));
-        }
-        let sticky = m.mode() & 0o1000 != 0;
-        if m.file_type().is_dir() && m.mode() & 0o022 != 0 && !sticky {
-            return Err(refuse(format!(
-                "{} is writable by other users (mode {:o})",
-                p.display(),
-                m.mode() & 0o7777
-            )));
-        }
-        Ok(())
-    };
+    let check_parent = |p: &Path| safe_ancestor(p, euid).map_err(&refuse);
     let parent = abs.parent().unwrap_or(Path::new("/"));
     let mut chains = vec![parent.to_owned()];
     if let Ok(real) = parent.canonicalize() {

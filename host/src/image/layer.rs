@@ -217,53 +217,7 @@ pub fn read_layer(
         bytes: 0,
         limit: desc.size.saturating_add(1),
     };
-    let result = {
-        let decoded: Box<dyn Read + '_> = match compression {
-            Compression::None => Box::new(&mut outer),
-            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&mut outer)),
-            Compression::Zstd => {
-                Box::new(zstd::stream::read::Decoder::new(&mut outer).map_err(|e| {
-                    ImageError::Layer {
-                        layer: layer.clone(),
-                        reason: format!("zstd: {e}"),
-                    }
-                })?)
-            }
-        };
-        let mut inner = Hashing {
-            inner: decoded,
-            hash: Sha256::new(),
-            bytes: 0,
-            limit: limits.max_layer_bytes,
-        };
-        let index = index_tar(&mut inner, &layer, limits, capture);
-        let index = match index {
-            Ok(i) => i,
-            Err(e) if inner.bytes > limits.max_layer_bytes => {
-                let _ = e;
-                return Err(ImageError::Limit {
-                    layer,
-                    reason: format!("uncompressed size exceeds {} bytes", limits.max_layer_bytes),
-                    flag: "--max-layer-bytes",
-                });
-            }
-            Err(e) => return Err(e),
-        };
-        // The tar end marker may be followed by padding: hash it all.
-        io::copy(&mut inner, &mut io::sink()).map_err(|e| ImageError::Layer {
-            layer: layer.clone(),
-            reason: io_reason(&e),
-        })?;
-        let actual = Digest::from_hasher(inner.hash);
-        if &actual != diff_id {
-            return Err(ImageError::DigestMismatch {
-                what: format!("layer {layer}: uncompressed contents (diff_id)"),
-                expected: diff_id.to_string(),
-                actual: actual.to_string(),
-            });
-        }
-        index
-    };
+    let result = index_decoded(&mut outer, compression, &layer, diff_id, limits, capture)?;
     io::copy(&mut outer, &mut io::sink()).map_err(|e| ImageError::Layer {
         layer: layer.clone(),
         reason: io_reason(&e),
@@ -278,6 +232,63 @@ pub fn read_layer(
         });
     }
     Ok(result)
+}
+
+/// Decompress and index the layer, verifying the uncompressed bytes
+/// against `diff_id`.
+fn index_decoded<R: Read>(
+    outer: &mut Hashing<R>,
+    compression: Compression,
+    layer: &str,
+    diff_id: &Digest,
+    limits: &LayerLimits,
+    capture: &dyn Fn(&RootPath) -> bool,
+) -> Result<LayerIndex, ImageError> {
+    let decoded: Box<dyn Read + '_> = match compression {
+        Compression::None => Box::new(&mut *outer),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&mut *outer)),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::new(&mut *outer).map_err(|e| {
+                ImageError::Layer {
+                    layer: layer.to_owned(),
+                    reason: format!("zstd: {e}"),
+                }
+            })?)
+        }
+    };
+    let mut inner = Hashing {
+        inner: decoded,
+        hash: Sha256::new(),
+        bytes: 0,
+        limit: limits.max_layer_bytes,
+    };
+    let index = index_tar(&mut inner, layer, limits, capture);
+    let index = match index {
+        Ok(i) => i,
+        // The tar error is only a symptom of the cut-off stream.
+        Err(_) if inner.bytes > limits.max_layer_bytes => {
+            return Err(ImageError::Limit {
+                layer: layer.to_owned(),
+                reason: format!("uncompressed size exceeds {} bytes", limits.max_layer_bytes),
+                flag: "--max-layer-bytes",
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    // The tar end marker may be followed by padding: hash it all.
+    io::copy(&mut inner, &mut io::sink()).map_err(|e| ImageError::Layer {
+        layer: layer.to_owned(),
+        reason: io_reason(&e),
+    })?;
+    let actual = Digest::from_hasher(inner.hash);
+    if &actual != diff_id {
+        return Err(ImageError::DigestMismatch {
+            what: format!("layer {layer}: uncompressed contents (diff_id)"),
+            expected: diff_id.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    Ok(index)
 }
 
 /// Extension headers read so far for the next real entry.
