@@ -420,34 +420,6 @@ fn rerun(p: Patched, dir: &std::path::Path) -> anyhow::Result<rootwasm::review::
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_large_rewrite_is_summarised_within_the_budget() {
-        let before: String = (0..150_000).map(|i| format!("old line {i}\n")).collect();
-        let after: String = (0..150_000).map(|i| format!("new line {i}\n")).collect();
-        let out = text_diff("/big.txt", &before, &after);
-        assert!(out.lines().count() <= 3, "{out}");
-        assert!(out.contains("300000 changed lines"), "{out}");
-        assert!(out.contains("over the 4000-line diff budget"), "{out}");
-        // A one-line change in a huge file is still a real diff.
-        let mut one = before.clone();
-        one.replace_range(0..10, "OLD LINE 0");
-        let out = text_diff("/big.txt", &before, &one);
-        assert!(out.contains("-old line 0\n+OLD LINE 0\n"), "{out}");
-        assert!(out.lines().count() < 20, "{out}");
-    }
-
-    #[test]
-    fn diff_content_is_escaped() {
-        let out = text_diff("/f", "a\n", "a\n\x1b[2J\u{202e}\tb\n");
-        assert!(out.contains("+\\x1b[2J\\u{202e}\tb\n"), "{out}");
-        assert!(!out.contains('\x1b'), "{out}");
-    }
-}
-
 /// One JSON row per patch record, with its component and result from the
 /// provenance.
 fn history_rows(
@@ -627,5 +599,33 @@ fn same_layer(
                 "running {names} again on the base gives patch layer {layer:?}, the image has {recorded_layer:?}"
             )
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_rewrite_is_summarised_within_the_budget() {
+        let before: String = (0..150_000).map(|i| format!("old line {i}\n")).collect();
+        let after: String = (0..150_000).map(|i| format!("new line {i}\n")).collect();
+        let out = text_diff("/big.txt", &before, &after);
+        assert!(out.lines().count() <= 3, "{out}");
+        assert!(out.contains("300000 changed lines"), "{out}");
+        assert!(out.contains("over the 4000-line diff budget"), "{out}");
+        // A one-line change in a huge file is still a real diff.
+        let mut one = before.clone();
+        one.replace_range(0..10, "OLD LINE 0");
+        let out = text_diff("/big.txt", &before, &one);
+        assert!(out.contains("-old line 0\n+OLD LINE 0\n"), "{out}");
+        assert!(out.lines().count() < 20, "{out}");
+    }
+
+    #[test]
+    fn diff_content_is_escaped() {
+        let out = text_diff("/f", "a\n", "a\n\x1b[2J\u{202e}\tb\n");
+        assert!(out.contains("+\\x1b[2J\\u{202e}\tb\n"), "{out}");
+        assert!(!out.contains('\x1b'), "{out}");
     }
 }

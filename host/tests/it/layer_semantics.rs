@@ -334,7 +334,7 @@ fn random_journal(rng: &mut Rng, base: &Tree) -> (Journal, Blobs) {
     let n = 1 + rng.next() % 6;
     let mut steps: Vec<(String, u64)> = Vec::new();
     for _ in 0..n {
-        if rng.next() % 4 == 0 {
+        if rng.next().is_multiple_of(4) {
             // A flip: remove some of a directory's entries, then replace the
             // directory with a symlink, a file or nothing.
             let dir = *rng.pick(&["a/sub", "a"]);
@@ -344,7 +344,7 @@ fn random_journal(rng: &mut Rng, base: &Tree) -> (Journal, Blobs) {
                 .cloned()
                 .collect();
             for c in children.iter().rev() {
-                if rng.next() % 3 != 0 {
+                if !rng.next().is_multiple_of(3) {
                     steps.push((format!("/{c}"), 0));
                 }
             }
@@ -378,7 +378,7 @@ fn random_journal(rng: &mut Rng, base: &Tree) -> (Journal, Blobs) {
             }
         };
         let mut before = view.get(&key).map(state);
-        if rng.next() % 20 == 0 {
+        if rng.next().is_multiple_of(20) {
             // A lying before-state.
             before = Some(State {
                 mode: 0o600,
