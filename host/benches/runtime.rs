@@ -3,7 +3,7 @@
 //! Run: `cargo bench -p rootwasm --bench runtime`. Every figure is printed
 //! next to a peer measured in the same run, as a ratio.
 
-use rootwasm::manifest::Recipe;
+use rootwasm::recipe::Recipe;
 use rootwasm::rootfs::DirRoot;
 use rootwasm::run::{Outcome, RunOptions, run};
 use rootwasm::sandbox::{ComponentCache, Sandbox, SandboxOptions};

@@ -15,7 +15,7 @@ use crate::image::sink::{OutputImage, Sealed};
 use crate::image::view::{Docs, ReadOptions, load_docs};
 use crate::inventory::Inventory;
 use crate::journal::Sha256Hex;
-use crate::manifest::Recipe;
+use crate::recipe::Recipe;
 use crate::record::PatchRecord;
 
 /// What the stage needs besides the applied image.

@@ -6,7 +6,7 @@
 //! the journaled changes back ([`commit`]).
 //!
 //! ```no_run
-//! use rootwasm::{manifest::Recipe, rootfs::DirRoot, run, sandbox::Sandbox};
+//! use rootwasm::{recipe::Recipe, rootfs::DirRoot, run, sandbox::Sandbox};
 //! use std::{path::Path, sync::Arc};
 //!
 //! let sandbox = Sandbox::new(Default::default())?;
@@ -42,4 +42,4 @@ pub mod sbom;
 pub mod scan;
 pub mod version;
 
-pub use rootwasm_core::{commit, ecosystem, journal, manifest, rootfs, scope, session};
+pub use rootwasm_core::{commit, ecosystem, journal, recipe, rootfs, scope, session};

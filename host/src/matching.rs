@@ -1,7 +1,7 @@
 //! Which installed packages a recipe targets, by the ecosystem's own version rules.
 
 use crate::inventory::{Inventory, Package};
-use crate::manifest::Recipe;
+use crate::recipe::Recipe;
 use crate::version::{Ecosystem, matches};
 
 /// How a recipe relates to an inventory.
@@ -33,7 +33,7 @@ pub fn same_name(ecosystem: &str, a: &str, b: &str) -> bool {
 
 /// Whether `p` is built for the recipe's target architecture. `all`
 /// packages run anywhere; a package with no recorded architecture is kept.
-pub fn same_architecture(t: &crate::manifest::Target, p: &Package) -> bool {
+pub fn same_architecture(t: &crate::recipe::Target, p: &Package) -> bool {
     t.architecture.as_deref().is_none_or(|want| {
         p.arch
             .as_deref()

@@ -2,7 +2,7 @@
 //! package, how, and what it fixed. It is a manifest annotation, so `scan`
 //! and `sbom` can describe the image as it is without the journal.
 
-use crate::manifest::PatchType;
+use crate::recipe::PatchType;
 use serde::{Deserialize, Serialize};
 
 /// Manifest annotation holding the JSON array of [`PatchRecord`]s.

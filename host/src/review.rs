@@ -32,7 +32,7 @@ fn ev(msg: impl Into<String>) -> ReviewError {
 }
 
 /// One patched platform and what is attached to it.
-pub struct Patched {
+pub struct PatchedImage {
     /// The image.
     pub source: Source,
     /// `linux/amd64`, or `default` for a single manifest.
@@ -46,7 +46,7 @@ pub struct Patched {
 }
 
 /// Open `image` (an `oci:` layout) at `platform` and find its evidence.
-pub fn open(image: &str, platform: Option<&str>) -> Result<Patched, ReviewError> {
+pub fn open(image: &str, platform: Option<&str>) -> Result<PatchedImage, ReviewError> {
     let reference = Reference::parse(image)?;
     let Reference::OciLayout { dir, .. } = &reference else {
         return Err(ev(format!(
@@ -81,7 +81,7 @@ pub fn open(image: &str, platform: Option<&str>) -> Result<Patched, ReviewError>
         }
     };
     let artifacts = list(source.store.as_ref(), &index)?;
-    Ok(Patched {
+    Ok(PatchedImage {
         source,
         platform: name,
         subject,
@@ -90,7 +90,7 @@ pub fn open(image: &str, platform: Option<&str>) -> Result<Patched, ReviewError>
     })
 }
 
-impl Patched {
+impl PatchedImage {
     fn store(&self) -> &dyn BlobStore {
         self.source.store.as_ref()
     }
@@ -323,7 +323,7 @@ impl Patched {
     }
 }
 
-impl Patched {
+impl PatchedImage {
     /// The image as it was before rootwasm: this platform's manifest without
     /// its patch layer, and its config without the patch's diff_id and
     /// history entry (the rest, `created` included, is what apply kept).

@@ -5,7 +5,7 @@
 //! Only a run whose second check reports `fixed` keeps its changes.
 
 use crate::error::{RunError, RunErrorKind};
-use crate::manifest::Recipe;
+use crate::recipe::Recipe;
 use crate::rootfs::RootView;
 use crate::sandbox::{Call, Captured, CheckReport, CheckStatus, Inputs, Report, Returned, Sandbox};
 use crate::session::{Changes, Phase, Session, SessionLimits};

@@ -14,7 +14,7 @@
 use crate::attest::purl::purl;
 use crate::inventory::{Inventory, Package};
 use crate::license::{Spdx, license_ref};
-use crate::manifest::PatchType;
+use crate::recipe::PatchType;
 use crate::record::PatchRecord;
 use serde_json::{Value, json};
 
@@ -31,18 +31,18 @@ pub struct Subject<'a> {
     /// The inventory.
     pub inventory: &'a Inventory,
     /// What rootwasm patched in this image, with the diff of the changed files.
-    pub patches: &'a [Patched],
+    pub patches: &'a [PatchedPackage],
 }
 
 /// One patch record with the unified diff of what it changed.
-pub struct Patched {
+pub struct PatchedPackage {
     /// The record from the image's manifest.
     pub record: PatchRecord,
     /// Unified diff (text files only; empty if none).
     pub diff: String,
 }
 
-fn patches_for<'a>(s: &'a Subject<'_>, p: &Package) -> Vec<&'a Patched> {
+fn patches_for<'a>(s: &'a Subject<'_>, p: &Package) -> Vec<&'a PatchedPackage> {
     s.patches
         .iter()
         .filter(|x| {
@@ -53,7 +53,7 @@ fn patches_for<'a>(s: &'a Subject<'_>, p: &Package) -> Vec<&'a Patched> {
         .collect()
 }
 
-fn pedigree(s: &Subject<'_>, p: &Package, patched: &[&Patched]) -> Value {
+fn pedigree(s: &Subject<'_>, p: &Package, patched: &[&PatchedPackage]) -> Value {
     let first = &patched[0].record;
     let ancestor = Package {
         version: first.version_before.clone(),
@@ -307,7 +307,7 @@ pub fn read_platform(
     store: &dyn crate::image::source::BlobStore,
     docs: &crate::image::view::Docs,
     read: &crate::image::view::ReadOptions<'_>,
-) -> Result<(crate::image::merge::Merged, Vec<Patched>), crate::image::ImageError> {
+) -> Result<(crate::image::merge::Merged, Vec<PatchedPackage>), crate::image::ImageError> {
     use crate::image::layer::{EntryKind, read_layer};
     use crate::image::merge::Merged;
     use crate::image::view::{Capture, read_layers};
@@ -367,7 +367,7 @@ pub fn read_platform(
     full.apply(n, last.digest.as_str(), idx)?;
     let out = records
         .into_iter()
-        .map(|record| Patched {
+        .map(|record| PatchedPackage {
             diff: record_diff(&record, &changed, &base, &full),
             record,
         })

@@ -19,7 +19,7 @@
 use crate::host::Host;
 use crate::types::*;
 use crate::{Context, Recipe};
-use rootwasm_core::manifest::{Manifest, Recipe as Loaded};
+use rootwasm_core::recipe::{Recipe as Loaded, RecipeToml};
 use rootwasm_core::rootfs::{DirRoot, Kind as HKind};
 use rootwasm_core::session::{self, Phase, Session, SessionError, SessionLimits};
 use std::collections::BTreeMap;
@@ -30,7 +30,7 @@ pub use rootwasm_core::journal::{Entry, Journal};
 
 /// A recipe directory and a rootfs, ready to run recipes natively.
 pub struct Harness {
-    manifest: Manifest,
+    manifest: RecipeToml,
     artifacts: BTreeMap<String, Vec<u8>>,
     params: BTreeMap<String, String>,
     root: Arc<DirRoot>,

@@ -2,7 +2,7 @@
 //! read-only model of a root filesystem ([`rootfs`]), capability globs
 //! ([`scope`]), the staging [`session`] that is the one implementation of the
 //! `rootfs` WIT interface, the [`journal`] it writes, [`commit`] of a journal
-//! into a directory, and `recipe.toml` ([`manifest`]).
+//! into a directory, and `recipe.toml` ([`recipe`]).
 //!
 //! **Boundary:** no wasm engine, no image I/O, no SQLite. `rootwasm-sdk`'s
 //! test harness depends on this crate alone, so a recipe's `cargo test`
@@ -14,7 +14,7 @@
 pub mod commit;
 pub mod ecosystem;
 pub mod journal;
-pub mod manifest;
+pub mod recipe;
 pub mod rootfs;
 pub mod scope;
 pub mod session;

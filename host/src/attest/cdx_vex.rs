@@ -16,7 +16,7 @@ use super::openvex::{Fixed, fixed_by_vulnerability, notes};
 use super::purl::oci_purl;
 use super::{Epoch, Error, ImageSubject, to_bytes, uuid_of};
 use crate::inventory::Inventory;
-use crate::manifest::{PatchType, Vulnerability};
+use crate::recipe::{PatchType, Vulnerability};
 use crate::record::PatchRecord;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;

@@ -130,7 +130,7 @@ pub(crate) fn uuid_of(parts: &[&[u8]]) -> uuid::Uuid {
 pub(crate) mod fixtures {
     //! Shared test input: a Debian image with one backport and one upgrade.
     use crate::inventory::{Inventory, Os, Package};
-    use crate::manifest::{PatchType, Severity, Vulnerability};
+    use crate::recipe::{PatchType, Severity, Vulnerability};
     use crate::record::PatchRecord;
 
     pub fn inventory() -> Inventory {

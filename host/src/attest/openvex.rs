@@ -11,7 +11,7 @@
 use super::purl::{oci_purl, scanner_purls};
 use super::{Epoch, Error, ImageSubject, intoto, to_bytes};
 use crate::inventory::{Inventory, Package};
-use crate::manifest::{PatchType, Vulnerability};
+use crate::recipe::{PatchType, Vulnerability};
 use crate::record::PatchRecord;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};

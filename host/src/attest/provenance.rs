@@ -14,7 +14,7 @@
 use super::{Epoch, ImageSubject, intoto};
 use crate::image::model::Digest;
 use crate::journal::Sha256Hex;
-use crate::manifest::Recipe;
+use crate::recipe::Recipe;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 

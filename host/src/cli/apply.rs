@@ -7,7 +7,7 @@ use rootwasm::apply::{Applied, ApplyError, ApplyOptions, OnFailure, RecipeStatus
 use rootwasm::image::cache::LayerCache;
 use rootwasm::image::sink::{OutputImage, Sealed, WithoutEvidence};
 use rootwasm::image::{Reference, sink, source};
-use rootwasm::manifest::Recipe;
+use rootwasm::recipe::Recipe;
 use rootwasm::sandbox::{ComponentCache, Sandbox, SandboxOptions};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -82,7 +82,7 @@ pub fn run(c: RecipeCommand) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             // Loading it back checks that the manifest is valid and the pin matches.
-            let recipe = rootwasm::manifest::Recipe::load(&dir)?;
+            let recipe = rootwasm::recipe::Recipe::load(&dir)?;
             println!(
                 "{}: component {} sha256 {sha}",
                 recipe.manifest.id, recipe.manifest.component.path
@@ -109,7 +109,7 @@ pub fn run(c: RecipeCommand) -> anyhow::Result<ExitCode> {
                 recipes_dir: recipes,
             })?;
             // Loading it back checks the manifest and every pin.
-            let recipe = rootwasm::manifest::Recipe::load(&dir)
+            let recipe = rootwasm::recipe::Recipe::load(&dir)
                 .with_context(|| format!("checking the new recipe in {}", dir.display()))?;
             let m = &recipe.manifest;
             println!("wrote {}", dir.join("recipe.toml").display());

@@ -7,7 +7,7 @@ use rootwasm::image::attach::*;
 use rootwasm::image::layer::LayerLimits;
 use rootwasm::image::view::ReadOptions;
 use rootwasm::record::records;
-use rootwasm::review::{Patched, open};
+use rootwasm::review::{PatchedImage, open};
 use rootwasm::rootfs::{RootPath, RootView};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -91,7 +91,7 @@ pub struct VerifyArgs {
     json: bool,
 }
 
-fn opened(t: &Target) -> anyhow::Result<Patched> {
+fn opened(t: &Target) -> anyhow::Result<PatchedImage> {
     Ok(open(&t.image, t.platform.as_deref())?)
 }
 
@@ -112,7 +112,7 @@ fn public_key(t: &Trust) -> anyhow::Result<rootwasm::attest::key::PublicKey> {
 /// Run `verify`'s checks before showing anything. If one fails, say so on
 /// stderr before and after the output, and the verb exits 1: what it shows
 /// comes from records that did not verify.
-fn verified_first(p: &Patched, t: &Trust) -> ExitCode {
+fn verified_first(p: &PatchedImage, t: &Trust) -> ExitCode {
     let failed: Vec<String> = match public_key(t) {
         Err(e) => vec![format!(
             "key: {}",
@@ -136,10 +136,13 @@ fn verified_first(p: &Patched, t: &Trust) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// `Patched::verify`'s checks, and that the envelope holds only the one
+/// `PatchedImage::verify`'s checks, and that the envelope holds only the one
 /// signature apply made: an added one changes no signed claim, but a reader
 /// that trusts "any signature verifies" should not meet one we did not make.
-fn checks(p: &Patched, key: &rootwasm::attest::key::PublicKey) -> Vec<rootwasm::review::Check> {
+fn checks(
+    p: &PatchedImage,
+    key: &rootwasm::attest::key::PublicKey,
+) -> Vec<rootwasm::review::Check> {
     let mut checks = p.verify(key, &read_options());
     if let Ok(env) = p
         .file(ARTIFACT_INTOTO)
@@ -205,7 +208,7 @@ pub fn attestation(a: AttestationArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The signed statement's payload, unverified (`verify` checks it).
-fn statement(p: &Patched) -> anyhow::Result<serde_json::Value> {
+fn statement(p: &PatchedImage) -> anyhow::Result<serde_json::Value> {
     let env = rootwasm::attest::dsse::Envelope::from_json(&p.file(ARTIFACT_INTOTO)?)?;
     use base64::Engine as _;
     let payload = base64::engine::general_purpose::STANDARD.decode(&env.payload)?;
@@ -360,7 +363,7 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Run the recorded recipes again on the base layers and compare journals.
-fn rerun(p: Patched, dir: &std::path::Path) -> anyhow::Result<rootwasm::review::Check> {
+fn rerun(p: PatchedImage, dir: &std::path::Path) -> anyhow::Result<rootwasm::review::Check> {
     use rootwasm::apply::{ApplyOptions, OnFailure, apply};
     let ids: Vec<String> = records(p.docs.manifest.annotations.as_ref())
         .into_iter()
@@ -423,7 +426,7 @@ fn rerun(p: Patched, dir: &std::path::Path) -> anyhow::Result<rootwasm::review::
 /// One JSON row per patch record, with its component and result from the
 /// provenance.
 fn history_rows(
-    p: &Patched,
+    p: &PatchedImage,
     recs: &[rootwasm::record::PatchRecord],
     st: Option<&serde_json::Value>,
     when: &str,

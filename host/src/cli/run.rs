@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Args;
 use rootwasm::journal::{Journal, State};
-use rootwasm::manifest::Recipe;
+use rootwasm::recipe::Recipe;
 use rootwasm::rootfs::DirRoot;
 use rootwasm::run::{Outcome, RunOptions};
 use rootwasm::sandbox::{CheckStatus, ComponentCache, Sandbox, SandboxOptions};

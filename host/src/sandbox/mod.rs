@@ -16,7 +16,7 @@ pub use cache::{CacheUse, ComponentCache};
 pub use state::{Inputs, LogLine};
 
 use crate::error::{RunError, RunErrorKind};
-use crate::manifest::{Limits, Recipe};
+use crate::recipe::{Limits, Recipe};
 use crate::session::Session;
 use bindings::RecipePre;
 use state::{MemoryCap, OutputLimit, StoreState, Violation};

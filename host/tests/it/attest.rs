@@ -10,7 +10,7 @@ use rootwasm::attest::provenance::{self, ProvenanceInput};
 use rootwasm::attest::{Epoch, ImageSubject, dsse, intoto, key, to_bytes};
 use rootwasm::image::model::Digest;
 use rootwasm::inventory::{Inventory, Os, Package};
-use rootwasm::manifest::{PatchType, Severity, Vulnerability};
+use rootwasm::recipe::{PatchType, Severity, Vulnerability};
 use rootwasm::record::PatchRecord;
 use std::path::Path;
 

@@ -117,7 +117,7 @@ fn sha256_hex(b: &[u8]) -> String {
 /// and a wrong pin on a host file never prints that file's hash.
 #[test]
 fn artifacts_resolve_inside_the_recipe_without_symlinks() {
-    use rootwasm::manifest::Recipe;
+    use rootwasm::recipe::Recipe;
     let tmp = tempfile::tempdir().unwrap();
     let host = tmp.path().join("host");
     std::fs::create_dir_all(&host).unwrap();
@@ -218,10 +218,10 @@ fn component_cache_uses_only_private_bound_entries() {
     let tmp = tempfile::tempdir().unwrap();
     let recipes = tmp.path().join("recipes");
     let a =
-        rootwasm::manifest::Recipe::load(&recipe_dir(&recipes, "a", guest("trivial"), "")).unwrap();
+        rootwasm::recipe::Recipe::load(&recipe_dir(&recipes, "a", guest("trivial"), "")).unwrap();
     let b =
-        rootwasm::manifest::Recipe::load(&recipe_dir(&recipes, "b", guest("hostile"), "")).unwrap();
-    let load = |dir: &Path, r: &rootwasm::manifest::Recipe| {
+        rootwasm::recipe::Recipe::load(&recipe_dir(&recipes, "b", guest("hostile"), "")).unwrap();
+    let load = |dir: &Path, r: &rootwasm::recipe::Recipe| {
         let sandbox = Sandbox::new(SandboxOptions {
             cache: ComponentCache::new(dir.to_owned()),
             ceilings: Default::default(),

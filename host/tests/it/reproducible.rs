@@ -18,7 +18,7 @@ fn recipes_rebuild_to_their_pinned_hash() {
         let sha = rootwasm::journal::Sha256Hex::of(&built);
         let rebuild = format!("run `rootwasm recipe build {}`", dir.display());
         if dir.join("recipe.toml").exists() {
-            let recipe = rootwasm::manifest::Recipe::load(&dir)
+            let recipe = rootwasm::recipe::Recipe::load(&dir)
                 .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
             assert_eq!(
                 sha.as_str(),
@@ -42,7 +42,7 @@ fn recipes_rebuild_to_their_pinned_hash() {
                 if !r.join("recipe.toml").exists() {
                     continue;
                 }
-                let recipe = rootwasm::manifest::Recipe::load(&r)
+                let recipe = rootwasm::recipe::Recipe::load(&r)
                     .unwrap_or_else(|e| panic!("{}: {e}; {rebuild}", r.display()));
                 if recipe.manifest.component.path.starts_with(&rel) {
                     assert_eq!(

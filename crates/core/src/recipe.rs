@@ -143,7 +143,7 @@ impl Default for Limits {
 /// A parsed `recipe.toml`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Manifest {
+pub struct RecipeToml {
     /// Unique id, e.g. `requests-cve-2023-32681`.
     pub id: String,
     /// Backport or distro upgrade.
@@ -177,7 +177,7 @@ pub struct Manifest {
 
 /// Why a recipe could not be loaded.
 #[derive(Debug, thiserror::Error)]
-pub enum ManifestError {
+pub enum RecipeError {
     /// The file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -214,7 +214,7 @@ pub struct Recipe {
     /// Directory it was loaded from.
     pub dir: PathBuf,
     /// Parsed manifest.
-    pub manifest: Manifest,
+    pub manifest: RecipeToml,
     /// The component's bytes, hash-checked.
     pub component: Vec<u8>,
     /// Artifacts by name, hash-checked.
@@ -225,14 +225,14 @@ pub struct Recipe {
     pub toml_sha256: Sha256Hex,
 }
 
-impl Manifest {
+impl RecipeToml {
     /// Parse `recipe.toml` text; `path` is for messages.
-    pub fn parse(text: &str, path: &Path) -> Result<Self, ManifestError> {
-        let invalid = |message: String| ManifestError::Invalid {
+    pub fn parse(text: &str, path: &Path) -> Result<Self, RecipeError> {
+        let invalid = |message: String| RecipeError::Invalid {
             path: path.into(),
             message,
         };
-        let m: Manifest = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let m: RecipeToml = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         if m.id.is_empty()
             || !m
                 .id
@@ -325,25 +325,21 @@ fn check_relative(p: &str) -> Result<(), String> {
 /// collection) must be a real directory and the last a regular file: a
 /// symlink anywhere would load a host file into the image, and the hash
 /// mismatch error would then tell the file's sha256 to whoever wrote the recipe.
-fn read_pinned(
-    dir: &Path,
-    rel: &str,
-    expected: &str,
-) -> Result<(Sha256Hex, Vec<u8>), ManifestError> {
+fn read_pinned(dir: &Path, rel: &str, expected: &str) -> Result<(Sha256Hex, Vec<u8>), RecipeError> {
     let path = dir.join(rel);
     let bytes = read_inside(dir, rel).map_err(|e| match e {
-        Inside::Io(source) => ManifestError::Io {
+        Inside::Io(source) => RecipeError::Io {
             path: path.clone(),
             source,
         },
-        Inside::Refused(message) => ManifestError::Invalid {
+        Inside::Refused(message) => RecipeError::Invalid {
             path: path.clone(),
             message,
         },
     })?;
     let actual = Sha256Hex::of(&bytes);
     if actual.as_str() != expected.to_ascii_lowercase() {
-        return Err(ManifestError::HashMismatch {
+        return Err(RecipeError::HashMismatch {
             path,
             expected: expected.into(),
             actual: actual.to_string(),
@@ -426,7 +422,7 @@ fn read_inside(dir: &Path, rel: &str) -> Result<Vec<u8>, Inside> {
 
 impl Recipe {
     /// Load `dir/recipe.toml`, then read and hash-check the component and artifacts.
-    pub fn load(dir: &Path) -> Result<Self, ManifestError> {
+    pub fn load(dir: &Path) -> Result<Self, RecipeError> {
         let (manifest, artifact_bytes, toml_sha256) = Self::load_parts(dir)?;
         let (_, component) =
             read_pinned(dir, &manifest.component.path, &manifest.component.sha256)?;
@@ -436,7 +432,7 @@ impl Recipe {
             .collect();
         let scope =
             Scope::new(&manifest.capabilities.read, &manifest.capabilities.write).map_err(|e| {
-                ManifestError::Invalid {
+                RecipeError::Invalid {
                     path: dir.join("recipe.toml"),
                     message: e.to_string(),
                 }
@@ -455,20 +451,20 @@ impl Recipe {
     /// that run the recipe as Rust and need no component.
     pub fn load_without_component(
         dir: &Path,
-    ) -> Result<(Manifest, BTreeMap<String, Vec<u8>>), ManifestError> {
+    ) -> Result<(RecipeToml, BTreeMap<String, Vec<u8>>), RecipeError> {
         Self::load_parts(dir).map(|(m, a, _)| (m, a))
     }
 
     #[allow(clippy::type_complexity)]
     fn load_parts(
         dir: &Path,
-    ) -> Result<(Manifest, BTreeMap<String, Vec<u8>>, Sha256Hex), ManifestError> {
+    ) -> Result<(RecipeToml, BTreeMap<String, Vec<u8>>, Sha256Hex), RecipeError> {
         let manifest_path = dir.join("recipe.toml");
-        let text = std::fs::read_to_string(&manifest_path).map_err(|source| ManifestError::Io {
+        let text = std::fs::read_to_string(&manifest_path).map_err(|source| RecipeError::Io {
             path: manifest_path.clone(),
             source,
         })?;
-        let manifest = Manifest::parse(&text, &manifest_path)?;
+        let manifest = RecipeToml::parse(&text, &manifest_path)?;
         let mut artifacts = BTreeMap::new();
         for a in &manifest.artifacts {
             artifacts.insert(a.name().to_owned(), read_pinned(dir, &a.path, &a.sha256)?.1);
@@ -507,9 +503,9 @@ read = ["/usr/**"]
 
     #[test]
     fn parses_and_rejects_unknown_fields() {
-        assert!(Manifest::parse(GOOD, Path::new("r.toml")).is_ok());
+        assert!(RecipeToml::parse(GOOD, Path::new("r.toml")).is_ok());
         let bad = GOOD.replace("[capabilities]", "[capabilities]\nwrites = [\"/etc/**\"]");
-        let e = Manifest::parse(&bad, Path::new("r.toml"))
+        let e = RecipeToml::parse(&bad, Path::new("r.toml"))
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown field `writes`"), "{e}");
@@ -519,13 +515,15 @@ read = ["/usr/**"]
     fn rejects_paths_outside_the_recipe() {
         for p in ["../x.wasm", "/etc/passwd", "a/../../b"] {
             let bad = GOOD.replace("\"recipe.wasm\"", &format!("{p:?}"));
-            assert!(Manifest::parse(&bad, Path::new("r.toml")).is_err(), "{p}");
+            assert!(RecipeToml::parse(&bad, Path::new("r.toml")).is_err(), "{p}");
         }
     }
 
     #[test]
     fn rejects_bad_dates_and_ids() {
-        assert!(Manifest::parse(&GOOD.replace("2023-05-22", "May 2023"), Path::new("r")).is_err());
-        assert!(Manifest::parse(&GOOD.replace("x-cve-1", "x y"), Path::new("r")).is_err());
+        assert!(
+            RecipeToml::parse(&GOOD.replace("2023-05-22", "May 2023"), Path::new("r")).is_err()
+        );
+        assert!(RecipeToml::parse(&GOOD.replace("x-cve-1", "x y"), Path::new("r")).is_err());
     }
 }
