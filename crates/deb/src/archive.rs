@@ -496,6 +496,26 @@ mod hostile {
         assert!(Deb::parse(&[], &Limits::default()).is_err());
     }
 
+    /// Found by `fuzz/deb_archive` (see docs/fuzzing.md): an xz stream
+    /// whose footer says its index is 2^32 * 4 bytes made lzma-rs 0.3.0
+    /// panic with "attempt to add with overflow" in builds with overflow checks.
+    #[test]
+    fn an_xz_footer_with_the_largest_backward_size_is_an_error() {
+        // `xz` of nothing, with the footer's Backward Size set to 0xffffffff.
+        let mut xz = hex::decode(
+            "fd377a585a0000016922de36000000001cdf44219042990d010000000001595a",
+        )
+        .unwrap();
+        xz[24..28].copy_from_slice(&[0xff; 4]);
+        let e = parse(&[
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar.xz", xz),
+            ("data.tar.gz", good_control()),
+        ])
+        .unwrap_err();
+        assert!(e.0.contains("control.tar.xz"), "{e}");
+    }
+
     #[test]
     fn truncation_anywhere_is_an_error_not_a_panic() {
         let full = deb(&[
