@@ -13,10 +13,16 @@ pub const LIMITS: LayerLimits = LayerLimits {
 
 /// Index `blob` as a layer of `media_type` whose uncompressed contents hash
 /// to `diff_id`; `capture_all` keeps every file's contents.
-pub fn index(blob: &[u8], media_type: &str, diff_id: &Digest, capture_all: bool) -> Option<LayerIndex> {
+pub fn index(
+    blob: &[u8],
+    media_type: &str,
+    diff_id: &Digest,
+    capture_all: bool,
+) -> Option<LayerIndex> {
     let desc = Descriptor::for_bytes(media_type, blob);
     // Capture either everything or a scope-like subset, as recipes would.
-    let capture = move |p: &rootwasm::rootfs::RootPath| capture_all || p.as_str().starts_with("/etc/");
+    let capture =
+        move |p: &rootwasm::rootfs::RootPath| capture_all || p.as_str().starts_with("/etc/");
     read_layer(Box::new(blob), &desc, diff_id, &LIMITS, &capture).ok()
 }
 

@@ -17,7 +17,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(deb) = Deb::parse(data, &LIMITS) else {
         return;
     };
-    let _ = (deb.package(), deb.version(), deb.architecture(), deb.info_name());
+    let _ = (
+        deb.package(),
+        deb.version(),
+        deb.architecture(),
+        deb.info_name(),
+    );
     for c in deb.conffiles() {
         let _ = deb.entry(&c);
     }
@@ -29,6 +34,10 @@ fuzz_target!(|data: &[u8]| {
     let back = Stanza::parse_all(&text).expect("rootwasm's own stanza parses");
     assert_eq!(back.len(), 1, "{text:?}");
     for e in &deb.data {
-        assert!(e.path.starts_with('/') && !e.path.contains("/../"), "{:?}", e.path);
+        assert!(
+            e.path.starts_with('/') && !e.path.contains("/../"),
+            "{:?}",
+            e.path
+        );
     }
 });

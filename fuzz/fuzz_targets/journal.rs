@@ -52,7 +52,9 @@ fuzz_target!(|data: &[u8]| {
         };
         let mut a = p.parent();
         while !a.is_root() {
-            base_entries.entry(a.clone()).or_insert_with(|| layer_entry(a.clone(), None));
+            base_entries
+                .entry(a.clone())
+                .or_insert_with(|| layer_entry(a.clone(), None));
             a = a.parent();
         }
         if let Some(b) = &e.before

@@ -15,5 +15,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let diff_id = Digest::of(tar);
-    common::stack(tar, MEDIA_LAYER_TAR, &diff_id, flags & 1 != 0, flags & 2 != 0);
+    common::stack(
+        tar,
+        MEDIA_LAYER_TAR,
+        &diff_id,
+        flags & 1 != 0,
+        flags & 2 != 0,
+    );
 });

@@ -23,5 +23,11 @@ fuzz_target!(|data: &[u8]| {
         Ok(_) => Digest::of(&tar),
         Err(_) => Digest::of(b"not a valid gzip stream"),
     };
-    common::stack(blob, MEDIA_LAYER_GZIP, &diff_id, flags & 1 != 0, flags & 2 != 0);
+    common::stack(
+        blob,
+        MEDIA_LAYER_GZIP,
+        &diff_id,
+        flags & 1 != 0,
+        flags & 2 != 0,
+    );
 });
