@@ -502,10 +502,9 @@ mod hostile {
     #[test]
     fn an_xz_footer_with_the_largest_backward_size_is_an_error() {
         // `xz` of nothing, with the footer's Backward Size set to 0xffffffff.
-        let mut xz = hex::decode(
-            "fd377a585a0000016922de36000000001cdf44219042990d010000000001595a",
-        )
-        .unwrap();
+        let mut xz =
+            hex::decode("fd377a585a0000016922de36000000001cdf44219042990d010000000001595a")
+                .unwrap();
         xz[24..28].copy_from_slice(&[0xff; 4]);
         let e = parse(&[
             ("debian-binary", b"2.0\n".to_vec()),
