@@ -76,6 +76,7 @@ impl Deb {
     }
 
     fn parse_with(bytes: &[u8], limits: &Limits, with_data: bool) -> Result<Deb, Error> {
+        check_ar_headers(bytes)?;
         let mut ar = ar::Archive::new(bytes);
         let mut budget = limits.max_unpacked_bytes;
         let mut version = None;
@@ -195,6 +196,43 @@ impl Deb {
     pub fn entry(&self, path: &str) -> Option<&Entry> {
         self.data.iter().find(|e| e.path == path)
     }
+}
+
+/// Walk the ar member headers before the `ar` crate does. deb(5) members
+/// have plain names, but ar 0.9 trusts GNU and BSD extended names: a name
+/// index past its table panics (found by fuzz/deb_archive), and a name
+/// table or BSD name allocates the size its header claims. So those are
+/// refused here, as is a member larger than what is left of the file.
+fn check_ar_headers(bytes: &[u8]) -> Result<(), Error> {
+    let Some(mut rest) = bytes.strip_prefix(b"!<arch>\n") else {
+        return Ok(()); // the ar crate names what is wrong
+    };
+    while !rest.is_empty() {
+        let Some(h) = rest.get(..60) else {
+            return Ok(());
+        };
+        let name = String::from_utf8_lossy(&h[..16]).trim_end().to_owned();
+        if name.starts_with('/') || name.starts_with("#1/") {
+            return Err(err(format!(
+                "not a .deb: ar member {name:?} uses an extended name (GNU or BSD), which packages never have"
+            )));
+        }
+        let Some(size) = std::str::from_utf8(&h[48..58])
+            .ok()
+            .and_then(|s| s.trim_end().parse::<usize>().ok())
+        else {
+            return Ok(());
+        };
+        let left = rest.len() - 60;
+        if size > left {
+            return Err(err(format!(
+                "not a .deb: ar member {name:?} claims {size} bytes, but only {left} follow"
+            )));
+        }
+        // Members are 2-byte aligned; the last one's padding may be missing.
+        rest = rest.get(60 + size + size % 2..).unwrap_or_default();
+    }
+    Ok(())
 }
 
 fn decompress(suffix: &str, raw: &[u8], budget: &mut u64, name: &str) -> Result<Vec<u8>, Error> {
@@ -494,6 +532,61 @@ mod hostile {
         assert!(e.0.contains("no Version field"), "{e}");
         assert!(Deb::parse(b"not an ar archive at all", &Limits::default()).is_err());
         assert!(Deb::parse(&[], &Limits::default()).is_err());
+    }
+
+    /// Found by `fuzz/deb_archive` (see docs/fuzzing.md): an xz stream
+    /// whose footer says its index is 2^32 * 4 bytes made lzma-rs 0.3.0
+    /// panic with "attempt to add with overflow" in builds with overflow checks.
+    #[test]
+    fn an_xz_footer_with_the_largest_backward_size_is_an_error() {
+        // `xz` of nothing, with the footer's Backward Size set to 0xffffffff.
+        let mut xz =
+            hex::decode("fd377a585a0000016922de36000000001cdf44219042990d010000000001595a")
+                .unwrap();
+        xz[24..28].copy_from_slice(&[0xff; 4]);
+        let e = parse(&[
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar.xz", xz),
+            ("data.tar.gz", good_control()),
+        ])
+        .unwrap_err();
+        assert!(e.0.contains("control.tar.xz"), "{e}");
+    }
+
+    /// Found by `fuzz/deb_archive` (docs/fuzzing.md): the ar crate panicked
+    /// ("range start index 10000000000 out of range") on a GNU name index
+    /// past the name table, and allocates whatever a name table claims.
+    #[test]
+    fn extended_ar_names_and_oversized_members_are_refused() {
+        let member = |name: &str, size: &str, data: &[u8]| {
+            let mut h = format!(
+                "{name:<16}{:<12}{:<6}{:<6}{:<8}{size:<10}`\n",
+                0, 0, 0, 100644
+            )
+            .into_bytes();
+            h.extend_from_slice(data);
+            h
+        };
+        let start = [
+            b"!<arch>\n".to_vec(),
+            member("debian-binary", "4", b"2.0\n"),
+        ]
+        .concat();
+        for (hostile, says) in [
+            (member("/10000000000", "0", b""), "extended name"),
+            (member("//", "9999999999", b""), "extended name"),
+            (member("#1/999999999", "0", b""), "extended name"),
+            (
+                member("control.tar.gz", "9999999999", b"x"),
+                "claims 9999999999 bytes",
+            ),
+        ] {
+            let bytes = [start.clone(), hostile].concat();
+            for parse in [Deb::parse, Deb::parse_control] {
+                let e = parse(&bytes, &Limits::default()).unwrap_err();
+                assert!(e.0.contains(says), "{e}");
+            }
+        }
     }
 
     #[test]

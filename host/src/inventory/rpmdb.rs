@@ -157,6 +157,12 @@ fn package(blob: &[u8], location: &str) -> Result<Option<Package>, String> {
     }))
 }
 
+/// One header blob as a package, for the fuzzer (`fuzz/fuzz_targets/rpm_header.rs`).
+#[doc(hidden)]
+pub fn fuzz_header(blob: &[u8]) -> Result<Option<Package>, String> {
+    package(blob, "/fuzz")
+}
+
 /// Read the packages from an `rpmdb.sqlite`'s bytes. Problems with single
 /// headers are returned as warnings beside the packages read.
 pub fn read(db: &[u8], location: &str) -> Result<(Vec<Package>, Vec<String>), String> {
