@@ -9,6 +9,11 @@ pub const LIMITS: LayerLimits = LayerLimits {
     max_layer_bytes: 64 << 20,
     max_entries: 100_000,
     max_captured_file: 16 << 20,
+    max_captured_bytes: 16 << 20,
+    max_index_bytes: 16 << 20,
+    max_path_bytes: 4096,
+    max_path_depth: 256,
+    max_header_bytes: 1 << 20,
 };
 
 /// Index `blob` as a layer of `media_type` whose uncompressed contents hash

@@ -1,7 +1,7 @@
 //! `journal.json`: `Journal::from_json` and its canonical form, then the
-//! journal's final states turned into a patch layer (`patch::build_layer`)
-//! over a base holding its before-states, and that layer read back with
-//! rootwasm's own reader.
+//! journal made into a patch layer (`patch::build_layer`) over a base
+//! holding its before-states; a layer the builder accepts must read back
+//! with rootwasm's own reader and apply over that base.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,9 +9,8 @@ use rootwasm::image::layer::{Entry as LayerEntry, EntryKind, LayerIndex, LayerLi
 use rootwasm::image::merge::Merged;
 use rootwasm::image::model::{Compression, Descriptor, MEDIA_LAYER_TAR};
 use rootwasm::image::patch::build_layer;
-use rootwasm::journal::{Blobs, Journal, Op, State};
-use rootwasm::rootfs::{Kind, Meta, RootPath};
-use rootwasm::session::{Content, Node, Staged};
+use rootwasm::journal::{Blobs, Journal, State};
+use rootwasm::rootfs::{Kind, RootPath};
 use std::collections::BTreeMap;
 
 fn layer_entry(path: RootPath, st: Option<&State>) -> LayerEntry {
@@ -30,7 +29,7 @@ fn layer_entry(path: RootPath, st: Option<&State>) -> LayerEntry {
         mode: st.map_or(0o755, |s| s.mode & 0o7777),
         uid: st.map_or(0, |s| s.uid),
         gid: st.map_or(0, |s| s.gid),
-        size: 0,
+        size: st.and_then(|s| s.size).unwrap_or(0),
         mtime: 0,
         xattrs: Vec::new(),
     }
@@ -72,57 +71,34 @@ fuzz_target!(|data: &[u8]| {
         base = Merged::default();
     }
 
-    // Final states, the way review and apply derive them; file contents
-    // are stand-ins so every named blob exists.
+    // File contents are stand-ins, so every blob the journal names exists.
     let mut blobs = Blobs::default();
-    let mut staged: BTreeMap<RootPath, Staged> = BTreeMap::new();
-    for e in &j.entries {
-        let Ok(path) = RootPath::lexical(&e.path) else {
-            return;
-        };
-        if let (Op::Rename, Some(from)) = (e.op, &e.from) {
-            let Ok(from) = RootPath::lexical(from) else {
-                return;
-            };
-            staged.insert(from, Staged::Removed);
+    let mut j = j;
+    for e in &mut j.entries {
+        if let Some(st) = &mut e.after
+            && st.sha256.is_some()
+        {
+            let bytes = e.recipe.clone().into_bytes();
+            st.size = Some(bytes.len() as u64);
+            let (d, _) = blobs.insert(bytes);
+            st.sha256 = Some(d);
         }
-        let s = match &e.after {
-            None => Staged::Removed,
-            Some(st) => {
-                let content = match (&st.sha256, &st.target) {
-                    (Some(_), _) => {
-                        let (d, _) = blobs.insert(e.recipe.clone().into_bytes());
-                        Content::Blob(d)
-                    }
-                    (None, Some(t)) => Content::Link(t.clone()),
-                    (None, None) => Content::None,
-                };
-                Staged::Node(Node {
-                    meta: Meta {
-                        kind: st.kind,
-                        size: st.size.unwrap_or(0),
-                        mode: st.mode,
-                        uid: st.uid,
-                        gid: st.gid,
-                    },
-                    content,
-                })
-            }
-        };
-        staged.insert(path, s);
     }
-    let Ok(built) = build_layer(&base, &staged, &blobs, 0, Compression::None) else {
+    let Ok(built) = build_layer(&base, &j, &blobs, 0, Compression::None) else {
         return;
     };
+    // A layer the builder accepted is one rootwasm's own reader accepts over
+    // the same base (no whiteout names, nothing below a symlink).
     let desc = Descriptor::for_bytes(MEDIA_LAYER_TAR, &built.blob);
-    let read = read_layer(
+    let idx = read_layer(
         Box::new(built.blob.as_slice()),
         &desc,
         &built.diff_id,
         &LayerLimits::default(),
         &|_| true,
-    );
-    if let Ok(idx) = read {
-        let _ = base.clone().apply(1, "sha256:patch", idx);
-    }
+    )
+    .expect("a built patch layer reads back");
+    base.clone()
+        .apply(1, "sha256:patch", idx)
+        .expect("a built patch layer applies over its base");
 });

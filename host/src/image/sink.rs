@@ -76,6 +76,7 @@ pub struct Sealed<'a> {
 
 impl<'a> OutputImage<'a> {
     /// Seal the image with its evidence attached; only the evidence stage does this.
+    #[cfg_attr(not(feature = "sandbox"), allow(dead_code))]
     pub(crate) fn attested(self) -> Sealed<'a> {
         Sealed {
             image: self,
