@@ -19,7 +19,7 @@ pub struct Advisory {
     /// Other ids.
     pub aliases: Vec<String>,
     /// `deb` or `pypi` (rootwasm's names).
-    pub ecosystem: String,
+    pub ecosystem: crate::ecosystem::Ecosystem,
     /// Package name.
     pub package: String,
     /// Which versions.
@@ -47,12 +47,15 @@ pub struct AdvisoryError {
     pub reason: String,
 }
 
-fn eco_of_osv(e: &str) -> Option<&'static str> {
+fn eco_of_osv(e: &str) -> Option<Ecosystem> {
     match e.split(':').next()? {
-        "PyPI" => Some("pypi"),
-        "Debian" | "Ubuntu" => Some("deb"),
-        "Alpine" | "Wolfi" | "Chainguard" => Some("apk"),
-        "Red Hat" | "Rocky Linux" | "AlmaLinux" | "openSUSE" | "SUSE" | "Mageia" => Some("rpm"),
+        "PyPI" => Some(Ecosystem::Pypi),
+        "npm" => Some(Ecosystem::Npm),
+        "Debian" | "Ubuntu" => Some(Ecosystem::Deb),
+        "Alpine" | "Wolfi" | "Chainguard" => Some(Ecosystem::Apk),
+        "Red Hat" | "Rocky Linux" | "AlmaLinux" | "openSUSE" | "SUSE" | "Mageia" => {
+            Some(Ecosystem::Rpm)
+        }
         _ => None,
     }
 }
@@ -108,7 +111,7 @@ fn osv(v: &Value) -> Vec<Advisory> {
         out.push(Advisory {
             id: id.clone(),
             aliases: aliases.clone(),
-            ecosystem: eco.into(),
+            ecosystem: eco,
             package: name.into(),
             affected: Affected::Ranges(ranges, versions),
             source: "osv",
@@ -117,17 +120,11 @@ fn osv(v: &Value) -> Vec<Advisory> {
     out
 }
 
-fn eco_of_purl(purl: &str) -> Option<&'static str> {
-    if purl.starts_with("pkg:deb/") {
-        Some("deb")
-    } else if purl.starts_with("pkg:pypi/") {
-        Some("pypi")
-    } else if purl.starts_with("pkg:apk/") {
-        Some("apk")
-    } else if purl.starts_with("pkg:rpm/") {
-        Some("rpm")
-    } else {
-        None
+fn eco_of_purl(purl: &str) -> Option<Ecosystem> {
+    let ty = purl.strip_prefix("pkg:")?.split('/').next()?;
+    match ty {
+        "deb" | "pypi" | "npm" | "apk" | "rpm" => ty.parse().ok(),
+        _ => None,
     }
 }
 
@@ -139,12 +136,12 @@ fn trivy(v: &Value) -> Vec<Advisory> {
                 .as_str()
                 .and_then(eco_of_purl)
                 .or(match r["Type"].as_str() {
-                    Some("debian" | "ubuntu") => Some("deb"),
-                    Some("alpine" | "wolfi" | "chainguard") => Some("apk"),
+                    Some("debian" | "ubuntu") => Some(Ecosystem::Deb),
+                    Some("alpine" | "wolfi" | "chainguard") => Some(Ecosystem::Apk),
                     Some("redhat" | "centos" | "rocky" | "alma" | "amazon" | "oracle" | "suse") => {
-                        Some("rpm")
+                        Some(Ecosystem::Rpm)
                     }
-                    Some("python-pkg" | "pip" | "pipenv" | "poetry") => Some("pypi"),
+                    Some("python-pkg" | "pip" | "pipenv" | "poetry") => Some(Ecosystem::Pypi),
                     _ => None,
                 });
             let (Some(eco), Some(id), Some(name), Some(ver)) = (
@@ -158,7 +155,7 @@ fn trivy(v: &Value) -> Vec<Advisory> {
             out.push(Advisory {
                 id: id.into(),
                 aliases: Vec::new(),
-                ecosystem: eco.into(),
+                ecosystem: eco,
                 package: name.into(),
                 affected: Affected::Exactly(ver.into()),
                 source: "trivy",
@@ -176,10 +173,10 @@ fn grype(v: &Value) -> Vec<Advisory> {
             .as_str()
             .and_then(eco_of_purl)
             .or(match art["type"].as_str() {
-                Some("deb") => Some("deb"),
-                Some("apk") => Some("apk"),
-                Some("rpm") => Some("rpm"),
-                Some("python") => Some("pypi"),
+                Some("deb") => Some(Ecosystem::Deb),
+                Some("apk") => Some(Ecosystem::Apk),
+                Some("rpm") => Some(Ecosystem::Rpm),
+                Some("python") => Some(Ecosystem::Pypi),
                 _ => None,
             });
         let (Some(eco), Some(id), Some(name), Some(ver)) = (
@@ -201,7 +198,7 @@ fn grype(v: &Value) -> Vec<Advisory> {
         out.push(Advisory {
             id: id.into(),
             aliases,
-            ecosystem: eco.into(),
+            ecosystem: eco,
             package: name.into(),
             affected: Affected::Exactly(ver.into()),
             source: "grype",
@@ -248,16 +245,14 @@ impl Advisory {
     /// Does this advisory apply to the installed package `p`?
     pub fn affects(&self, p: &Package) -> bool {
         if p.ecosystem != self.ecosystem
-            || !crate::matching::same_name(&p.ecosystem, &p.name, &self.package)
+            || !crate::matching::same_name(p.ecosystem, &p.name, &self.package)
         {
             return false;
         }
         match &self.affected {
             Affected::Exactly(v) => v == &p.version,
             Affected::Ranges(ranges, versions) => {
-                let Ok(eco) = p.ecosystem.parse::<Ecosystem>() else {
-                    return false;
-                };
+                let eco = p.ecosystem;
                 let lt = |a: &str, b: &str| {
                     compare(eco, a, b)
                         .map(|o| o == Ordering::Less)
@@ -284,7 +279,7 @@ mod tests {
 
     fn pkg(v: &str) -> Package {
         Package {
-            ecosystem: "pypi".into(),
+            ecosystem: Ecosystem::Pypi,
             name: "Requests".into(),
             version: v.into(),
             arch: None,
@@ -299,7 +294,7 @@ mod tests {
         let a = Advisory {
             id: "GHSA-x".into(),
             aliases: vec!["CVE-1".into()],
-            ecosystem: "pypi".into(),
+            ecosystem: Ecosystem::Pypi,
             package: "requests".into(),
             affected: Affected::Ranges(vec![("2.3.0".into(), Some("2.31.0".into()))], vec![]),
             source: "osv",

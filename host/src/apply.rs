@@ -504,12 +504,16 @@ fn record_applied(
 ) {
     let m = &recipe.manifest;
     for p in &report.packages {
+        // `run` refused a report naming an ecosystem rootwasm does not know.
+        let Ok(ecosystem) = p.ecosystem.parse() else {
+            continue;
+        };
         records.retain(|r| !(r.recipe == m.id && r.location == p.location));
         records.push(PatchRecord {
             recipe: m.id.clone(),
             patch_type: m.patch_type,
             origin: m.origin.clone(),
-            ecosystem: p.ecosystem.clone(),
+            ecosystem,
             package: p.name.clone(),
             location: p.location.clone(),
             version_before: p.version_before.clone(),

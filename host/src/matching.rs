@@ -22,8 +22,8 @@ pub enum Match<'a> {
 }
 
 /// Package names compare as the ecosystem does (PEP 503 for Python).
-pub fn same_name(ecosystem: &str, a: &str, b: &str) -> bool {
-    if ecosystem == "pypi" {
+pub fn same_name(ecosystem: Ecosystem, a: &str, b: &str) -> bool {
+    if ecosystem == Ecosystem::Pypi {
         let n = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
         n(a) == n(b)
     } else {
@@ -44,13 +44,11 @@ pub fn same_architecture(t: &crate::recipe::Target, p: &Package) -> bool {
 /// Match `recipe` against `inv`.
 pub fn match_recipe<'a>(inv: &'a Inventory, recipe: &Recipe) -> Match<'a> {
     let t = &recipe.manifest.target;
-    let Ok(eco) = t.ecosystem.parse::<Ecosystem>() else {
-        return Match::Unknown;
-    };
+    let eco = t.ecosystem;
     let installed: Vec<&Package> = inv
         .packages
         .iter()
-        .filter(|p| p.ecosystem == t.ecosystem && same_name(&t.ecosystem, &p.name, &t.package))
+        .filter(|p| p.ecosystem == t.ecosystem && same_name(t.ecosystem, &p.name, &t.package))
         .filter(|p| same_architecture(t, p))
         .collect();
     if installed.is_empty() {

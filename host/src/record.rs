@@ -20,7 +20,7 @@ pub struct PatchRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
     /// Package ecosystem.
-    pub ecosystem: String,
+    pub ecosystem: crate::ecosystem::Ecosystem,
     /// Package name.
     pub package: String,
     /// Where the package is installed.

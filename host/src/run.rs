@@ -185,6 +185,24 @@ pub fn run(
         Ok(_) => unreachable!("apply returns a report"),
         Err(e) => return fail(result, e),
     };
+    // Patch records, the SBOM and the VEX need an ecosystem rootwasm knows.
+    if let Some(p) = report
+        .packages
+        .iter()
+        .find(|p| p.ecosystem.parse::<crate::ecosystem::Ecosystem>().is_err())
+    {
+        return fail(
+            result,
+            RunError::new(
+                RunErrorKind::RecipeFailed,
+                &id,
+                format!(
+                    "apply reported package {:?} in ecosystem {:?}, which rootwasm does not know (deb, pypi, npm, apk, rpm)",
+                    p.name, p.ecosystem
+                ),
+            ),
+        );
+    }
 
     // 3. Did the fix land? The check sees the staged tree.
     session.set_phase(Phase::Check);

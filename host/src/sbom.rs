@@ -389,7 +389,7 @@ fn record_diff(
         String::from_utf8(view.read(&rp).ok()?).ok()
     };
     // A Python package's files sit beside its dist-info; other records take every changed file.
-    let site = (record.ecosystem == "pypi")
+    let site = (record.ecosystem == crate::ecosystem::Ecosystem::Pypi)
         .then(|| {
             record
                 .location
@@ -430,7 +430,7 @@ mod tests {
 
     fn pkg(ecosystem: &str, name: &str, version: &str) -> Package {
         Package {
-            ecosystem: ecosystem.into(),
+            ecosystem: ecosystem.parse().unwrap(),
             name: name.into(),
             version: version.into(),
             arch: None,

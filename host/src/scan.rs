@@ -18,7 +18,7 @@ use crate::matching::same_name;
 use crate::recipe::Recipe;
 use crate::run::{RunOptions, check};
 use crate::sandbox::{CheckStatus, Sandbox};
-use crate::version::{Ecosystem, matches};
+use crate::version::matches;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -109,7 +109,7 @@ fn recipe_findings(
     let installed: Vec<&Package> = inv
         .packages
         .iter()
-        .filter(|p| p.ecosystem == t.ecosystem && same_name(&t.ecosystem, &p.name, &t.package))
+        .filter(|p| p.ecosystem == t.ecosystem && same_name(t.ecosystem, &p.name, &t.package))
         .filter(|p| crate::matching::same_architecture(t, p))
         .collect();
     if installed.is_empty() {
@@ -117,12 +117,7 @@ fn recipe_findings(
     }
     let checked = check(sandbox, r, view.clone(), &RunOptions::default());
     for p in installed {
-        let in_range = t
-            .ecosystem
-            .parse::<Ecosystem>()
-            .ok()
-            .and_then(|e| matches(e, &p.version, &t.affected).ok())
-            .unwrap_or(false);
+        let in_range = matches(t.ecosystem, &p.version, &t.affected).unwrap_or(false);
         // A rootwasm patch record for exactly this package and version.
         let recorded = patches.iter().any(|x| {
             x.recipe == r.manifest.id

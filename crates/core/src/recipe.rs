@@ -55,7 +55,7 @@ pub enum Severity {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Target {
     /// `pypi`, `npm`, `gem`, `deb`, `apk`, `rpm`, ...
-    pub ecosystem: String,
+    pub ecosystem: crate::ecosystem::Ecosystem,
     /// Package name in that ecosystem.
     pub package: String,
     /// Installed versions this recipe patches, in the ecosystem's range syntax.

@@ -80,7 +80,7 @@ pub enum Error {
         /// Recipe id.
         recipe: String,
         /// Ecosystem.
-        ecosystem: String,
+        ecosystem: crate::ecosystem::Ecosystem,
         /// Package name.
         package: String,
         /// Where the record says it is.
@@ -135,7 +135,7 @@ pub(crate) mod fixtures {
 
     pub fn inventory() -> Inventory {
         let deb = |name: &str, version: &str| Package {
-            ecosystem: "deb".into(),
+            ecosystem: "deb".parse().unwrap(),
             name: name.into(),
             version: version.into(),
             arch: Some("amd64".into()),
@@ -156,7 +156,7 @@ pub(crate) mod fixtures {
                 deb("libexpat1", "2.5.0-1+deb12u2"),
                 deb("libpam0g", "1:1.5.2-6+deb12u1"),
                 Package {
-                    ecosystem: "pypi".into(),
+                    ecosystem: "pypi".parse().unwrap(),
                     name: "Requests_Toolbelt".into(),
                     version: "1.0.0".into(),
                     arch: None,
@@ -175,7 +175,7 @@ pub(crate) mod fixtures {
                 recipe: "expat-cve-2024-45490".into(),
                 patch_type: PatchType::Backport,
                 origin: Some("https://github.com/libexpat/libexpat/pull/890".into()),
-                ecosystem: "deb".into(),
+                ecosystem: "deb".parse().unwrap(),
                 package: "libexpat1".into(),
                 location: "/var/lib/dpkg/status".into(),
                 version_before: "2.5.0-1+deb12u2".into(),
@@ -186,7 +186,7 @@ pub(crate) mod fixtures {
                 recipe: "pam-dsa-5810".into(),
                 patch_type: PatchType::DistroUpgrade,
                 origin: None,
-                ecosystem: "deb".into(),
+                ecosystem: "deb".parse().unwrap(),
                 package: "libpam0g".into(),
                 location: "/var/lib/dpkg/status".into(),
                 version_before: "1:1.5.2-6+deb12u0".into(),
@@ -197,7 +197,7 @@ pub(crate) mod fixtures {
                 recipe: "toolbelt-ghsa".into(),
                 patch_type: PatchType::Backport,
                 origin: None,
-                ecosystem: "pypi".into(),
+                ecosystem: "pypi".parse().unwrap(),
                 package: "Requests_Toolbelt".into(),
                 location: "/usr/lib/python3/dist-packages/requests_toolbelt-1.0.0.dist-info".into(),
                 version_before: "1.0.0".into(),

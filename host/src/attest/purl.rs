@@ -9,6 +9,7 @@
 //! `debian-12` from os-release in Syft). So these purls are type,
 //! namespace, name and installed version, nothing else. `docs/vex.md`.
 
+use crate::ecosystem::Ecosystem;
 use crate::image::model::Digest;
 use crate::inventory::{Inventory, Package};
 
@@ -19,8 +20,8 @@ use crate::inventory::{Inventory, Package};
 /// qualifier and leaves it out of the version.
 pub fn scanner_purls(p: &Package, inv: &Inventory) -> Vec<String> {
     let one = |version: &str, epoch: Option<&str>| -> Option<String> {
-        let (ty, namespace, name) = match p.ecosystem.as_str() {
-            "deb" => {
+        let (ty, namespace, name) = match p.ecosystem {
+            Ecosystem::Deb => {
                 let vendor = inv
                     .os
                     .as_ref()
@@ -29,11 +30,11 @@ pub fn scanner_purls(p: &Package, inv: &Inventory) -> Vec<String> {
                     .unwrap_or("debian");
                 ("deb", Some(vendor.to_owned()), p.name.clone())
             }
-            "npm" => match p.name.split_once('/') {
+            Ecosystem::Npm => match p.name.split_once('/') {
                 Some((s, n)) if s.starts_with('@') => ("npm", Some(s.to_owned()), n.to_owned()),
                 _ => ("npm", None, p.name.clone()),
             },
-            other => (other, None, p.name.clone()),
+            other => (other.as_str(), None, p.name.clone()),
         };
         let mut u = packageurl::PackageUrl::new(ty, name).ok()?;
         if let Some(ns) = &namespace {
@@ -47,7 +48,7 @@ pub fn scanner_purls(p: &Package, inv: &Inventory) -> Vec<String> {
     };
     let mut out = Vec::new();
     out.extend(one(&p.version, None));
-    if p.ecosystem == "deb"
+    if p.ecosystem == Ecosystem::Deb
         && let Some((epoch, rest)) = p.version.split_once(':')
         && !epoch.is_empty()
         && epoch.bytes().all(|b| b.is_ascii_digit())

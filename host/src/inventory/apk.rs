@@ -30,7 +30,7 @@ pub fn packages(text: &str, location: &str) -> Vec<Package> {
         }
         let origin = field('o').filter(|o| !o.is_empty());
         out.push(Package {
-            ecosystem: "apk".into(),
+            ecosystem: crate::ecosystem::Ecosystem::Apk,
             name,
             version,
             arch: field('A').filter(|a| !a.is_empty()),

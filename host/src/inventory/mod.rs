@@ -15,6 +15,7 @@ pub mod apk;
 pub mod copyright;
 pub mod rpmdb;
 
+use crate::ecosystem::Ecosystem;
 use crate::rootfs::{Kind, RootPath, RootView};
 use serde::Serialize;
 
@@ -22,7 +23,7 @@ use serde::Serialize;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Package {
     /// `deb`, `pypi`, ...
-    pub ecosystem: String,
+    pub ecosystem: crate::ecosystem::Ecosystem,
     /// Name as the ecosystem spells it.
     pub name: String,
     /// Installed version (with epoch for deb).
@@ -183,7 +184,7 @@ fn size(view: &dyn RootView, path: &str) -> Option<u64> {
 /// (`3.11.2-6+deb12u2` gives `3.11.2`; a `~rc1` becomes `rc1`).
 fn dpkg_python(view: &dyn RootView, packages: &[Package], runtimes: &[Runtime]) -> Vec<Runtime> {
     let mut out = Vec::new();
-    for p in packages.iter().filter(|p| p.ecosystem == "deb") {
+    for p in packages.iter().filter(|p| p.ecosystem == Ecosystem::Deb) {
         let Some(minor) = p
             .name
             .strip_prefix("python3.")
@@ -314,7 +315,7 @@ fn dpkg_packages(text: &str, location: &str, out: &mut Vec<Package>) {
         let source =
             field(&s, "Source").map(|src| src.split_whitespace().next().unwrap_or(src).to_owned());
         out.push(Package {
-            ecosystem: "deb".into(),
+            ecosystem: Ecosystem::Deb,
             name: name.into(),
             version: version.into(),
             arch: field(&s, "Architecture").map(str::to_owned),
@@ -346,7 +347,7 @@ fn python_package(meta: &str, location: &str) -> Option<Package> {
         }
     }
     Some(Package {
-        ecosystem: "pypi".into(),
+        ecosystem: Ecosystem::Pypi,
         name: field(&s, "Name")?.into(),
         version: field(&s, "Version")?.into(),
         arch: None,
@@ -364,7 +365,7 @@ fn npm_package(json: &str, location: &str) -> Option<Package> {
         _ => None,
     };
     Some(Package {
-        ecosystem: "npm".into(),
+        ecosystem: Ecosystem::Npm,
         name: v["name"].as_str()?.into(),
         version: v["version"].as_str()?.into(),
         arch: None,

@@ -147,7 +147,7 @@ fn package(blob: &[u8], location: &str) -> Result<Option<Package>, String> {
         Some(nv.rsplit_once('-')?.0.to_owned())
     });
     Ok(Some(Package {
-        ecosystem: "rpm".into(),
+        ecosystem: crate::ecosystem::Ecosystem::Rpm,
         name,
         version,
         arch: h.string(ARCH)?,

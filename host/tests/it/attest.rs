@@ -20,7 +20,7 @@ fn s(p: &Path) -> &str {
 
 fn inventory() -> Inventory {
     let deb = |name: &str, version: &str| Package {
-        ecosystem: "deb".into(),
+        ecosystem: "deb".parse().unwrap(),
         name: name.into(),
         version: version.into(),
         arch: Some("amd64".into()),
@@ -40,7 +40,7 @@ fn inventory() -> Inventory {
         packages: vec![
             deb("libexpat1", "2.5.0-1+deb12u1"),
             Package {
-                ecosystem: "pypi".into(),
+                ecosystem: "pypi".parse().unwrap(),
                 name: "requests".into(),
                 version: "2.30.0".into(),
                 arch: None,
@@ -61,7 +61,7 @@ fn records() -> Vec<PatchRecord> {
                 "https://github.com/psf/requests/commit/74ea7cf7a6a27a4eeb2ae24e162bcc942a6706d5"
                     .into(),
             ),
-            ecosystem: "pypi".into(),
+            ecosystem: "pypi".parse().unwrap(),
             package: "requests".into(),
             location: "/usr/lib/python3/dist-packages/requests-2.30.0.dist-info".into(),
             version_before: "2.30.0".into(),
@@ -72,7 +72,7 @@ fn records() -> Vec<PatchRecord> {
             recipe: "expat-dsa".into(),
             patch_type: PatchType::DistroUpgrade,
             origin: None,
-            ecosystem: "deb".into(),
+            ecosystem: "deb".parse().unwrap(),
             package: "libexpat1".into(),
             location: "/var/lib/dpkg/status".into(),
             version_before: "2.5.0-1".into(),
