@@ -66,7 +66,7 @@ pub(crate) fn fixed_by_vulnerability<'a>(
             })
             .ok_or_else(|| Error::PackageNotInstalled {
                 recipe: record.recipe.clone(),
-                ecosystem: record.ecosystem.clone(),
+                ecosystem: record.ecosystem,
                 package: format!("{}@{}", record.package, record.version_after),
                 location: record.location.clone(),
             })?;
