@@ -45,6 +45,9 @@ pub fn same_architecture(t: &crate::recipe::Target, p: &Package) -> bool {
 pub fn match_recipe<'a>(inv: &'a Inventory, recipe: &Recipe) -> Match<'a> {
     let t = &recipe.manifest.target;
     let eco = t.ecosystem;
+    if eco == Ecosystem::Generic {
+        return Match::Unknown;
+    }
     let installed: Vec<&Package> = inv
         .packages
         .iter()

@@ -16,6 +16,10 @@ pub enum Ecosystem {
     Apk,
     /// RPM packages (rpmvercmp on epoch, version, release).
     Rpm,
+    /// Anything else a recipe targets (the purl spec's `generic`): nothing
+    /// rootwasm inventories, and no version order; the recipe's own check
+    /// decides.
+    Generic,
 }
 
 impl Ecosystem {
@@ -27,6 +31,7 @@ impl Ecosystem {
             Ecosystem::Npm => "npm",
             Ecosystem::Apk => "apk",
             Ecosystem::Rpm => "rpm",
+            Ecosystem::Generic => "generic",
         }
     }
 }
@@ -39,7 +44,7 @@ impl fmt::Display for Ecosystem {
 
 /// An ecosystem name rootwasm does not know.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("ecosystem {0:?} is not supported (supported: deb, pypi, npm, apk, rpm)")]
+#[error("ecosystem {0:?} is not supported (supported: deb, pypi, npm, apk, rpm, generic)")]
 pub struct UnknownEcosystem(pub String);
 
 impl FromStr for Ecosystem {
@@ -51,6 +56,7 @@ impl FromStr for Ecosystem {
             "npm" => Ok(Ecosystem::Npm),
             "apk" | "alpine" => Ok(Ecosystem::Apk),
             "rpm" => Ok(Ecosystem::Rpm),
+            "generic" => Ok(Ecosystem::Generic),
             other => Err(UnknownEcosystem(other.to_owned())),
         }
     }
@@ -81,6 +87,7 @@ mod tests {
             Ecosystem::Npm,
             Ecosystem::Apk,
             Ecosystem::Rpm,
+            Ecosystem::Generic,
         ] {
             assert_eq!(e.as_str().parse::<Ecosystem>().unwrap(), e);
             let j = serde_json::to_string(&e).unwrap();

@@ -51,6 +51,11 @@ pub fn compare(eco: Ecosystem, a: &str, b: &str) -> Result<Ordering, VersionErro
         Ecosystem::Npm => npm(a)?.cmp(&npm(b)?),
         Ecosystem::Apk => apk::Version::parse(a.trim())?.cmp(&apk::Version::parse(b.trim())?),
         Ecosystem::Rpm => rpm::compare(a, b)?,
+        Ecosystem::Generic => {
+            return Err(VersionError(
+                "generic packages have no version order".into(),
+            ));
+        }
     })
 }
 
@@ -145,6 +150,9 @@ pub fn matches(eco: Ecosystem, version: &str, range: &str) -> Result<bool, Versi
             }
             Ok(true)
         }
+        Ecosystem::Generic => Err(VersionError(format!(
+            "{range:?}: generic packages have no version order; use \"*\""
+        ))),
     }
 }
 
