@@ -20,7 +20,7 @@ use crate::host::Host;
 use crate::types::*;
 use crate::{Context, Recipe};
 use rootwasm_core::recipe::{Recipe as Loaded, RecipeToml};
-use rootwasm_core::rootfs::{DirRoot, Kind as HKind};
+use rootwasm_core::rootfs::DirRoot;
 use rootwasm_core::session::{self, Phase, Session, SessionError, SessionLimits};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -170,7 +170,7 @@ impl NativeHost<'_> {
     fn conv<T>(&mut self, r: Result<T, SessionError>) -> Result<T, FsError> {
         r.map_err(|e| match e {
             SessionError::Fs(e) => FsError {
-                code: code(e.code),
+                code: e.code,
                 path: e.path,
                 message: e.message,
             },
@@ -187,52 +187,14 @@ impl NativeHost<'_> {
     }
 }
 
-fn code(c: session::ErrorCode) -> ErrorCode {
-    use session::ErrorCode as E;
-    match c {
-        E::NotFound => ErrorCode::NotFound,
-        E::AlreadyExists => ErrorCode::AlreadyExists,
-        E::NotADirectory => ErrorCode::NotADirectory,
-        E::IsADirectory => ErrorCode::IsADirectory,
-        E::DirectoryNotEmpty => ErrorCode::DirectoryNotEmpty,
-        E::SymlinkLoop => ErrorCode::SymlinkLoop,
-        E::InvalidPath => ErrorCode::InvalidPath,
-        E::Unsupported => ErrorCode::Unsupported,
-        E::LimitExceeded => ErrorCode::LimitExceeded,
-        E::Io => ErrorCode::Io,
-    }
-}
-
-fn kind(k: HKind) -> Kind {
-    match k {
-        HKind::File => Kind::File,
-        HKind::Dir => Kind::Dir,
-        HKind::Symlink => Kind::Symlink,
-        HKind::CharDevice => Kind::CharDevice,
-        HKind::BlockDevice => Kind::BlockDevice,
-        HKind::Fifo => Kind::Fifo,
-        HKind::Socket => Kind::Socket,
-    }
-}
-
-fn meta(m: rootwasm_core::rootfs::Meta) -> Metadata {
-    Metadata {
-        kind: kind(m.kind),
-        size: m.size,
-        mode: m.mode,
-        uid: m.uid,
-        gid: m.gid,
-    }
-}
-
 impl Host for NativeHost<'_> {
     fn lstat(&mut self, path: &str) -> Result<Option<Metadata>, FsError> {
         let r = self.session.lstat(path);
-        self.conv(r).map(|m| m.map(meta))
+        self.conv(r)
     }
     fn stat(&mut self, path: &str) -> Result<Option<Metadata>, FsError> {
         let r = self.session.stat(path);
-        self.conv(r).map(|m| m.map(meta))
+        self.conv(r)
     }
     fn read(&mut self, path: &str) -> Result<Vec<u8>, FsError> {
         let r = self.session.read(path);
@@ -242,10 +204,7 @@ impl Host for NativeHost<'_> {
         let r = self.session.read_dir(path);
         self.conv(r).map(|v| {
             v.into_iter()
-                .map(|(name, k)| DirEntry {
-                    name,
-                    kind: kind(k),
-                })
+                .map(|(name, k)| DirEntry { name, kind: k })
                 .collect()
         })
     }

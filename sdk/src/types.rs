@@ -2,39 +2,7 @@
 
 use std::fmt;
 
-/// What kind of node a path names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// Regular file.
-    File,
-    /// Directory.
-    Dir,
-    /// Symbolic link.
-    Symlink,
-    /// Character device.
-    CharDevice,
-    /// Block device.
-    BlockDevice,
-    /// Named pipe.
-    Fifo,
-    /// Unix socket.
-    Socket,
-}
-
-/// Metadata of one node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Metadata {
-    /// Node kind.
-    pub kind: Kind,
-    /// Size of a file in bytes.
-    pub size: u64,
-    /// Permission bits (with setuid/setgid/sticky).
-    pub mode: u32,
-    /// Owner.
-    pub uid: u32,
-    /// Group.
-    pub gid: u32,
-}
+pub use rootwasm_types::{Kind, Metadata};
 
 /// One directory entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,30 +13,7 @@ pub struct DirEntry {
     pub kind: Kind,
 }
 
-/// Why a rootfs call failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// No such node.
-    NotFound,
-    /// The path exists.
-    AlreadyExists,
-    /// A directory was expected.
-    NotADirectory,
-    /// A directory was not expected.
-    IsADirectory,
-    /// The directory has entries.
-    DirectoryNotEmpty,
-    /// Too many symlinks.
-    SymlinkLoop,
-    /// Malformed path.
-    InvalidPath,
-    /// Not supported by the staging area.
-    Unsupported,
-    /// A run limit was reached.
-    LimitExceeded,
-    /// The underlying tree failed.
-    Io,
-}
+pub use rootwasm_types::ErrorCode;
 
 /// A failed rootfs or artifacts call.
 #[derive(Clone, Debug, PartialEq, Eq)]

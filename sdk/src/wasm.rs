@@ -36,6 +36,8 @@ fn err(e: w::Error) -> FsError {
     }
 }
 
+// The guest side's one conversion between the WIT bindings' generated
+// types and `rootwasm-types` (the host's `sandbox/host.rs` has the other).
 fn kind(k: w::NodeKind) -> Kind {
     match k {
         w::NodeKind::File => Kind::File,

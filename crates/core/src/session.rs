@@ -16,30 +16,8 @@ use crate::scope::{Access, Scope};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-/// Why a rootfs call failed, as the guest sees it (mirrors WIT `error-code`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// No such node.
-    NotFound,
-    /// The path exists.
-    AlreadyExists,
-    /// A directory was expected.
-    NotADirectory,
-    /// A directory was not expected.
-    IsADirectory,
-    /// The directory has entries.
-    DirectoryNotEmpty,
-    /// Too many symlinks.
-    SymlinkLoop,
-    /// The path is malformed or names the root.
-    InvalidPath,
-    /// The staging area cannot do this.
-    Unsupported,
-    /// A run limit was reached.
-    LimitExceeded,
-    /// The underlying tree failed.
-    Io,
-}
+/// Why a rootfs call failed, as the guest sees it (the WIT `error-code`).
+pub use rootwasm_types::ErrorCode;
 
 /// A failed rootfs call the guest may handle.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -8,6 +8,8 @@ use crate::session::{ErrorCode, SessionError};
 
 type R<T> = Result<T, SessionError>;
 
+// The host side's one conversion between `rootwasm-types` and the WIT
+// bindings' generated types (the SDK's `wasm.rs` has the other).
 fn kind(k: Kind) -> types::NodeKind {
     match k {
         Kind::File => types::NodeKind::File,

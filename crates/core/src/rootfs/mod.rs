@@ -23,42 +23,8 @@ use std::io;
 /// rootwasm stages or writes may have a component starting with it.
 pub const WHITEOUT_PREFIX: &str = ".wh.";
 
-/// What kind of node a path names.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    /// A regular file.
-    File,
-    /// A directory.
-    Dir,
-    /// A symbolic link.
-    Symlink,
-    /// A character device node.
-    CharDevice,
-    /// A block device node.
-    BlockDevice,
-    /// A named pipe.
-    Fifo,
-    /// A unix socket.
-    Socket,
-}
-
-/// Metadata of one node, as recorded in the journal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Meta {
-    /// Node kind.
-    pub kind: Kind,
-    /// Size in bytes of a file; 0 otherwise.
-    pub size: u64,
-    /// Permission bits including setuid/setgid/sticky.
-    pub mode: u32,
-    /// Owner.
-    pub uid: u32,
-    /// Group.
-    pub gid: u32,
-}
+/// Node kinds and metadata are the interface's own types (`rootwasm-types`).
+pub use rootwasm_types::{Kind, Metadata as Meta};
 
 /// A read-only view of a root filesystem.
 ///
