@@ -503,7 +503,7 @@ fn canonical(cx: &mut Context, path: &str) -> Result<String> {
         // Follow this directory while it is a symlink (bounded, as the kernel does).
         for _ in 0..40 {
             let here = format!("/{}", out.join("/"));
-            if !cx.lstat(&here)?.is_some_and(|m| m.kind == Kind::Symlink) {
+            if cx.lstat(&here)?.is_none_or(|m| m.kind != Kind::Symlink) {
                 break;
             }
             let target = cx.readlink(&here)?;
