@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     if let Ok(Some(p)) = rpmdb::fuzz_header(data) {
-        assert_eq!(p.ecosystem, "rpm");
+        assert_eq!(p.ecosystem.as_str(), "rpm");
         assert!(p.version.contains('-'), "{p:?}");
     }
 });

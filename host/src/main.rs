@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             // Errors quote names and bytes from images and journals.
-            let msg = cli::text::escape_str(&format!("{e:#}"), cli::text::Keep::Lines);
+            let msg = cli::text::escape_str(&cli::message(&e), cli::text::Keep::Lines);
             eprintln!("error: {msg}");
             ExitCode::from(2)
         }

@@ -11,6 +11,24 @@ mod scan;
 pub(crate) mod text;
 
 use clap::{Parser, Subcommand};
+
+/// An error and its causes, joined with ": ", without repeating a cause
+/// that the message before it already ends with (an I/O error shown both in
+/// a message and as its source read "Not a directory: Not a directory").
+pub fn message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for c in e.chain() {
+        let s = c.to_string();
+        if msg.ends_with(&s) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&s);
+    }
+    msg
+}
 use std::process::ExitCode;
 
 /// Patch vulnerable packages in container images, in place, with sandboxed recipes.
@@ -63,5 +81,18 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(a) => review::diff(a),
         Command::Replay(t) => review::replay(t),
         Command::Verify(a) => review::verify(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::from_raw_os_error(20);
+        let inner = rootwasm::image::ImageError::io("/out/index.json")(io);
+        let e = anyhow::Error::new(inner).context("writing oci:/out");
+        let m = super::message(&e);
+        assert_eq!(m.matches("os error 20").count(), 1, "{m}");
+        assert!(m.starts_with("writing oci:/out: /out/index.json: "), "{m}");
     }
 }

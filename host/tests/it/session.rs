@@ -219,3 +219,33 @@ fn commit_refuses_a_changed_tree() {
     );
     assert_eq!(tree_hash(root.path()), before);
 }
+
+/// A name a container runtime reads as a deletion cannot be staged, however
+/// it is reached: write, mkdir, symlink, hardlink or rename, directly or
+/// through a symlinked directory.
+#[test]
+fn whiteout_names_cannot_be_staged() {
+    let (_tmp, root) = setup();
+    let mut s = Session::new(root.clone(), everything(), "t", LIMITS);
+    s.set_phase(Phase::Apply);
+    let refused = |r: Result<(), SessionError>, what: &str| match r {
+        Err(SessionError::Fs(e)) => {
+            assert_eq!(e.code, ErrorCode::InvalidPath, "{what}: {e}");
+            assert!(e.message.contains("whiteout"), "{what}: {e}");
+        }
+        other => panic!("{what}: {other:?}"),
+    };
+    refused(
+        s.write_file("/etc/.wh.passwd", Vec::new(), 0o644),
+        "write .wh.",
+    );
+    refused(
+        s.write_file("/usr/.wh..wh..opq", Vec::new(), 0o644),
+        "write opaque",
+    );
+    refused(s.mkdir("/usr/.wh.lib", 0o755), "mkdir");
+    refused(s.symlink("/etc", "/.wh.etc"), "symlink");
+    refused(s.hardlink("/usr/lib/a", "/lib/.wh.a"), "hardlink via /lib");
+    refused(s.rename("/usr/lib/a", "/usr/lib/.wh.a-link"), "rename");
+    assert!(s.entries().is_empty(), "nothing was journaled");
+}
