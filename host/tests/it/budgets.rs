@@ -208,6 +208,15 @@ fn base_tar() -> Vec<u8> {
     finish_tar(t)
 }
 
+/// A PAX extended header holding `rec`, for the entry after it.
+fn pax(t: &mut Vec<u8>, rec: &[u8]) {
+    push(
+        t,
+        &header(b"PaxHeader", tar::EntryType::XHeader, rec.len() as u64),
+        rec,
+    );
+}
+
 fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
     // "<len> <key>=<value>\n", where <len> counts itself.
     let rest = key.len() + value.len() + 3;
@@ -306,11 +315,7 @@ fn pax_paths_of_60_kib_are_refused() {
     for i in 0..20 {
         path.push_str(&format!("{}/", "d".repeat(3000 + i)));
         let rec = pax_record("path", path.as_bytes());
-        push(
-            &mut t,
-            &header(b"PaxHeader", tar::EntryType::XHeader, rec.len() as u64),
-            &rec,
-        );
+        pax(&mut t, &rec);
         push(
             &mut t,
             &header(b"placeholder", tar::EntryType::Directory, 0),
@@ -353,11 +358,7 @@ fn deep_paths_are_refused() {
     let mut t = Vec::new();
     let deep = "a/".repeat(300) + "f";
     let rec = pax_record("path", deep.as_bytes());
-    push(
-        &mut t,
-        &header(b"PaxHeader", tar::EntryType::XHeader, rec.len() as u64),
-        &rec,
-    );
+    pax(&mut t, &rec);
     push(
         &mut t,
         &header(b"placeholder", tar::EntryType::Regular, 0),
@@ -380,11 +381,7 @@ fn pax_size_that_disagrees_with_the_header_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let mut t = Vec::new();
     let rec = pax_record("size", b"1024");
-    push(
-        &mut t,
-        &header(b"PaxHeader", tar::EntryType::XHeader, rec.len() as u64),
-        &rec,
-    );
+    pax(&mut t, &rec);
     push(
         &mut t,
         &header(b"etc/smuggler", tar::EntryType::Regular, 0),
