@@ -356,9 +356,16 @@ fn read_base(
                 .and_then(crate::rfc3339::parse)
         })
         .unwrap_or(0);
-    // Read only what some recipe may read, and what the inventory needs to
-    // match recipes to installed versions.
-    let capture = crate::matching::capture_for(opts.recipes);
+    let earlier = earlier_patch(store, &docs, patch, opts)?;
+    let carried_paths: Vec<String> = earlier
+        .iter()
+        .flat_map(|(_, idx)| &idx.entries)
+        .map(|e| rootwasm_glob::escape(e.path.as_str()))
+        .collect();
+    // Read only what some recipe may read, what the inventory needs to
+    // match recipes to installed versions, and what an earlier patch
+    // changed (its before-states are the base's).
+    let capture = crate::matching::capture_for(opts.recipes, &carried_paths);
     let read_opts = ReadOptions {
         limits: opts.layer_limits,
         cache: opts.layer_cache.as_ref(),
@@ -377,19 +384,9 @@ fn read_base(
     )?;
     let mut full = base.clone();
     let (mut carried, mut carried_blobs) = (Journal::default(), Blobs::default());
-    if let Some(n) = patch {
-        // An earlier patch layer is read whole: its changes are carried.
-        let l = &m.layers[n];
-        (opts.progress)(&format!("reading previous patch layer {}", l.digest));
-        let idx = read_layer(
-            store.open(&l.digest)?,
-            l,
-            &docs.diff_ids[n],
-            &opts.layer_limits,
-            &|_| true,
-        )?;
+    if let Some((n, idx)) = earlier {
         (carried, carried_blobs) = carried_journal(&idx, &base);
-        full.apply(n, l.digest.as_str(), idx)?;
+        full.apply(n, m.layers[n].digest.as_str(), idx)?;
     }
     Ok(BaseImage {
         docs,
@@ -400,6 +397,29 @@ fn read_base(
         carried_blobs,
         epoch,
     })
+}
+
+/// An earlier rootwasm patch layer (layer `patch`), read whole: its
+/// changes are carried into the new journal.
+fn earlier_patch(
+    store: &dyn BlobStore,
+    docs: &Docs,
+    patch: Option<usize>,
+    opts: &ApplyOptions<'_>,
+) -> Result<Option<(usize, LayerIndex)>, ImageError> {
+    let Some(n) = patch else {
+        return Ok(None);
+    };
+    let l = &docs.manifest.layers[n];
+    (opts.progress)(&format!("reading previous patch layer {}", l.digest));
+    let idx = read_layer(
+        store.open(&l.digest)?,
+        l,
+        &docs.diff_ids[n],
+        &opts.layer_limits,
+        &|_| true,
+    )?;
+    Ok(Some((n, idx)))
 }
 
 /// What the recipes did on one platform.
