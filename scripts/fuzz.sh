@@ -31,6 +31,7 @@ nice -n 19 cargo +nightly fuzz build "${flags[@]}"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo +nightly fuzz list --fuzz-dir "$fuzz")
 
+failed=0
 for t in "${targets[@]}"; do
     corpus=$fuzz/corpus/$t logs=$fuzz/logs/$t
     mkdir -p "$corpus" "$logs" "$fuzz/artifacts/$t"
@@ -44,8 +45,10 @@ for t in "${targets[@]}"; do
     time (cd "$logs" && nice -n 19 cargo +nightly fuzz run "${flags[@]}" "$t" \
         "$corpus" "$fuzz/seeds/$t" -- \
         -max_total_time="$secs" -jobs=1 -workers=1 -timeout=10 \
-        -rss_limit_mb=1024 -print_final_stats=1) || echo "!! $t: libFuzzer exited with $?"
+        -rss_limit_mb=1024 -print_final_stats=1) || { echo "!! $t: libFuzzer exited with $?"; failed=1; }
     grep -E '^stat::|^==[0-9]+== ERROR|panicked at|Test unit written' "$logs/fuzz-0.log" || true
     echo "corpus: $(find "$corpus" -type f | wc -l) files, $(du -sk "$corpus" | cut -f1) KiB"
     echo "crashes: $(find "$fuzz/artifacts/$t" -type f | wc -l)"
 done
+# A target that crashed or did not build makes the run fail.
+exit "$failed"

@@ -357,15 +357,14 @@ fn read_base(
         })
         .unwrap_or(0);
     let earlier = earlier_patch(store, &docs, patch, opts)?;
-    let carried_paths: Vec<String> = earlier
+    let carried_paths = earlier
         .iter()
         .flat_map(|(_, idx)| &idx.entries)
-        .map(|e| rootwasm_glob::escape(e.path.as_str()))
-        .collect();
+        .map(|e| e.path.clone());
     // Read only what some recipe may read, what the inventory needs to
     // match recipes to installed versions, and what an earlier patch
     // changed (its before-states are the base's).
-    let capture = crate::matching::capture_for(opts.recipes, &carried_paths);
+    let capture = crate::matching::capture_for(opts.recipes).with_paths(carried_paths);
     let read_opts = ReadOptions {
         limits: opts.layer_limits,
         cache: opts.layer_cache.as_ref(),
@@ -605,14 +604,9 @@ fn patch_platform(
         journal.entries.len()
     ));
     let layer = build_layer(&img.base, &journal, &blobs, img.epoch, compression)?;
-    let patch = PatchLayer {
-        descriptor: Descriptor::for_bytes(compression.media_type(false), &layer.blob),
-        diff_id: layer.diff_id,
-        created: crate::rfc3339::format(img.epoch),
-        recipes: Vec::new(),
-        fixes: Vec::new(),
-    };
-    let out = new_documents(&img, desc, base_name, &ran.records, &result.recipes, patch)?;
+    let descriptor = Descriptor::for_bytes(compression.media_type(false), &layer.blob);
+    let patch = patch_layer(&img, descriptor, layer.diff_id, &result.recipes);
+    let out = new_documents(&img, desc, base_name, &ran.records, &patch)?;
     result.manifest_after = out.manifest.digest.clone();
     result.journal = journal;
     result.blobs = blobs;
@@ -637,23 +631,37 @@ struct NewDocuments {
     docs: Vec<(Digest, Vec<u8>)>,
 }
 
+/// The patch layer as the config's history names it: the recipes that
+/// applied and what they fix.
+fn patch_layer(
+    img: &BaseImage,
+    descriptor: Descriptor,
+    diff_id: Digest,
+    results: &[RecipeResult],
+) -> PatchLayer {
+    let applied = results.iter().filter(|r| r.result == RecipeStatus::Applied);
+    PatchLayer {
+        descriptor,
+        diff_id,
+        created: crate::rfc3339::format(img.epoch),
+        recipes: applied.clone().map(|r| r.recipe.clone()).collect(),
+        fixes: applied.flat_map(|r| r.cves.clone()).collect(),
+    }
+}
+
 fn new_documents(
     img: &BaseImage,
     desc: &Descriptor,
     base_name: Option<&str>,
     records: &[PatchRecord],
-    results: &[RecipeResult],
-    mut patch: PatchLayer,
+    patch: &PatchLayer,
 ) -> Result<NewDocuments, ImageError> {
-    let applied = results.iter().filter(|r| r.result == RecipeStatus::Applied);
-    patch.recipes = applied.clone().map(|r| r.recipe.clone()).collect();
-    patch.fixes = applied.flat_map(|r| r.cves.clone()).collect();
-    let config = mutate::config_with_layer(&img.docs.config, img.n_base, &patch)?;
+    let config = mutate::config_with_layer(&img.docs.config, img.n_base, patch)?;
     let config_bytes =
         serde_json::to_vec(&config).map_err(|e| ImageError::malformed("image config", e))?;
     let config_desc = Descriptor::for_bytes(MEDIA_CONFIG, &config_bytes);
     let manifest =
-        mutate::manifest_with_layer(&img.docs.manifest, img.n_base, config_desc.clone(), &patch);
+        mutate::manifest_with_layer(&img.docs.manifest, img.n_base, config_desc.clone(), patch);
     let manifest = mutate::annotate(&manifest, patch_annotations(img, desc, base_name, records));
     let mbytes = to_canonical_json(&manifest);
     let mdesc = Descriptor {
@@ -662,7 +670,7 @@ fn new_documents(
     };
     Ok(NewDocuments {
         manifest: mdesc.clone(),
-        layer: patch.descriptor.digest,
+        layer: patch.descriptor.digest.clone(),
         config: config_desc.digest.clone(),
         layers: manifest.layers,
         docs: vec![(config_desc.digest, config_bytes), (mdesc.digest, mbytes)],

@@ -67,10 +67,9 @@ pub fn match_recipe<'a>(inv: &'a Inventory, recipe: &Recipe) -> Match<'a> {
 }
 
 /// What to read from an image's layers for `recipes`: the files the
-/// inventory readers need (to match recipes to installed versions),
-/// everything the recipes may read (their read and write scopes), and the
-/// `extra` patterns.
-pub fn capture_for(recipes: &[Recipe], extra: &[String]) -> crate::image::view::Capture {
+/// inventory readers need (to match recipes to installed versions) plus
+/// everything the recipes may read (their read and write scopes).
+pub fn capture_for(recipes: &[Recipe]) -> crate::image::view::Capture {
     let scopes = recipes.iter().flat_map(|r| {
         r.manifest
             .capabilities
@@ -79,15 +78,7 @@ pub fn capture_for(recipes: &[Recipe], extra: &[String]) -> crate::image::view::
             .chain(&r.manifest.capabilities.write)
             .map(String::as_str)
     });
-    // RecipeToml::parse already compiled every scope pattern, and callers
-    // pass escaped paths as `extra`, so this cannot fail.
-    let extra = extra.iter().map(String::as_str);
-    crate::image::view::Capture::new(
-        crate::inventory::FILES
-            .iter()
-            .copied()
-            .chain(scopes)
-            .chain(extra),
-    )
-    .expect("scopes validated at load; extra paths escaped")
+    // RecipeToml::parse already compiled every scope pattern, so this cannot fail.
+    crate::image::view::Capture::new(crate::inventory::FILES.iter().copied().chain(scopes))
+        .expect("recipe scopes were validated at load")
 }

@@ -186,14 +186,14 @@ impl PatchedImage {
         let m = &self.docs.manifest;
         let n = mutate::patch_layer(m, &self.docs.config)
             .ok_or_else(|| ev("the image has no rootwasm patch layer"))?;
-        let paths: Vec<String> = journal
+        let paths = journal
             .entries
             .iter()
             .flat_map(|e| std::iter::once(&e.path).chain(&e.from))
-            .map(|p| rootwasm_glob::escape(p))
-            .collect();
-        let capture = Capture::new(paths.iter().map(String::as_str))
-            .map_err(|e| ev(format!("journal path: {e}")))?;
+            .filter_map(|p| crate::rootfs::RootPath::lexical(p).ok());
+        let capture = Capture::new(std::iter::empty())
+            .expect("no globs")
+            .with_paths(paths);
         let mut base = Merged::with_limits(read.limits);
         read_layers(
             self.store(),

@@ -62,7 +62,7 @@ pub fn scan(
 ) -> Result<Vec<PlatformScan>, ImageError> {
     let store = source.store.as_ref();
     let targets = platforms(store, &source.top)?;
-    let capture = crate::matching::capture_for(recipes, &[]);
+    let capture = crate::matching::capture_for(recipes);
     let mut out = Vec::new();
     for (platform, desc) in targets {
         let Docs {

@@ -140,8 +140,7 @@ pub fn referrers_from_evidence_index(
     subject: &Digest,
 ) -> Result<Option<Descriptor>, ImageError> {
     let what = "evidence index";
-    let digest: Digest = serde_json::from_value(Value::String(digest.into()))
-        .map_err(|e| ImageError::malformed(what, e))?;
+    let digest = Digest::try_from(digest.to_owned()).map_err(|e| ImageError::malformed(what, e))?;
     let mut bytes = Vec::new();
     store
         .open(&digest)?

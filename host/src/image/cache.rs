@@ -23,11 +23,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The cache location when there is none: a path that can never be created.
-/// `ComponentCache::default_dir` returns it so that callers taking a path
-/// still get no cache.
-pub const NO_CACHE: &str = "/dev/null/rootwasm-no-cache";
-
 /// Why a cache directory is not used.
 #[derive(Debug, thiserror::Error)]
 #[error("not using the cache {path}: {reason}")]
@@ -36,6 +31,16 @@ pub struct CacheDirError {
     pub path: PathBuf,
     /// What is wrong with it, and what to do.
     pub reason: String,
+}
+
+impl CacheDirError {
+    /// No cache location is configured at all.
+    pub fn no_location() -> Self {
+        CacheDirError {
+            path: PathBuf::from("(none)"),
+            reason: "there is no cache location: set ROOTWASM_CACHE_DIR, XDG_CACHE_HOME or HOME (a shared temporary directory is never used)".into(),
+        }
+    }
 }
 
 /// An ancestor of a cache directory is owned by us or root and, unless
@@ -72,10 +77,8 @@ pub fn private_dir(dir: &Path) -> Result<(), CacheDirError> {
         path: dir.to_owned(),
         reason,
     };
-    if dir.as_os_str().is_empty() || dir.starts_with(NO_CACHE) {
-        return Err(refuse(
-            "there is no cache location: set ROOTWASM_CACHE_DIR, XDG_CACHE_HOME or HOME (a shared temporary directory is never used)".into(),
-        ));
+    if dir.as_os_str().is_empty() {
+        return Err(CacheDirError::no_location());
     }
     let abs = if dir.is_absolute() {
         dir.to_owned()

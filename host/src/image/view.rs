@@ -14,6 +14,9 @@ use rootwasm_glob::{Glob, GlobError};
 /// Which files' contents to keep while indexing layers.
 pub struct Capture {
     globs: Vec<Glob>,
+    /// Exact paths, looked up rather than matched one glob at a time: a
+    /// journal or an earlier patch layer may name a million of them.
+    paths: std::collections::BTreeSet<RootPath>,
     all: bool,
     key: String,
 }
@@ -27,15 +30,28 @@ impl Capture {
         let key = Sha256Hex::of(ps.join("\n").as_bytes()).as_str()[..16].to_owned();
         Ok(Capture {
             globs: ps.iter().map(|p| Glob::new(p)).collect::<Result<_, _>>()?,
+            paths: Default::default(),
             all: false,
             key,
         })
+    }
+
+    /// Also keep exactly `paths`; the cache key covers them.
+    pub fn with_paths(mut self, paths: impl IntoIterator<Item = RootPath>) -> Self {
+        self.paths.extend(paths);
+        if !self.paths.is_empty() {
+            let listed: Vec<&str> = self.paths.iter().map(RootPath::as_str).collect();
+            let text = format!("{}\n{}", self.key, listed.join("\n"));
+            self.key = Sha256Hex::of(text.as_bytes()).as_str()[..16].to_owned();
+        }
+        self
     }
 
     /// Keep everything (a previous patch layer).
     pub fn all() -> Self {
         Capture {
             globs: Vec::new(),
+            paths: Default::default(),
             all: true,
             key: "all".into(),
         }
@@ -43,7 +59,7 @@ impl Capture {
 
     /// Does `p` need its contents kept?
     pub fn wants(&self, p: &RootPath) -> bool {
-        self.all || self.globs.iter().any(|g| g.matches(p.as_str()))
+        self.all || self.paths.contains(p) || self.globs.iter().any(|g| g.matches(p.as_str()))
     }
 }
 

@@ -11,7 +11,7 @@
 //! cache: a shared temporary directory is never used, since anyone could
 //! plant files there before us.
 
-use crate::image::cache::{NO_CACHE, private_dir, warn_once};
+use crate::image::cache::{CacheDirError, private_dir, warn_once};
 use crate::journal::Sha256Hex;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -39,9 +39,6 @@ const MAGIC: &str = "rootwasm-cwasm/2";
 impl ComponentCache {
     /// A cache in `dir` (created on first use, mode 0700).
     pub fn new(dir: PathBuf) -> Self {
-        if dir.as_os_str() == NO_CACHE {
-            return ComponentCache::none();
-        }
         ComponentCache { dir: Some(dir) }
     }
 
@@ -67,12 +64,6 @@ impl ComponentCache {
         Some(base.join("rootwasm"))
     }
 
-    /// [`default_location`](Self::default_location), or, without one, a path
-    /// that no cache can use (every cache refuses it with a warning).
-    pub fn default_dir() -> PathBuf {
-        Self::default_location().unwrap_or_else(|| PathBuf::from(NO_CACHE))
-    }
-
     /// The cache for `dir`, or the default location; `None` means no cache.
     pub fn at(dir: Option<PathBuf>) -> Self {
         match dir.or_else(Self::default_location) {
@@ -95,9 +86,7 @@ impl ComponentCache {
     /// The directory of compiled files, if it is safe to use.
     fn usable(&self) -> Option<PathBuf> {
         let Some(dir) = &self.dir else {
-            if let Err(e) = private_dir(Path::new(NO_CACHE)) {
-                warn_once(&e);
-            }
+            warn_once(&CacheDirError::no_location());
             return None;
         };
         let components = dir.join("components");
