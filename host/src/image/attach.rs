@@ -21,6 +21,9 @@ pub const MEDIA_JOURNAL_BLOB: &str = "application/vnd.dev.rootwasm.journal.blob.
 pub const ARTIFACT_CYCLONEDX: &str = "application/vnd.cyclonedx+json";
 /// SPDX JSON.
 pub const ARTIFACT_SPDX: &str = "application/spdx+json";
+/// The title of the CycloneDX VEX (BOM-Links into the SBOM), the second
+/// file of the CycloneDX artifact.
+pub const CDX_VEX_TITLE: &str = "vex.cdx.json";
 /// OpenVEX JSON.
 pub const ARTIFACT_OPENVEX: &str = "application/openvex+json";
 /// A DSSE envelope around an in-toto statement (the provenance).
