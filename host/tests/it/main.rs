@@ -24,3 +24,4 @@ mod session;
 mod sink;
 mod support;
 mod versions;
+mod vex_scanners;
