@@ -94,9 +94,13 @@ pub fn attach_evidence<'a>(
         )?;
         attachments.push((subject, crate::rfc3339::format(epoch), artifacts));
     }
-    for (subject, created, artifacts) in attachments {
-        attach(&mut output, &subject, artifacts, created.as_str());
-    }
+    let referrers: Vec<Descriptor> = attachments
+        .into_iter()
+        .map(|(subject, created, artifacts)| {
+            attach(&mut output, &subject, artifacts, created.as_str())
+        })
+        .collect();
+    evidence_index(&mut output, referrers);
     Ok(output.attested())
 }
 
