@@ -254,37 +254,15 @@ fn documents(
             timestamp: Epoch(epoch),
         })?)
     };
-    // CycloneDX VEX inside the SBOM: resolved_with_pedigree for backports,
-    // resolved for distro upgrades.
-    let cdx_vulns = attest::cdx_vex::vulnerabilities(&attest::cdx_vex::CdxVexInput {
+    let input = attest::cdx_vex::CdxVexInput {
         image,
         records: &records,
         inventory: &inventory,
         vulnerabilities: &vulns,
         timestamp: Epoch(epoch),
         sbom: None,
-    })?;
-    // The same analysis as a separate document linking into the SBOM: Trivy
-    // only follows BOM-Links (`pkg/vex/cyclonedx.go`).
-    let serial = cdx["serialNumber"].as_str().unwrap_or_default().to_owned();
-    let cdx_vex = if cdx_vulns.is_empty() {
-        None
-    } else {
-        Some(attest::cdx_vex::document(&attest::cdx_vex::CdxVexInput {
-            image,
-            records: &records,
-            inventory: &inventory,
-            vulnerabilities: &vulns,
-            timestamp: Epoch(epoch),
-            sbom: Some(attest::cdx_vex::BomLink {
-                serial_number: &serial,
-                version: cdx["version"].as_u64().unwrap_or(1) as u32,
-            }),
-        })?)
     };
-    if !cdx_vulns.is_empty() {
-        cdx["vulnerabilities"] = serde_json::Value::Array(cdx_vulns);
-    }
+    let cdx_vex = cyclonedx_vex(&mut cdx, input)?;
     Ok(Documents {
         journal: File {
             media_type: ARTIFACT_JOURNAL.into(),
@@ -309,6 +287,30 @@ fn documents(
             .as_ref()
             .map(|v| json_file(ARTIFACT_CYCLONEDX, CDX_VEX_TITLE, v)),
     })
+}
+
+/// The CycloneDX VEX, twice: inside the SBOM `cdx` (plain bom-refs;
+/// resolved_with_pedigree for backports, resolved for distro upgrades), and
+/// as a separate document linking into it, since Trivy only follows
+/// BOM-Links (`pkg/vex/cyclonedx.go`). `None` when nothing is fixed.
+fn cyclonedx_vex(
+    cdx: &mut serde_json::Value,
+    input: attest::cdx_vex::CdxVexInput<'_>,
+) -> Result<Option<serde_json::Value>, EvidenceError> {
+    let vulns = attest::cdx_vex::vulnerabilities(&input)?;
+    if vulns.is_empty() {
+        return Ok(None);
+    }
+    let serial = cdx["serialNumber"].as_str().unwrap_or_default().to_owned();
+    let linked = attest::cdx_vex::document(&attest::cdx_vex::CdxVexInput {
+        sbom: Some(attest::cdx_vex::BomLink {
+            serial_number: &serial,
+            version: cdx["version"].as_u64().unwrap_or(1) as u32,
+        }),
+        ..input
+    })?;
+    cdx["vulnerabilities"] = serde_json::Value::Array(vulns);
+    Ok(Some(linked))
 }
 
 /// The records the VEX may state: the record's package is installed where

@@ -37,7 +37,7 @@ Usage: vex_oracle.py selftest     (the port against upstream's test vectors)
    "vex": "<file>", "sbom": "<CycloneDX SBOM file, trivy-sbom only>",
    "image": {"reference": "<as typed: registry/repo:tag or registry/repo@sha256:..>",
              "digest": "<the digest the reference resolves to>",
-             "arch": "amd64", "source": "registry" | "daemon",
+             "arch": "amd64", "source": "registry" | "daemon" | "local",
              "debian_version": "12.9"},
    "findings": [{"id": "CVE-..", "package": {"name", "version", "arch",
                  "ecosystem": "deb" | "pypi", "syft_purl": ".."}}]}
@@ -232,7 +232,8 @@ def trivy_openvex(doc, scenario):
     """pkg/vex/vex.go filterVulnerabilities + reachRoot over an image's BOM:
     root (the image) -> OS or python-pkg application -> package."""
     image = scenario["image"]
-    root_purl = trivy_image_purl(image)
+    # parseOCI: no repo digest (a local layout or archive), no image purl.
+    root_purl = trivy_image_purl(image) if image["source"] != "local" else None
 
     def not_affected(vuln, product_purl, leaf_purl):
         if product_purl is None:  # the OS and application components have no purl
@@ -363,7 +364,10 @@ def grype_products(image):
     name = ref.split("@", 1)[0]
     if ":" in name.rsplit("/", 1)[-1]:
         name = name.rsplit(":", 1)[0]
-    if image["source"] == "registry":
+    if image["source"] == "local":
+        # An OCI layout or archive: stereoscope records no tag or repo digest.
+        tags, repo_digests = [], []
+    elif image["source"] == "registry":
         # registry_provider.go: one repo digest (what the reference resolved to), no tags.
         tags = []
         repo_digests = [f"{registry}/{repo}@{image['digest']}"]

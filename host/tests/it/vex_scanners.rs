@@ -198,6 +198,15 @@ fn trivy_and_grype_suppress_exactly_the_fixed_vulnerabilities() {
     let vex = t.join("vex.json");
     std::fs::write(&vex, attestation(&image_ref, "vex", None)).unwrap();
     let debian = debian_version(t);
+    // The SBOM names the image as the VEX does, with Trivy's purl.
+    let sbom: Value = serde_json::from_slice(&attestation(&image_ref, "sbom", None)).unwrap();
+    let doc: Value = serde_json::from_slice(&std::fs::read(&vex).unwrap()).unwrap();
+    let trivy_purl = doc["statements"][0]["products"][0]["@id"].as_str().unwrap();
+    assert!(
+        trivy_purl.starts_with("pkg:oci/app@sha256") && trivy_purl.contains("arch=amd64"),
+        "{trivy_purl}"
+    );
+    assert_eq!(sbom["metadata"]["component"]["purl"], trivy_purl);
 
     let patched = syft_packages(&out);
     let unpatched = syft_packages(&input);
@@ -238,6 +247,19 @@ fn trivy_and_grype_suppress_exactly_the_fixed_vulnerabilities() {
     }
     assert_eq!(checked, 5);
 
+    // A local layout gives neither scanner a name for the image: nothing matches.
+    for scanner in ["trivy", "grype"] {
+        let image = json!({"reference": "", "digest": patched_digest, "arch": "amd64",
+                           "source": "local", "debian_version": debian});
+        let (f, _) = findings(&report, &patched, scanner == "grype");
+        let s = json!({"scanner": scanner, "vex": vex, "image": image, "findings": f});
+        assert_eq!(
+            suppressed(t, &s),
+            BTreeSet::new(),
+            "{scanner} on a local layout"
+        );
+    }
+
     // The oracle tells names apart: the product as rootwasm named it before
     // (`pkg:oci/image@<digest>`, no repository, no hash) matches nothing
     // in either scanner.
@@ -257,6 +279,16 @@ fn trivy_and_grype_suppress_exactly_the_fixed_vulnerabilities() {
         let s = json!({"scanner": scanner, "vex": old_vex, "image": image, "findings": f});
         assert_eq!(suppressed(t, &s), BTreeSet::new(), "{scanner}, {image}");
     }
+}
+
+#[test]
+fn the_oracle_agrees_with_upstreams_own_test_vectors() {
+    let o = Command::new(python())
+        .arg(repo().join("tests/python/vex_oracle.py"))
+        .arg("selftest")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]
@@ -290,6 +322,20 @@ fn trivy_sbom_applies_the_bom_link_cyclonedx_vex() {
         (&os["name"], &os["version"]),
         (&json!("debian"), &json!("12"))
     );
+    let deps = doc["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["ref"] == os["bom-ref"])
+        .expect("the OS component's dependencies");
+    assert!(
+        deps["dependsOn"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().starts_with("pkg:deb/debian/libexpat1@")),
+        "{deps}"
+    );
     assert_eq!(
         attest_oracle(&["cyclonedx", cdx_vex.to_str().unwrap()]).map(|s| s.trim().to_owned()),
         Ok("valid".to_owned())
@@ -312,6 +358,24 @@ fn trivy_sbom_applies_the_bom_link_cyclonedx_vex() {
     let (f, _) = findings(&report, &syft_packages(&input), false);
     let s = json!({"scanner": "trivy-sbom", "vex": cdx_vex, "sbom": unpatched_sbom, "image": image, "findings": f});
     assert_eq!(suppressed(t, &s), BTreeSet::new());
+    // Without --repository the OpenVEX names the image by digest only:
+    // Grype matches a registry pull by the bare digest, Trivy nothing.
+    let vex = t.join("vex.json");
+    std::fs::write(&vex, attestation(&image_ref, "vex", None)).unwrap();
+    let digest = report["digest"].as_str().unwrap();
+    for (scanner, mut image) in pulls("1.0-patched", digest) {
+        image["digest"] = json!(digest);
+        image["arch"] = json!("amd64");
+        image["debian_version"] = json!(debian_version(t));
+        let (f, fixed) = findings(&report, &syft_packages(&out), scanner == "grype");
+        let s = json!({"scanner": scanner, "vex": vex, "image": image, "findings": f});
+        let want = if scanner == "grype" {
+            fixed
+        } else {
+            BTreeSet::new()
+        };
+        assert_eq!(suppressed(t, &s), want, "{scanner} {image}");
+    }
     // And an OpenVEX-only scanner refuses the CycloneDX VEX, as Trivy does.
     let s = json!({"scanner": "trivy", "vex": cdx_vex, "image": image, "findings": []});
     std::fs::write(t.join("scenario.json"), serde_json::to_vec(&s).unwrap()).unwrap();
