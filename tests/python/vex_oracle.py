@@ -37,7 +37,8 @@ Usage: vex_oracle.py selftest     (the port against upstream's test vectors)
    "vex": "<file>", "sbom": "<CycloneDX SBOM file, trivy-sbom only>",
    "image": {"reference": "<as typed: registry/repo:tag or registry/repo@sha256:..>",
              "digest": "<the digest the reference resolves to>",
-             "arch": "amd64", "source": "registry" | "daemon" | "local",
+             "arch": "amd64",
+             "source": "registry" | "daemon" | "daemon-loaded" | "local",
              "debian_version": "12.9"},
    "findings": [{"id": "CVE-..", "package": {"name", "version", "arch",
                  "ecosystem": "deb" | "pypi", "syft_purl": ".."}}]}
@@ -375,7 +376,8 @@ def grype_products(image):
         # A Docker daemon: the pulled tag (name.Tag.String(), registry spelled
         # out) and the repo digest it was pulled by.
         tags = [f"{registry}/{repo}:{tag}"] if tag else []
-        repo_digests = [f"{name}@{image['digest']}"]
+        # An image `docker load`ed from an archive has no repo digest.
+        repo_digests = [f"{name}@{image['digest']}"] if image["source"] == "daemon" else []
     return identifiers_from_tags(tags, name) + identifiers_from_digests(repo_digests)
 
 

@@ -163,6 +163,12 @@ fn pulls(tag: &str, digest: &str) -> Vec<(&'static str, Value)> {
             json!({"reference": by_digest, "source": "registry"}),
         ),
         ("grype", json!({"reference": by_tag, "source": "daemon"})),
+        // Loaded from an archive: a tag and no repo digest, so only the
+        // versionless tag purl can match.
+        (
+            "grype",
+            json!({"reference": by_tag, "source": "daemon-loaded"}),
+        ),
     ]
 }
 
@@ -210,6 +216,14 @@ fn trivy_and_grype_suppress_exactly_the_fixed_vulnerabilities() {
 
     let patched = syft_packages(&out);
     let unpatched = syft_packages(&input);
+    // Syft's deb purls carry distro and arch qualifiers: the VEX's
+    // subcomponents must leave them out to match (docs/vex.md).
+    let expat = patched.iter().find(|p| p["name"] == "libexpat1").unwrap();
+    let expat = expat["syft_purl"].as_str().unwrap();
+    assert!(
+        expat.contains("distro=debian-12") && expat.contains("arch=amd64"),
+        "{expat}"
+    );
     let mut checked = 0;
     for (scanner, mut image) in pulls("1.0-patched", &patched_digest) {
         let grype = scanner == "grype";
@@ -217,11 +231,16 @@ fn trivy_and_grype_suppress_exactly_the_fixed_vulnerabilities() {
         image["arch"] = json!("amd64");
         image["debian_version"] = json!(debian);
         let (f, fixed) = findings(&report, &patched, grype);
+        let total = f.len();
         let s = json!({"scanner": scanner, "vex": vex, "image": image, "findings": f});
         assert_eq!(
             suppressed(t, &s),
             fixed,
             "{scanner} on the patched image, {image}"
+        );
+        println!(
+            "{scanner} {image}: {} of {total} findings suppressed",
+            fixed.len()
         );
 
         // The unpatched image (its own tag and digest, its own versions)
@@ -245,7 +264,7 @@ fn trivy_and_grype_suppress_exactly_the_fixed_vulnerabilities() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 5);
+    assert_eq!(checked, 6);
 
     // A local layout gives neither scanner a name for the image: nothing matches.
     for scanner in ["trivy", "grype"] {
@@ -359,7 +378,7 @@ fn trivy_sbom_applies_the_bom_link_cyclonedx_vex() {
     let s = json!({"scanner": "trivy-sbom", "vex": cdx_vex, "sbom": unpatched_sbom, "image": image, "findings": f});
     assert_eq!(suppressed(t, &s), BTreeSet::new());
     // Without --repository the OpenVEX names the image by digest only:
-    // Grype matches a registry pull by the bare digest, Trivy nothing.
+    // Grype matches a pull by the bare digest, Trivy nothing.
     let vex = t.join("vex.json");
     std::fs::write(&vex, attestation(&image_ref, "vex", None)).unwrap();
     let digest = report["digest"].as_str().unwrap();
@@ -369,7 +388,8 @@ fn trivy_sbom_applies_the_bom_link_cyclonedx_vex() {
         image["debian_version"] = json!(debian_version(t));
         let (f, fixed) = findings(&report, &syft_packages(&out), scanner == "grype");
         let s = json!({"scanner": scanner, "vex": vex, "image": image, "findings": f});
-        let want = if scanner == "grype" {
+        // (an archive loaded into a daemon has no digest to match)
+        let want = if scanner == "grype" && image["source"] != "daemon-loaded" {
             fixed
         } else {
             BTreeSet::new()
