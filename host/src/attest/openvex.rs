@@ -339,6 +339,52 @@ mod tests {
     }
 
     #[test]
+    fn every_digest_is_a_product_and_a_tag_adds_grypes_versionless_purl() {
+        let (inv, recs) = (fixtures::inventory(), fixtures::records());
+        let repo = crate::attest::purl::Repository::parse("127.0.0.1:5000/acme/app").unwrap();
+        let (manifest, index) = (Digest::of(b"manifest"), Digest::of(b"index"));
+        let img = ImageSubject {
+            name: "ignored",
+            repository: Some(&repo),
+            tag: Some("1.0"),
+            arch: Some("arm64"),
+            digests: vec![manifest.clone(), index.clone()],
+        };
+        let d = document(&VexInput {
+            image: &img,
+            records: &recs,
+            inventory: &inv,
+            vulnerabilities: &[],
+            author: "a",
+            timestamp: Epoch(0),
+        })
+        .unwrap();
+        let products = d["statements"][0]["products"].as_array().unwrap();
+        assert_eq!(products.len(), 3);
+        for (p, digest) in products.iter().zip([&manifest, &index]) {
+            assert_eq!(p["hashes"]["sha-256"], digest.hex());
+            assert_eq!(
+                p["identifiers"]["purl"],
+                format!("pkg:oci/app@{}", digest.as_str())
+            );
+            let id = p["@id"].as_str().unwrap();
+            assert!(
+                id.contains("arch=arm64") && id.contains("repository_url="),
+                "{id}"
+            );
+        }
+        assert_eq!(
+            products[2]["@id"],
+            "pkg:oci/127.0.0.1:5000%2Facme%2Fapp?tag=5000%2Facme%2Fapp:1.0"
+        );
+        assert!(
+            products
+                .iter()
+                .all(|p| p["subcomponents"] == products[0]["subcomponents"])
+        );
+    }
+
+    #[test]
     fn the_statement_wraps_the_document_for_the_image_digests() {
         let (inv, recs, img) = (fixtures::inventory(), fixtures::records(), image());
         let s = statement(&VexInput {
