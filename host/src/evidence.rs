@@ -26,6 +26,12 @@ pub struct EvidenceOptions<'a> {
     pub input_name: Option<&'a str>,
     /// A short name for purls and documents.
     pub image_name: &'a str,
+    /// Where the output is published (`apply --repository`, or a registry
+    /// destination's own): the VEX and SBOM then name the image with the
+    /// purls Trivy and Grype build for it (`docs/vex.md`).
+    pub repository: Option<&'a crate::attest::purl::Repository>,
+    /// The tag it is published under, if any.
+    pub tag: Option<&'a str>,
     /// Signs the provenance.
     pub key: &'a SigningKey,
     /// Document time [default: each patched config's `created`, which apply
@@ -61,24 +67,13 @@ pub fn attach_evidence<'a>(
     o: &EvidenceOptions<'_>,
 ) -> Result<Sealed<'a>, EvidenceError> {
     let mut attachments = Vec::new();
+    let index = shared_index(platforms, &output)?;
     for p in platforms.iter().filter(|p| p.patched()) {
         let store = OutputStore {
             blobs: &output.blobs,
             input: output.input,
         };
-        let size = output
-            .blobs
-            .get(&p.manifest_after)
-            .map(|(s, _)| *s)
-            .unwrap_or_default();
-        let subject = Descriptor {
-            media_type: MEDIA_MANIFEST.into(),
-            digest: p.manifest_after.clone(),
-            size,
-            platform: None,
-            annotations: None,
-            extra: Default::default(),
-        };
+        let subject = manifest_descriptor(&output, &p.manifest_after);
         let docs = load_docs(&store, &subject)?;
         let epoch = o
             .epoch
@@ -88,13 +83,72 @@ pub fn attach_evidence<'a>(
                     .and_then(crate::rfc3339::parse)
             })
             .unwrap_or(0);
-        let artifacts = platform_evidence(&store, &docs, p, &subject, epoch, o)?;
+        let artifacts = platform_evidence(
+            &store,
+            &docs,
+            p,
+            &subject,
+            (index.as_ref(), &output.top.digest),
+            epoch,
+            o,
+        )?;
         attachments.push((subject, crate::rfc3339::format(epoch), artifacts));
     }
-    for (subject, created, artifacts) in attachments {
-        attach(&mut output, &subject, artifacts, created.as_str());
-    }
+    let referrers: Vec<Descriptor> = attachments
+        .into_iter()
+        .map(|(subject, created, artifacts)| {
+            attach(&mut output, &subject, artifacts, created.as_str())
+        })
+        .collect();
+    evidence_index(&mut output, referrers);
     Ok(output.attested())
+}
+
+/// The digest of the output's index, if its statements hold for every
+/// platform: all of them patched, with the same vulnerabilities fixed
+/// (scanners name a multi-platform image by its index digest, whatever
+/// platform they pull). The top digest itself for a single manifest.
+fn shared_index(
+    platforms: &[PlatformResult],
+    output: &OutputImage<'_>,
+) -> Result<Option<Digest>, EvidenceError> {
+    if !is_index(&output.top.media_type) {
+        return Ok(None);
+    }
+    let store = OutputStore {
+        blobs: &output.blobs,
+        input: output.input,
+    };
+    let mut sets = Vec::new();
+    for p in platforms {
+        if !p.patched() {
+            return Ok(None);
+        }
+        let docs = load_docs(&store, &manifest_descriptor(output, &p.manifest_after))?;
+        let fixes: std::collections::BTreeSet<String> =
+            crate::record::records(docs.manifest.annotations.as_ref())
+                .into_iter()
+                .flat_map(|r| r.fixes)
+                .collect();
+        sets.push(fixes);
+    }
+    Ok((sets.windows(2).all(|w| w[0] == w[1])).then(|| output.top.digest.clone()))
+}
+
+fn manifest_descriptor(output: &OutputImage<'_>, digest: &Digest) -> Descriptor {
+    let size = output
+        .blobs
+        .get(digest)
+        .map(|(s, _)| *s)
+        .unwrap_or_default();
+    Descriptor {
+        media_type: MEDIA_MANIFEST.into(),
+        digest: digest.clone(),
+        size,
+        platform: None,
+        annotations: None,
+        extra: Default::default(),
+    }
 }
 
 /// The documents of one platform, in the order they are attached.
@@ -104,6 +158,8 @@ struct Documents {
     cyclonedx: File,
     spdx: File,
     vex: Option<File>,
+    /// The CycloneDX VEX with BOM-Links into `cyclonedx` (what `trivy sbom --vex` reads).
+    cdx_vex: Option<File>,
 }
 
 fn platform_evidence(
@@ -111,13 +167,20 @@ fn platform_evidence(
     docs: &Docs,
     p: &PlatformResult,
     subject: &Descriptor,
+    (index, top): (Option<&Digest>, &Digest),
     epoch: u64,
     o: &EvidenceOptions<'_>,
 ) -> Result<Vec<Artifact>, EvidenceError> {
+    let digests: Vec<Digest> = std::iter::once(subject.digest.clone())
+        .chain(index.cloned())
+        .collect();
     let image = ImageSubject {
         name: o.image_name,
-        repository: None,
-        digests: vec![subject.digest.clone()],
+        repository: o.repository,
+        // The tag names the output's top: only where the statements hold for it.
+        tag: o.tag.filter(|_| digests.contains(top)),
+        arch: docs.config["architecture"].as_str(),
+        digests,
     };
     let d = documents(store, docs, p, &image, epoch, o)?;
     let provenance = signed_provenance(&d, p, &image, epoch, o);
@@ -130,7 +193,7 @@ fn platform_evidence(
         },
         Artifact {
             artifact_type: ARTIFACT_CYCLONEDX,
-            files: vec![d.cyclonedx],
+            files: std::iter::once(d.cyclonedx).chain(d.cdx_vex).collect(),
         },
         Artifact {
             artifact_type: ARTIFACT_SPDX,
@@ -164,6 +227,7 @@ fn documents(
     let inventory = crate::inventory::inventory(&merged);
     let sbom_subject = crate::sbom::Subject {
         name: o.image_name,
+        repository: o.repository,
         digest: image.digests[0].as_str(),
         arch: docs.config["architecture"].as_str().unwrap_or("unknown"),
         created: &created,
@@ -190,19 +254,15 @@ fn documents(
             timestamp: Epoch(epoch),
         })?)
     };
-    // CycloneDX VEX inside the SBOM: resolved_with_pedigree for backports,
-    // resolved for distro upgrades.
-    let cdx_vulns = attest::cdx_vex::vulnerabilities(&attest::cdx_vex::CdxVexInput {
+    let input = attest::cdx_vex::CdxVexInput {
         image,
         records: &records,
         inventory: &inventory,
         vulnerabilities: &vulns,
         timestamp: Epoch(epoch),
         sbom: None,
-    })?;
-    if !cdx_vulns.is_empty() {
-        cdx["vulnerabilities"] = serde_json::Value::Array(cdx_vulns);
-    }
+    };
+    let cdx_vex = cyclonedx_vex(&mut cdx, input)?;
     Ok(Documents {
         journal: File {
             media_type: ARTIFACT_JOURNAL.into(),
@@ -223,7 +283,34 @@ fn documents(
         vex: vex
             .as_ref()
             .map(|v| json_file(ARTIFACT_OPENVEX, "vex.openvex.json", v)),
+        cdx_vex: cdx_vex
+            .as_ref()
+            .map(|v| json_file(ARTIFACT_CYCLONEDX, CDX_VEX_TITLE, v)),
     })
+}
+
+/// The CycloneDX VEX, twice: inside the SBOM `cdx` (plain bom-refs;
+/// resolved_with_pedigree for backports, resolved for distro upgrades), and
+/// as a separate document linking into it, since Trivy only follows
+/// BOM-Links (`pkg/vex/cyclonedx.go`). `None` when nothing is fixed.
+fn cyclonedx_vex(
+    cdx: &mut serde_json::Value,
+    input: attest::cdx_vex::CdxVexInput<'_>,
+) -> Result<Option<serde_json::Value>, EvidenceError> {
+    let vulns = attest::cdx_vex::vulnerabilities(&input)?;
+    if vulns.is_empty() {
+        return Ok(None);
+    }
+    let serial = cdx["serialNumber"].as_str().unwrap_or_default().to_owned();
+    let linked = attest::cdx_vex::document(&attest::cdx_vex::CdxVexInput {
+        sbom: Some(attest::cdx_vex::BomLink {
+            serial_number: &serial,
+            version: cdx["version"].as_u64().unwrap_or(1) as u32,
+        }),
+        ..input
+    })?;
+    cdx["vulnerabilities"] = serde_json::Value::Array(vulns);
+    Ok(Some(linked))
 }
 
 /// The records the VEX may state: the record's package is installed where
@@ -255,6 +342,9 @@ fn signed_documents(d: &Documents) -> Vec<(&'static str, &'static str, String)> 
     ];
     if let Some(v) = &d.vex {
         signed.push(("vex.openvex.json", ARTIFACT_OPENVEX, v));
+    }
+    if let Some(v) = &d.cdx_vex {
+        signed.push((CDX_VEX_TITLE, ARTIFACT_CYCLONEDX, v));
     }
     signed
         .into_iter()

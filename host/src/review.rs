@@ -125,6 +125,15 @@ impl PatchedImage {
             .collect()
     }
 
+    /// The file of an artifact titled `title`.
+    pub fn file_titled(&self, artifact_type: &str, title: &str) -> Result<Vec<u8>, ReviewError> {
+        self.files(artifact_type)?
+            .into_iter()
+            .find(|(t, _)| t == title)
+            .map(|(_, b)| b)
+            .ok_or_else(|| ev(format!("the {artifact_type} artifact has no {title}")))
+    }
+
     /// The first file of an artifact.
     pub fn file(&self, artifact_type: &str) -> Result<Vec<u8>, ReviewError> {
         Ok(self
@@ -296,13 +305,15 @@ impl PatchedImage {
             (ARTIFACT_CYCLONEDX, "sbom.cdx.json"),
             (ARTIFACT_SPDX, "sbom.spdx.json"),
             (ARTIFACT_OPENVEX, "vex.openvex.json"),
+            (ARTIFACT_CYCLONEDX, CDX_VEX_TITLE),
         ] {
             let signed = byproducts
                 .iter()
                 .find(|b| b["name"] == name)
                 .and_then(|b| b["digest"]["sha256"].as_str().map(str::to_owned));
-            let attached = self.artifacts.iter().any(|(a, _)| a == t);
-            let r = match (self.file(t), signed) {
+            let file = self.file_titled(t, name);
+            let attached = file.is_ok();
+            let r = match (file, signed) {
                 // Not made (a VEX needs a package fix to state) and not signed: nothing to check.
                 (Err(_), None) if !attached => continue,
                 (Ok(b), Some(s)) if Sha256Hex::of(&b).to_string() == s => {

@@ -22,6 +22,8 @@ use serde_json::{Value, json};
 pub struct Subject<'a> {
     /// A short image name (for the purl and document name).
     pub name: &'a str,
+    /// Where it is published, if known: the purl is then Trivy's.
+    pub repository: Option<&'a crate::attest::purl::Repository>,
     /// The manifest digest, `sha256:<hex>`.
     pub digest: &'a str,
     /// CPU architecture, from the config.
@@ -104,24 +106,25 @@ fn pedigree(s: &Subject<'_>, p: &Package, patched: &[&PatchedPackage]) -> Value 
     v
 }
 
-/// The image's purl.
+/// The image's purl: the one Trivy builds and the VEX names
+/// (`attest::purl::image_purl`).
 pub fn image_purl(s: &Subject<'_>) -> String {
-    let name = s
-        .name
-        .rsplit('/')
-        .next()
-        .unwrap_or(s.name)
-        .split(':')
-        .next()
-        .unwrap_or(s.name)
-        .to_ascii_lowercase();
-    packageurl::PackageUrl::new("oci", name.as_str())
-        .and_then(|mut u| {
-            u.with_version(s.digest)?;
-            u.add_qualifier("arch", s.arch)?;
-            Ok(u.to_string())
-        })
-        .unwrap_or_else(|_| format!("pkg:oci/image@{}", s.digest))
+    crate::attest::purl::image_purl(s.name, s.digest, s.repository, Some(s.arch))
+}
+
+/// The `operating-system` component Syft writes (name = os-release `ID`,
+/// version = `VERSION_ID`): Trivy takes the OS family and version of an
+/// SBOM from it alone (`pkg/sbom/io/decode.go`), and without it finds no
+/// vulnerabilities in OS packages. Its bom-ref, with the OS packages as
+/// its dependencies.
+fn os_component(s: &Subject<'_>) -> Option<(String, Value)> {
+    let os = s.inventory.os.as_ref().filter(|o| !o.id.is_empty())?;
+    let bom_ref = format!("os:{}@{}", os.id, os.version_id);
+    let mut c = json!({"type": "operating-system", "bom-ref": bom_ref, "name": os.id});
+    if !os.version_id.is_empty() {
+        c["version"] = json!(os.version_id);
+    }
+    Some((bom_ref, c))
 }
 
 fn uuid_from(digest: &str) -> uuid::Uuid {
@@ -155,11 +158,27 @@ pub fn cyclonedx(s: &Subject<'_>) -> Value {
             c
         })
         .collect();
-    let mut refs: Vec<&str> = components
+    let mut refs: Vec<String> = components
         .iter()
-        .filter_map(|c| c["bom-ref"].as_str())
+        .filter_map(|c| c["bom-ref"].as_str().map(str::to_owned))
         .collect();
     refs.dedup();
+    let mut components = components;
+    let mut dependencies = Vec::new();
+    if let Some((os_ref, os)) = os_component(s) {
+        let mut os_pkgs: Vec<String> = s
+            .inventory
+            .packages
+            .iter()
+            .filter(|p| matches!(p.ecosystem.as_str(), "deb" | "apk" | "rpm"))
+            .map(|p| purl(p, s.inventory))
+            .collect();
+        os_pkgs.dedup();
+        components.insert(0, os);
+        dependencies.push(json!({"ref": os_ref, "dependsOn": os_pkgs}));
+        refs.insert(0, os_ref);
+    }
+    dependencies.insert(0, json!({"ref": image, "dependsOn": refs}));
     json!({
         "bomFormat": "CycloneDX",
         "specVersion": "1.6",
@@ -171,7 +190,7 @@ pub fn cyclonedx(s: &Subject<'_>) -> Value {
             "component": {"type": "container", "bom-ref": image, "name": s.name, "version": s.digest, "purl": image},
         },
         "components": components,
-        "dependencies": [{"ref": image, "dependsOn": refs}],
+        "dependencies": dependencies,
     })
 }
 

@@ -13,7 +13,7 @@
 //! with a matching id and ignores the rest. `docs/vex.md`.
 
 use super::openvex::{Fixed, fixed_by_vulnerability, notes};
-use super::purl::oci_purl;
+use super::purl::image_purl;
 use super::{Epoch, Error, ImageSubject, to_bytes, uuid_of};
 use crate::inventory::Inventory;
 use crate::recipe::{PatchType, Vulnerability};
@@ -150,7 +150,12 @@ pub fn vulnerabilities(input: &CdxVexInput<'_>) -> Result<Vec<Value>, Error> {
 /// serial number derives from the image digests and the content.
 pub fn document(input: &CdxVexInput<'_>) -> Result<Value, Error> {
     let first = input.image.digests.first().ok_or(Error::NoDigest)?;
-    let image = oci_purl(input.image.name, first, input.image.repository);
+    let image = image_purl(
+        input.image.name,
+        first.as_str(),
+        input.image.repository,
+        input.image.arch,
+    );
     let vulns = match input.sbom {
         Some(link) => {
             let serial = link
@@ -265,6 +270,8 @@ mod tests {
         let img = ImageSubject {
             name: "app",
             repository: None,
+            tag: None,
+            arch: None,
             digests: vec![Digest::of(b"m")],
         };
         let v = vulnerabilities(&input(&img, &recs, &inv, &vulns, None)).unwrap();
@@ -304,6 +311,8 @@ mod tests {
         let img = ImageSubject {
             name: "app",
             repository: None,
+            tag: None,
+            arch: None,
             digests: vec![Digest::of(b"m")],
         };
         let serial = "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79";
@@ -358,6 +367,8 @@ mod tests {
         let img = ImageSubject {
             name: "app",
             repository: None,
+            tag: None,
+            arch: None,
             digests: vec![Digest::of(b"m")],
         };
         let a = document(&input(&img, &recs, &inv, &[], None)).unwrap();

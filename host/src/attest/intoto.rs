@@ -25,7 +25,9 @@ pub fn image_subjects(image: &ImageSubject<'_>) -> Vec<Subject> {
         .digests
         .iter()
         .map(|d| Subject {
-            name: image.repository.unwrap_or(image.name).to_owned(),
+            name: image
+                .repository
+                .map_or_else(|| image.name.to_owned(), |r| r.name()),
             sha256: d.hex().to_owned(),
         })
         .collect()

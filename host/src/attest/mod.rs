@@ -56,10 +56,14 @@ pub struct ImageSubject<'a> {
     /// Short name, the purl's name: the last path component of the
     /// repository, e.g. `debian` (lowercased in purls).
     pub name: &'a str,
-    /// Where the image is published, without tag or digest, e.g.
-    /// `ghcr.io/acme/app` or `index.docker.io/library/debian`; `None` for
-    /// an image that only exists as a local layout or archive.
-    pub repository: Option<&'a str>,
+    /// Where the image is published (`--repository`, or the registry
+    /// reference); `None` for an image known only as a local layout or
+    /// archive. Gives the purls Trivy and Grype build for a pulled image.
+    pub repository: Option<&'a purl::Repository>,
+    /// The tag it is published under, for Grype's tag purl.
+    pub tag: Option<&'a str>,
+    /// The platform's CPU architecture (the config's), Trivy's `arch`.
+    pub arch: Option<&'a str>,
     /// Every digest the statements are true for: the patched platform
     /// manifest first, then (only if every platform in it carries the same
     /// fixes) the index that lists it. Scanners name a multi-platform image

@@ -8,7 +8,7 @@
 //! `pkg:deb/debian/libexpat1@2.5.0-1+deb12u2`" would be false for every
 //! other image with that package. Scanners' matching rules: `docs/vex.md`.
 
-use super::purl::{oci_purl, scanner_purls};
+use super::purl::{image_purl, oci_purl, scanner_purls, tag_purl};
 use super::{Epoch, Error, ImageSubject, intoto, to_bytes};
 use crate::inventory::{Inventory, Package};
 use crate::recipe::{PatchType, Vulnerability};
@@ -105,25 +105,37 @@ pub(crate) fn notes(fixed: &[Fixed<'_>]) -> String {
     lines.into_iter().collect::<Vec<_>>().join("\n")
 }
 
+/// One product per digest the statement is true for, each named three ways
+/// (`docs/vex.md`): `@id` is the purl Trivy builds for a pulled image (with
+/// `repository_url` and `arch`), `identifiers.purl` the same without
+/// qualifiers (go-vex's `PurlMatches` finds it in Grype's purl, whose
+/// `repository_url` is spelled differently), `hashes.sha-256` the bare
+/// digest Grype also offers. With a tag, one more product: the versionless
+/// purl Grype builds for an image read by tag without a repo digest.
 fn products(image: &ImageSubject<'_>, subcomponents: &BTreeSet<String>) -> Vec<Value> {
     let subs: Vec<Value> = subcomponents.iter().map(|p| json!({"@id": p})).collect();
-    image
+    let name = image.repository.map_or(image.name, |r| r.last());
+    let with_subs = |mut product: Value| {
+        product["subcomponents"] = Value::Array(subs.clone());
+        product
+    };
+    let mut out: Vec<Value> = image
         .digests
         .iter()
         .map(|d| {
-            let id = oci_purl(image.name, d, image.repository);
-            let mut product = json!({"@id": id});
-            if image.repository.is_some() {
-                // go-vex before PurlMatches-on-@id compared `@id` exactly; a
-                // qualifier-less purl here matches any repository_url spelling.
-                product["identifiers"] = json!({"purl": oci_purl(image.name, d, None)});
-            }
-            // Grype also offers the bare manifest hex as an identifier.
+            let id = image_purl(name, d.as_str(), image.repository, image.arch);
+            let product = json!({"@id": id, "identifiers": {"purl": oci_purl(name, d.as_str())}});
+            let mut product = product;
             product["hashes"] = json!({"sha-256": d.hex()});
-            product["subcomponents"] = Value::Array(subs.clone());
-            product
+            with_subs(product)
         })
-        .collect()
+        .collect();
+    if let (Some(r), Some(t)) = (image.repository, image.tag)
+        && let Some(p) = tag_purl(r, t)
+    {
+        out.push(with_subs(json!({"@id": p})));
+    }
+    out
 }
 
 /// The OpenVEX document. Deterministic: `@id` is
@@ -198,7 +210,11 @@ mod tests {
     fn image() -> ImageSubject<'static> {
         ImageSubject {
             name: "app",
-            repository: Some("ghcr.io/acme/app"),
+            repository: Some(Box::leak(Box::new(
+                crate::attest::purl::Repository::parse("ghcr.io/acme/app").unwrap(),
+            ))),
+            tag: None,
+            arch: Some("amd64"),
             digests: vec![Digest::of(b"manifest")],
         }
     }
@@ -246,7 +262,7 @@ mod tests {
         assert_eq!(
             p["@id"],
             format!(
-                "pkg:oci/app@{}?repository_url=ghcr.io%2Facme%2Fapp",
+                "pkg:oci/app@{}?arch=amd64&repository_url=ghcr.io%2Facme%2Fapp",
                 digest.as_str()
             )
         );
@@ -320,6 +336,52 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(e, Error::NothingFixed), "{e}");
+    }
+
+    #[test]
+    fn every_digest_is_a_product_and_a_tag_adds_grypes_versionless_purl() {
+        let (inv, recs) = (fixtures::inventory(), fixtures::records());
+        let repo = crate::attest::purl::Repository::parse("127.0.0.1:5000/acme/app").unwrap();
+        let (manifest, index) = (Digest::of(b"manifest"), Digest::of(b"index"));
+        let img = ImageSubject {
+            name: "ignored",
+            repository: Some(&repo),
+            tag: Some("1.0"),
+            arch: Some("arm64"),
+            digests: vec![manifest.clone(), index.clone()],
+        };
+        let d = document(&VexInput {
+            image: &img,
+            records: &recs,
+            inventory: &inv,
+            vulnerabilities: &[],
+            author: "a",
+            timestamp: Epoch(0),
+        })
+        .unwrap();
+        let products = d["statements"][0]["products"].as_array().unwrap();
+        assert_eq!(products.len(), 3);
+        for (p, digest) in products.iter().zip([&manifest, &index]) {
+            assert_eq!(p["hashes"]["sha-256"], digest.hex());
+            assert_eq!(
+                p["identifiers"]["purl"],
+                format!("pkg:oci/app@{}", digest.as_str())
+            );
+            let id = p["@id"].as_str().unwrap();
+            assert!(
+                id.contains("arch=arm64") && id.contains("repository_url="),
+                "{id}"
+            );
+        }
+        assert_eq!(
+            products[2]["@id"],
+            "pkg:oci/127.0.0.1:5000%2Facme%2Fapp?tag=5000%2Facme%2Fapp:1.0"
+        );
+        assert!(
+            products
+                .iter()
+                .all(|p| p["subcomponents"] == products[0]["subcomponents"])
+        );
     }
 
     #[test]

@@ -253,7 +253,11 @@ mod tests {
     fn with<T>(f: impl FnOnce(&ProvenanceInput<'_>) -> T) -> T {
         let subject = ImageSubject {
             name: "app",
-            repository: Some("ghcr.io/acme/app"),
+            repository: Some(Box::leak(Box::new(
+                crate::attest::purl::Repository::parse("ghcr.io/acme/app").unwrap(),
+            ))),
+            tag: None,
+            arch: Some("amd64"),
             digests: vec![Digest::of(b"patched")],
         };
         let input_digest = Digest::of(b"input");

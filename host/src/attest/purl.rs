@@ -10,7 +10,6 @@
 //! namespace, name and installed version, nothing else. `docs/vex.md`.
 
 use crate::ecosystem::Ecosystem;
-use crate::image::model::Digest;
 use crate::inventory::{Inventory, Package};
 
 /// The purls scanners report for an installed package, without qualifiers.
@@ -135,24 +134,183 @@ pub fn purl(p: &Package, inv: &Inventory) -> String {
     built.unwrap_or_else(|_| format!("pkg:generic/{}@{}", p.name, p.version))
 }
 
-/// `pkg:oci/<name>@sha256:..`, with `repository_url` when the repository is known.
-pub fn oci_purl(name: &str, digest: &Digest, repository: Option<&str>) -> String {
-    let name = name.to_ascii_lowercase();
+/// Where an image is published, as a scanner names it: go-containerregistry's
+/// `name.Repository` (`index.docker.io/library/debian`,
+/// `127.0.0.1:5000/acme/app`), plus the spelling the user gave, which is
+/// what Syft, and so Grype, use as the image's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repository {
+    given: String,
+    registry: String,
+    path: String,
+}
+
+impl Repository {
+    /// Parse `[registry/]path` as go-containerregistry's `name.NewRepository`
+    /// does: a first element with a `.` or `:`, or `localhost`, is the
+    /// registry, else Docker Hub (`index.docker.io`, `library/` for a
+    /// single element); `docker.io` is `index.docker.io`. A tag or digest
+    /// is refused: pass it separately.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("repository {s:?}: {why}");
+        if s.contains('@') {
+            return Err(bad(
+                "has a digest; give the repository alone, e.g. ghcr.io/acme/app",
+            ));
+        }
+        let (first, rest) = s.split_once('/').unwrap_or(("", s));
+        let is_registry = first.contains(['.', ':']) || first == "localhost";
+        let (registry, path) = if is_registry {
+            (first, rest)
+        } else {
+            ("index.docker.io", s)
+        };
+        if path
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':'))
+        {
+            return Err(bad(
+                "has a tag; give the repository alone, e.g. ghcr.io/acme/app",
+            ));
+        }
+        let registry = if registry == "docker.io" {
+            "index.docker.io"
+        } else {
+            registry
+        };
+        let path = if registry == "index.docker.io" && !path.contains('/') {
+            format!("library/{path}")
+        } else {
+            path.to_owned()
+        };
+        // go-containerregistry's repository grammar: lowercase components
+        // separated by `/`, each [a-z0-9] runs joined by `.`, `_`, `__` or `-`s.
+        let ok = |c: &str| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+                && c.as_bytes()[0].is_ascii_alphanumeric()
+                && c.as_bytes()[c.len() - 1].is_ascii_alphanumeric()
+        };
+        if !path.split('/').all(ok) {
+            return Err(bad(
+                "each path element must be lowercase letters, digits and . _ - (as registries require)",
+            ));
+        }
+        Ok(Repository {
+            given: s.to_owned(),
+            registry: registry.to_owned(),
+            path,
+        })
+    }
+
+    /// `registry/path`: Trivy's `repository_url` (`name.Repository.Name()`).
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.path)
+    }
+
+    /// The last path element: the purl name both scanners use.
+    pub fn last(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+
+    /// As the user wrote it.
+    pub fn given(&self) -> &str {
+        &self.given
+    }
+}
+
+/// Where an image is published: `--repository <registry/path>[:<tag>]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    /// The repository.
+    pub repository: Repository,
+    /// The tag, if given.
+    pub tag: Option<String>,
+}
+
+impl std::str::FromStr for Published {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (repo, tag) = match s.rsplit_once(':') {
+            Some((r, t)) if !t.contains('/') && !r.is_empty() => (r, Some(t)),
+            _ => (s, None),
+        };
+        // A tag per the distribution spec.
+        if let Some(t) = tag {
+            let ok = t.len() <= 128
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                && !t.starts_with(['.', '-']);
+            if !ok {
+                return Err(format!(
+                    "tag {t:?} in {s:?}: up to 128 letters, digits, '.', '_' and '-', not starting with '.' or '-'"
+                ));
+            }
+        }
+        Ok(Published {
+            repository: Repository::parse(repo)?,
+            tag: tag.map(str::to_owned),
+        })
+    }
+}
+
+/// `pkg:oci/<name>@sha256:..`, qualifier-free: go-vex's `PurlMatches` finds
+/// it in any scanned purl of that digest, whatever `repository_url` or
+/// `arch` the scanner spells.
+pub fn oci_purl(name: &str, digest: &str) -> String {
+    image_purl(name, digest, None, None)
+}
+
+/// The purl Trivy builds for an image it pulled (`pkg/purl/purl.go`,
+/// `parseOCI`): `pkg:oci/<last path element>@<digest>?repository_url=<registry/path>&arch=<arch>`,
+/// the digest being the one the reference resolved to (the index of a
+/// multi-platform image). Without a repository, `pkg:oci/<name>@<digest>?arch=..`
+/// (the SBOM's name for an unpublished image; no scanner builds one).
+pub fn image_purl(
+    name: &str,
+    digest: &str,
+    repository: Option<&Repository>,
+    arch: Option<&str>,
+) -> String {
+    let name = repository
+        .map_or(name, Repository::last)
+        .to_ascii_lowercase();
     packageurl::PackageUrl::new("oci", name.as_str())
         .and_then(|mut u| {
-            u.with_version(digest.as_str())?;
+            u.with_version(digest)?;
             if let Some(r) = repository {
-                u.add_qualifier("repository_url", r)?;
+                u.add_qualifier("repository_url", r.name())?;
+            }
+            if let Some(a) = arch.filter(|a| !a.is_empty()) {
+                u.add_qualifier("arch", a)?;
             }
             Ok(u.to_string())
         })
-        .unwrap_or_else(|_| format!("pkg:oci/image@{}", digest.as_str()))
+        .unwrap_or_else(|_| format!("pkg:oci/image@{digest}"))
+}
+
+/// The versionless purl Grype offers for an image it read with a tag (from
+/// a Docker daemon or archive; `grype/vex/openvex/implementation.go`,
+/// `identifiersFromTags`): `pkg:oci/<image name>?tag=<...>`, where the name is
+/// the reference as typed (Syft's source name) and the tag qualifier is
+/// everything after the first `:` of `<repository>:<tag>`. go-vex matches a
+/// versionless VEX purl against it (`PurlMatches`).
+pub fn tag_purl(repository: &Repository, tag: &str) -> Option<String> {
+    let full = format!("{}:{tag}", repository.given());
+    let (_, after) = full.split_once(':')?;
+    let mut u = packageurl::PackageUrl::new("oci", repository.given()).ok()?;
+    u.add_qualifier("tag", after.to_owned()).ok()?;
+    Some(u.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::attest::fixtures;
+    use crate::image::model::Digest;
 
     #[test]
     fn scanner_purls_have_no_qualifiers_and_split_the_epoch_for_trivy() {
@@ -176,18 +334,47 @@ mod tests {
     }
 
     #[test]
-    fn oci_purl_follows_the_purl_spec() {
+    fn image_purls_are_trivys() {
         let d = Digest::of(b"x");
+        let hub = Repository::parse("debian").unwrap();
+        assert_eq!(hub.name(), "index.docker.io/library/debian");
         assert_eq!(
-            oci_purl("Debian", &d, Some("index.docker.io/library/debian")),
+            Repository::parse("docker.io/acme/app").unwrap().name(),
+            "index.docker.io/acme/app"
+        );
+        assert_eq!(
+            image_purl("x", d.as_str(), Some(&hub), Some("arm64")),
             format!(
-                "pkg:oci/debian@{}?repository_url=index.docker.io%2Flibrary%2Fdebian",
+                "pkg:oci/debian@{}?arch=arm64&repository_url=index.docker.io%2Flibrary%2Fdebian",
                 d.as_str()
             )
         );
         assert_eq!(
-            oci_purl("app", &d, None),
+            oci_purl("App", d.as_str()),
             format!("pkg:oci/app@{}", d.as_str())
+        );
+        let local = Repository::parse("127.0.0.1:5000/acme/app").unwrap();
+        assert_eq!(local.name(), "127.0.0.1:5000/acme/app");
+        assert_eq!(local.last(), "app");
+        for bad in [
+            "ghcr.io/acme/app:1.0",
+            "acme/app@sha256:00",
+            "ghcr.io/Acme/app",
+            "ghcr.io/",
+        ] {
+            assert!(Repository::parse(bad).is_err(), "{bad}");
+        }
+        let p: Published = "127.0.0.1:5000/acme/app:1.0".parse().unwrap();
+        assert_eq!(
+            (p.repository.name().as_str(), p.tag.as_deref()),
+            ("127.0.0.1:5000/acme/app", Some("1.0"))
+        );
+        let p: Published = "127.0.0.1:5000/acme/app".parse().unwrap();
+        assert_eq!(p.tag, None);
+        assert!("ghcr.io/acme/app:-x".parse::<Published>().is_err());
+        assert_eq!(
+            tag_purl(&local, "1.0").unwrap(),
+            "pkg:oci/127.0.0.1:5000%2Facme%2Fapp?tag=5000%2Facme%2Fapp:1.0"
         );
     }
 }

@@ -52,6 +52,12 @@ pub struct ApplyArgs {
     /// provenance): the explicit opt-out.
     #[arg(long)]
     no_evidence: bool,
+    /// Where the output will be published, <registry>/<repository>[:<tag>]
+    /// (e.g. ghcr.io/acme/app:1.0-patched): the VEX and SBOM then name the
+    /// image with the purls Trivy and Grype build when they pull it from
+    /// there (docs/vex.md). Without it only the digests identify the image.
+    #[arg(long, value_name = "REGISTRY/REPO[:TAG]")]
+    repository: Option<rootwasm::attest::purl::Published>,
     /// Sign the provenance with this ed25519 key (PKCS#8 PEM) [default:
     /// $ROOTWASM_KEY, else a local key generated on first use].
     #[arg(long)]
@@ -217,6 +223,9 @@ fn seal<'a>(
             recipes,
             input_name: own.as_deref(),
             image_name: &name,
+            // A registry destination will fill this from its own reference.
+            repository: a.repository.as_ref().map(|p| &p.repository),
+            tag: a.repository.as_ref().and_then(|p| p.tag.as_deref()),
             key: &key,
             epoch,
             read: &read,

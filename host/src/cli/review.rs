@@ -32,6 +32,9 @@ pub enum Kind {
     Spdx,
     /// OpenVEX 0.2.0.
     Vex,
+    /// CycloneDX 1.6 VEX whose BOM-Links point into the CycloneDX SBOM
+    /// (`trivy sbom <sbom> --vex <this>`).
+    CdxVex,
     /// DSSE envelope of the in-toto provenance statement.
     Provenance,
     /// The journal (rootwasm.journal/v1).
@@ -184,25 +187,26 @@ fn read_options() -> ReadOptions<'static> {
 
 pub fn attestation(a: AttestationArgs) -> anyhow::Result<ExitCode> {
     let p = opened(&a.target)?;
-    let t = match a.kind {
-        Kind::Sbom => ARTIFACT_CYCLONEDX,
-        Kind::Spdx => ARTIFACT_SPDX,
-        Kind::Vex => ARTIFACT_OPENVEX,
-        Kind::Provenance => ARTIFACT_INTOTO,
-        Kind::Journal => ARTIFACT_JOURNAL,
+    let bytes = match a.kind {
+        Kind::Sbom => p.file(ARTIFACT_CYCLONEDX)?,
+        Kind::CdxVex => p.file_titled(ARTIFACT_CYCLONEDX, CDX_VEX_TITLE)?,
+        Kind::Spdx => p.file(ARTIFACT_SPDX)?,
+        Kind::Vex => p.file(ARTIFACT_OPENVEX)?,
+        Kind::Provenance => p.file(ARTIFACT_INTOTO)?,
+        Kind::Journal => p.file(ARTIFACT_JOURNAL)?,
     };
-    let bytes = p.file(t)?;
     use std::io::{IsTerminal, Write};
     let mut out = std::io::stdout();
-    // Raw for a pipe (jq, a file); escaped for a terminal, which would act on
-    // escape sequences a forged document carries.
+    // Raw for a pipe (jq, a file): exactly the bytes whose sha256 the
+    // provenance signed, so nothing is added. Escaped for a terminal, which
+    // would act on escape sequences a forged document carries.
     if out.is_terminal() {
         out.write_all(escape_bytes(&bytes, Keep::Lines).as_bytes())?;
+        if !bytes.ends_with(b"\n") {
+            println!();
+        }
     } else {
         out.write_all(&bytes)?;
-    }
-    if !bytes.ends_with(b"\n") {
-        println!();
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -68,6 +68,7 @@ pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
     );
     let subject = Subject {
         name: &name,
+        repository: None,
         digest: desc.digest.as_str(),
         arch: config["architecture"].as_str().unwrap_or("unknown"),
         created: config["created"].as_str().unwrap_or("1970-01-01T00:00:00Z"),
@@ -82,6 +83,8 @@ pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
             let image = rootwasm::attest::ImageSubject {
                 name: &name,
                 repository: None,
+                tag: None,
+                arch: config["architecture"].as_str(),
                 digests: vec![desc.digest.clone()],
             };
             let created = config["created"]

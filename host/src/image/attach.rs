@@ -1,9 +1,15 @@
 //! Evidence that travels with the image: OCI 1.1 artifacts whose `subject`
-//! is a patched platform manifest, listed in a referrers index tagged
-//! `sha256-<hex of the subject>` (the OCI distribution spec's fallback for
-//! registries without the referrers API; `oras discover` and cosign read
-//! it). Each artifact is a manifest with `artifactType`, the empty config
-//! and one layer per file.
+//! is a patched platform manifest, listed in a referrers index named
+//! `sha256-<hex of the subject>` (the OCI distribution spec's tag schema
+//! for registries without the referrers API; `oras discover` and cosign
+//! read it). Each artifact is a manifest with `artifactType`, the empty
+//! config and one layer per file.
+//!
+//! In an OCI layout the referrers indexes are not `index.json` entries: an
+//! *evidence index* blob lists them, named by the image entry's
+//! [`ANNOTATION_EVIDENCE`]. So a layout holds one image and nothing else,
+//! which Syft (`oci-dir:` wants exactly one manifest in `index.json`),
+//! umoci and skopeo need, and the review verbs still find the evidence.
 
 use super::error::ImageError;
 use super::model::*;
@@ -21,6 +27,9 @@ pub const MEDIA_JOURNAL_BLOB: &str = "application/vnd.dev.rootwasm.journal.blob.
 pub const ARTIFACT_CYCLONEDX: &str = "application/vnd.cyclonedx+json";
 /// SPDX JSON.
 pub const ARTIFACT_SPDX: &str = "application/spdx+json";
+/// The title of the CycloneDX VEX (BOM-Links into the SBOM), the second
+/// file of the CycloneDX artifact.
+pub const CDX_VEX_TITLE: &str = "vex.cdx.json";
 /// OpenVEX JSON.
 pub const ARTIFACT_OPENVEX: &str = "application/openvex+json";
 /// A DSSE envelope around an in-toto statement (the provenance).
@@ -32,10 +41,10 @@ pub const MEDIA_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 
 const TITLE: &str = "org.opencontainers.image.title";
 
-/// On the single `index.json` entry of an untagged layout: the digest of an
-/// index listing the referrers indexes (each with its `sha256-<hex>` name).
-/// An untagged layout stays one image for skopeo, umoci and Syft, and its
-/// evidence stays discoverable.
+/// On the image's `index.json` entry (the output's top descriptor): the
+/// digest of an index listing the referrers indexes, each with its
+/// `sha256-<hex>` name. A layout stays one image for skopeo, umoci and
+/// Syft, and its evidence stays discoverable.
 pub const ANNOTATION_EVIDENCE: &str = "dev.rootwasm.evidence";
 
 /// One file of an artifact.
@@ -62,13 +71,14 @@ pub fn referrers_tag(subject: &Digest) -> String {
 }
 
 /// Add `artifacts` about `subject` to `out`: their blobs, manifests and the
-/// tagged referrers index. `created` is the image's time, for determinism.
+/// referrers index, whose descriptor (named `sha256-<hex>`) is returned for
+/// [`evidence_index`]. `created` is the image's time, for determinism.
 pub fn attach(
     out: &mut OutputImage<'_>,
     subject: &Descriptor,
     artifacts: Vec<Artifact>,
     created: &str,
-) {
+) -> Descriptor {
     let mut add = |bytes: Vec<u8>, media_type: &str| -> Descriptor {
         let d = Descriptor::for_bytes(media_type, &bytes);
         out.blobs
@@ -111,7 +121,30 @@ pub fn attach(
         ANNOTATION_REF_NAME.to_owned(),
         referrers_tag(&subject.digest),
     )]));
-    out.tags.push(d);
+    d
+}
+
+/// Add the evidence index listing `referrers` to `out` and name it on the
+/// output's top descriptor ([`ANNOTATION_EVIDENCE`]), so any layout holds
+/// the image alone in `index.json` (see the module docs).
+pub fn evidence_index(out: &mut OutputImage<'_>, referrers: Vec<Descriptor>) {
+    if referrers.is_empty() {
+        return;
+    }
+    let bytes = to_canonical_json(&Index {
+        schema_version: 2,
+        media_type: Some(MEDIA_INDEX.into()),
+        manifests: referrers,
+        annotations: None,
+        extra: Default::default(),
+    });
+    let d = Descriptor::for_bytes(MEDIA_INDEX, &bytes);
+    out.blobs
+        .insert(d.digest.clone(), (d.size, Blob::New(bytes)));
+    out.top
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(ANNOTATION_EVIDENCE.to_owned(), d.digest.to_string());
 }
 
 /// A store over an output before it is written: new blobs from memory, the

@@ -95,9 +95,12 @@ fn vulnerabilities() -> Vec<Vulnerability> {
 fn vex_documents_validate_against_the_published_schemas() {
     let tmp = tempfile::tempdir().unwrap();
     let (inv, recs, vulns) = (inventory(), records(), vulnerabilities());
+    let repository = rootwasm::attest::purl::Repository::parse("ghcr.io/acme/app").unwrap();
     let image = ImageSubject {
         name: "app",
-        repository: Some("ghcr.io/acme/app"),
+        repository: Some(&repository),
+        tag: Some("1.0"),
+        arch: Some("amd64"),
         digests: vec![
             Digest::of(b"patched manifest"),
             Digest::of(b"patched index"),
@@ -162,6 +165,8 @@ fn securesystemslib_verifies_what_rootwasm_signs() {
     let subject = ImageSubject {
         name: "app",
         repository: None,
+        tag: None,
+        arch: None,
         digests: vec![Digest::of(b"patched")],
     };
     let input = Digest::of(b"input");
