@@ -14,14 +14,17 @@ use std::process::ExitCode;
 
 #[derive(Args, Debug)]
 pub struct ApplyArgs {
-    /// Input image: oci:<dir>[:<tag>] or docker-archive:<file>.
+    /// Input image: oci:<dir>[:<tag>], docker-archive:<file> or docker://<registry>/<repo>:<tag>.
     image: String,
     /// Directory of recipes (one subdirectory each, with recipe.toml).
     #[arg(long)]
     recipes: PathBuf,
-    /// Output image: oci:<dir>[:<tag>] or docker-archive:<file>[:<name:tag>].
+    /// Output image: oci:<dir>[:<tag>], docker-archive:<file>[:<name:tag>] or
+    /// docker://<registry>/<repo>:<tag> (the tag is written last).
     #[arg(long)]
     output: String,
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
     /// Only these recipe ids (repeatable). Default: every recipe; those whose
     /// check finds nothing to fix are reported as not applicable.
     #[arg(long = "recipe")]
@@ -90,9 +93,11 @@ pub(crate) fn load_recipes(dir: &Path, only: &[String]) -> anyhow::Result<Vec<Re
 pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let input = Reference::parse(&a.image)?;
     let output = Reference::parse(&a.output)?;
-    let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
+    let registry = a.registry.options();
+    let src = source::open_full(&input, &Default::default(), &registry)
+        .with_context(|| format!("opening {}", a.image))?;
     // Fail before any work on what would fail after it.
-    sink::check_destination(&output, src.store.location())
+    sink::check_destination(&output, src.store.as_ref())
         .with_context(|| format!("writing {}", a.output))?;
     if let Some(dir) = &a.journal_dir {
         std::fs::create_dir_all(dir)
@@ -139,21 +144,31 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let sealed = seal(&a, &output, &src, &recipes, &platforms, image, &opts, epoch)?;
     progress(&format!("writing {}", a.output));
     let top = sealed.image().top.digest.clone();
-    sink::write(&output, &sealed).with_context(|| format!("writing {}", a.output))?;
+    let pushed = sink::write_with(&output, &sealed, &registry)
+        .with_context(|| format!("writing {}", a.output))?;
     if let Some(dir) = &a.journal_dir {
         write_journals(dir, &platforms)?;
     }
     if a.json {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "input": a.image,
             "output": a.output,
             "digest": top,
             "platforms": platforms,
         });
+        if let Some(p) = &pushed {
+            v["upload"] = serde_json::to_value(p)?;
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print_table(&platforms);
         println!("\nwrote {} ({top})", a.output);
+        if let Some(p) = &pushed {
+            println!(
+                "uploaded {} bytes: {} blobs sent, {} mounted from the source repository, {} already there; {} manifests",
+                p.bytes_uploaded, p.blobs_uploaded, p.blobs_mounted, p.blobs_present, p.manifests
+            );
+        }
     }
     let missed = missed_recipes(&a.only, &recipes, &platforms);
     Ok(if any_failed || missed {

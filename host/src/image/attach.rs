@@ -30,6 +30,13 @@ pub const MEDIA_DSSE: &str = "application/vnd.dsse.envelope.v1+json";
 /// The OCI empty descriptor's media type, for artifact configs.
 pub const MEDIA_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 
+/// The in-toto predicate type cosign and Trivy look for on an OpenVEX
+/// attestation: go-vex's `vex.TypeURI`, which openvex/discovery
+/// (`pkg/probers/oci/prober.go`, used by Trivy's `pkg/vex/oci.go` for
+/// `--vex oci`) passes to cosign's `FetchAttestations`, which keeps only
+/// statements whose `predicateType` is exactly this.
+pub const PREDICATE_OPENVEX: &str = "https://openvex.dev/ns";
+
 const TITLE: &str = "org.opencontainers.image.title";
 
 /// On the single `index.json` entry of an untagged layout: the digest of an
@@ -61,6 +68,12 @@ pub fn referrers_tag(subject: &Digest) -> String {
     format!("sha256-{}", subject.hex())
 }
 
+/// cosign's attestation tag for `subject`: `sha256-<hex>.att`, naming a
+/// manifest whose layers are DSSE envelopes (cosign's `FetchAttestations`).
+pub fn attestation_tag(subject: &Digest) -> String {
+    format!("sha256-{}.att", subject.hex())
+}
+
 /// Add `artifacts` about `subject` to `out`: their blobs, manifests and the
 /// tagged referrers index. `created` is the image's time, for determinism.
 pub fn attach(
@@ -77,6 +90,7 @@ pub fn attach(
     };
     let empty = add(b"{}".to_vec(), MEDIA_EMPTY);
     let mut listed = Vec::new();
+    let mut att = Vec::new();
     for a in artifacts {
         let layers: Vec<Value> = a
             .files
@@ -97,6 +111,16 @@ pub fn attach(
             "annotations": {"org.opencontainers.image.created": created},
         });
         let d = add(to_canonical_json(&manifest), MEDIA_MANIFEST);
+        if a.artifact_type == MEDIA_DSSE {
+            // The same manifest under cosign's tag, where `cosign download
+            // attestation` and `trivy image --vex oci` look.
+            let mut tagged = d.clone();
+            tagged.annotations = Some(BTreeMap::from([(
+                ANNOTATION_REF_NAME.to_owned(),
+                attestation_tag(&subject.digest),
+            )]));
+            att.push(tagged);
+        }
         listed.push(json!({
             "mediaType": MEDIA_MANIFEST,
             "digest": d.digest,
@@ -112,6 +136,7 @@ pub fn attach(
         referrers_tag(&subject.digest),
     )]));
     out.tags.push(d);
+    out.tags.extend(att);
 }
 
 /// A store over an output before it is written: new blobs from memory, the
@@ -170,6 +195,15 @@ pub fn list(
 ) -> Result<Vec<(String, Manifest)>, ImageError> {
     let idx: Index = serde_json::from_slice(&store.read(index, "referrers index")?)
         .map_err(|e| ImageError::malformed("referrers index", e))?;
+    list_index(store, idx)
+}
+
+/// The artifacts a referrers index lists (from a layout or a registry's
+/// referrers API): (artifactType, manifest), each manifest hash-checked.
+pub fn list_index(
+    store: &dyn BlobStore,
+    idx: Index,
+) -> Result<Vec<(String, Manifest)>, ImageError> {
     let mut out = Vec::new();
     for d in idx.manifests {
         let what = format!("artifact manifest {}", d.digest);

@@ -23,6 +23,7 @@
 use super::error::ImageError;
 use super::model::*;
 use super::reference::Reference;
+use super::registry::{PushReport, RegistryOptions};
 use super::source::BlobStore;
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
@@ -107,17 +108,38 @@ impl<'a> Sealed<'a> {
 
 /// Refuse a destination that would write into `input` (an input layout
 /// directory or archive file): the same path, a path inside it, or a path
-/// containing it, with symlinks resolved. Also refuses a destination whose
-/// parent is not a directory. Call it before doing any work; [`write`] calls
-/// it again.
-pub fn check_destination(reference: &Reference, input: Option<&Path>) -> Result<(), ImageError> {
-    let dest = reference.path();
+/// containing it, with symlinks resolved; or, in a registry, the tag the
+/// input was read from. Also refuses a destination whose parent is not a
+/// directory. Call it before doing any work; [`write`] calls it again.
+pub fn check_destination(reference: &Reference, input: &dyn BlobStore) -> Result<(), ImageError> {
     let err = |reason: String| ImageError::Reference {
         reference: reference.name(),
         reason,
     };
+    let Some(dest) = reference.path() else {
+        let Reference::Registry(dest) = reference else {
+            unreachable!("only a registry reference has no path")
+        };
+        if dest.tag().is_none() {
+            return Err(err(
+                "an output needs a tag: docker://<registry>/<repository>:<tag>".into(),
+            ));
+        }
+        if let Some(src) = input.registry().map(|s| s.reference())
+            && src.registry() == dest.registry()
+            && src.repository() == dest.repository()
+            && src.tag().is_some()
+            && src.tag() == dest.tag()
+        {
+            return Err(err(
+                "is the input's tag; rootwasm never overwrites its input: choose another tag"
+                    .into(),
+            ));
+        }
+        return Ok(());
+    };
     let resolved = resolve_lenient(dest).map_err(|e| err(e.to_string()))?;
-    if let Some(input) = input {
+    if let Some(input) = input.location() {
         let input = std::fs::canonicalize(input).map_err(ImageError::io(input))?;
         if resolved == input || resolved.starts_with(&input) || input.starts_with(&resolved) {
             return Err(err(format!(
@@ -211,10 +233,19 @@ fn copy_verified(
     Ok(())
 }
 
-/// Write `image` to `reference`.
+/// Write `image` to `reference` (a registry with the default options).
 pub fn write(reference: &Reference, sealed: &Sealed<'_>) -> Result<(), ImageError> {
+    write_with(reference, sealed, &RegistryOptions::default()).map(|_| ())
+}
+
+/// Write `image` to `reference`; for a registry, what the push sent.
+pub fn write_with(
+    reference: &Reference,
+    sealed: &Sealed<'_>,
+    registry: &RegistryOptions,
+) -> Result<Option<PushReport>, ImageError> {
     let image = &sealed.image;
-    check_destination(reference, image.input.location())?;
+    check_destination(reference, image.input)?;
     let refuse = |reason: &str| ImageError::Reference {
         reference: reference.name(),
         reason: reason.into(),
@@ -225,6 +256,11 @@ pub fn write(reference: &Reference, sealed: &Sealed<'_>) -> Result<(), ImageErro
                 "an OCI layout output carries its evidence: attach it, or opt out explicitly",
             ));
         }
+        (Reference::Registry(_), Some(WithoutEvidence::DockerArchive)) => {
+            return Err(refuse(
+                "a registry output carries its evidence: attach it, or opt out explicitly",
+            ));
+        }
         (Reference::DockerArchive { .. }, None) => {
             return Err(refuse(
                 "a docker archive has no place for the evidence: write an oci:<dir>:<tag> output to keep it",
@@ -233,8 +269,11 @@ pub fn write(reference: &Reference, sealed: &Sealed<'_>) -> Result<(), ImageErro
         _ => {}
     }
     match reference {
-        Reference::OciLayout { dir, tag } => write_layout(dir, tag.as_deref(), image),
-        Reference::DockerArchive { path, tag } => write_archive(path, tag.as_deref(), image),
+        Reference::OciLayout { dir, tag } => write_layout(dir, tag.as_deref(), image).map(|_| None),
+        Reference::DockerArchive { path, tag } => {
+            write_archive(path, tag.as_deref(), image).map(|_| None)
+        }
+        Reference::Registry(r) => super::registry::push(r, image, registry).map(Some),
     }
 }
 

@@ -1,0 +1,462 @@
+//! `docker://` in and out, against a real registry: Debian's
+//! `docker-registry` (distribution 2.8) on 127.0.0.1 with TLS (a CA and a
+//! certificate made here with openssl, given by --cert-dir) and htpasswd
+//! (bcrypt) auth. skopeo seeds it and reads the results; curl reads the
+//! tags a scanner would.
+
+use crate::images::*;
+use crate::support::*;
+use rootwasm::image::model::{Digest, MEDIA_INDEX, MEDIA_MANIFEST};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const USER: &str = "rootwasm";
+const PASSWORD: &str = "s3cret-pw";
+
+fn run(cmd: &mut Command) -> Output {
+    let o = cmd.output().expect("running a test tool");
+    assert!(o.status.success(), "{cmd:?}: {:?}", text(&o));
+    o
+}
+
+/// A registry process with its storage, certificates and password file.
+struct Registry {
+    dir: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Registry {
+    fn start(dir: &Path) -> Registry {
+        let certs = dir.join("certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        let ossl = |args: &[&str]| run(Command::new("openssl").args(args).current_dir(dir));
+        ossl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=rootwasm test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "certs/ca.crt",
+        ]);
+        ossl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        ossl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "certs/ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.crt",
+        ]);
+        let o = run(Command::new("htpasswd").args(["-Bbn", USER, PASSWORD]));
+        std::fs::write(dir.join("htpasswd"), o.stdout).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+             http:\n  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {}\n    key: {}\n\
+             auth:\n  htpasswd:\n    realm: rootwasm-test\n    path: {}\n",
+            dir.join("storage").display(),
+            dir.join("server.crt").display(),
+            dir.join("server.key").display(),
+            dir.join("htpasswd").display(),
+        );
+        std::fs::write(dir.join("config.yml"), config).unwrap();
+        let mut r = Registry {
+            dir: dir.into(),
+            port,
+            child: None,
+        };
+        r.restart();
+        r
+    }
+
+    /// Start (again) on the same port and storage, and wait until it answers.
+    fn restart(&mut self) {
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(self.dir.join("config.yml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry (scripts/setup.sh --tests installs it)");
+        self.child = Some(child);
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "registry did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn image(&self, name: &str) -> String {
+        format!("docker://127.0.0.1:{}/{name}", self.port)
+    }
+
+    fn certs(&self) -> String {
+        self.dir.join("certs").display().to_string()
+    }
+
+    fn flags(&self) -> Vec<String> {
+        vec![
+            "--cert-dir".into(),
+            self.certs(),
+            "--creds".into(),
+            format!("{USER}:{PASSWORD}"),
+        ]
+    }
+
+    /// `skopeo inspect --raw` of `name` (a `docker://` image), or its error.
+    fn skopeo_raw(&self, name: &str) -> Result<Value, String> {
+        let o = Command::new("skopeo")
+            .args(["inspect", "--raw", "--cert-dir", &self.certs()])
+            .args(["--creds", &format!("{USER}:{PASSWORD}")])
+            .arg(self.image(name))
+            .output()
+            .unwrap();
+        if o.status.success() {
+            Ok(serde_json::from_slice(&o.stdout).unwrap())
+        } else {
+            Err(String::from_utf8_lossy(&o.stderr).into_owned())
+        }
+    }
+
+    /// GET a registry API path with curl (the CA and the password given).
+    fn curl(&self, path: &str, accept: &str) -> Vec<u8> {
+        let o = run(Command::new("curl")
+            .args(["-sSf", "--cacert"])
+            .arg(self.dir.join("certs/ca.crt"))
+            .args([
+                "-u",
+                &format!("{USER}:{PASSWORD}"),
+                "-H",
+                &format!("Accept: {accept}"),
+            ])
+            .arg(format!("https://127.0.0.1:{}/v2/{path}", self.port)));
+        o.stdout
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn apply(input: &str, output: &str, extra: &[String]) -> Output {
+    let mut args: Vec<&str> = vec!["--json"];
+    args.extend(extra.iter().map(String::as_str));
+    apply_cmd(input, output, &repo().join("recipes"), &args)
+}
+
+/// The input image as an OCI layout (Debian bookworm root with libexpat1,
+/// requests 2.30.0), and the key that signs.
+fn input(dir: &Path) -> (PathBuf, PathBuf) {
+    let base = dir.join("base");
+    debian::vendored_root(&repo(), &base);
+    let layers = [
+        Layer::from_dir(&base),
+        Layer::from_dir(&repo().join("tests/fixtures/requests-2.30.0/rootfs")),
+    ];
+    let img = image(&layers, "amd64");
+    write_layout(&dir.join("in"), &[(&img, "amd64")], "v1");
+    let key = dir.join("signing.pem");
+    let o = rootwasm(&["key", "generate", key.to_str().unwrap()]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    (dir.join("in"), key)
+}
+
+/// `apply --json`'s `upload` report, the run having succeeded.
+fn upload(o: &Output) -> Value {
+    assert!(o.status.success(), "{:?}", text(o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["upload"].clone()
+}
+
+fn seed(reg: &Registry, layout: &Path, name: &str) {
+    run(Command::new("skopeo").args([
+        "copy",
+        "--dest-cert-dir",
+        &reg.certs(),
+        "--dest-creds",
+        &format!("{USER}:{PASSWORD}"),
+        &format!("oci:{}:v1", layout.display()),
+        &reg.image(name),
+    ]));
+}
+
+#[test]
+fn apply_from_and_to_a_registry_with_evidence_and_review() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = Registry::start(&tmp.path().join("registry"));
+    let (layout, key) = input(tmp.path());
+    seed(&reg, &layout, "acme/app:v1");
+    let mut flags = reg.flags();
+    flags.extend(["--key".into(), key.display().to_string()]);
+
+    // Same repository: every base blob is already there; only the patch
+    // layer, the config, the evidence and manifests travel.
+    let o = apply(
+        &reg.image("acme/app:v1"),
+        &reg.image("acme/app:v1-patched"),
+        &flags,
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    let up = upload(&o);
+    // The base layers were there; everything else is new: the patch layer,
+    // the config, the evidence's blobs, and the manifests.
+    let base_layers = 2;
+    assert!(up["blobs_present"].as_u64().unwrap() >= base_layers, "{up}");
+    assert_eq!(up["blobs_mounted"], 0, "{up}");
+    assert!(up["blobs_uploaded"].as_u64().unwrap() > 0, "{up}");
+
+    // The same patch again, under another tag: every blob is there, only
+    // manifests travel.
+    let o = apply(
+        &reg.image("acme/app:v1"),
+        &reg.image("acme/app:v1-again"),
+        &flags,
+    );
+    let again = upload(&o);
+    assert_eq!(again["blobs_uploaded"], 0, "{again}");
+    assert_eq!(again["manifests"], up["manifests"], "{again}");
+    let manifest_bytes = again["bytes_uploaded"].as_u64().unwrap();
+    assert!(
+        manifest_bytes < up["bytes_uploaded"].as_u64().unwrap(),
+        "{again}"
+    );
+
+    // Another repository on the same registry: the base layers are mounted,
+    // not sent, and the same bytes travel as into the input's repository.
+    let o = apply(
+        &reg.image("acme/app:v1"),
+        &reg.image("other/app:patched"),
+        &flags,
+    );
+    let other = upload(&o);
+    assert_eq!(other["blobs_mounted"], base_layers, "{other}");
+    assert_eq!(other["bytes_uploaded"], up["bytes_uploaded"], "{other}");
+    eprintln!("in place: {up}\nagain: {again}\nother repository: {other}");
+
+    // skopeo reads the result, and copies it out.
+    let m = reg.skopeo_raw("acme/app:v1-patched").unwrap();
+    assert_eq!(m["layers"].as_array().unwrap().len(), 3, "{m}");
+    let copy = tmp.path().join("copy");
+    run(Command::new("skopeo").args([
+        "copy",
+        "--src-cert-dir",
+        &reg.certs(),
+        "--src-creds",
+        &format!("{USER}:{PASSWORD}"),
+        &reg.image("acme/app:v1-patched"),
+        &format!("oci:{}:x", copy.display()),
+    ]));
+
+    // The review verbs read the evidence back from the registry.
+    let public = format!("{}.pub.pem", key.display());
+    let image = reg.image("acme/app:v1-patched");
+    let mut args = vec!["verify", image.as_str(), "--key", public.as_str()];
+    let f = reg.flags();
+    args.extend(f.iter().map(String::as_str));
+    let o = rootwasm(&args);
+    assert!(o.status.success(), "{:?}", text(&o));
+    for verb in [&["history"][..], &["replay"], &["attestation", "vex"]] {
+        let mut args = vec![verb[0], image.as_str()];
+        args.extend_from_slice(&verb[1..]);
+        args.extend(f.iter().map(String::as_str));
+        if verb[0] == "history" {
+            args.extend(["--key", public.as_str()]);
+        }
+        let o = rootwasm(&args);
+        assert!(o.status.success(), "{verb:?}: {:?}", text(&o));
+    }
+
+    // Evidence as other tools find it: the referrers fallback tag, and
+    // cosign's `.att` tag holding the DSSE-signed OpenVEX statement.
+    let digest = Digest::of(&reg.curl("acme/app/manifests/v1-patched", MEDIA_MANIFEST));
+    let referrers: Value = serde_json::from_slice(&reg.curl(
+        &format!("acme/app/manifests/sha256-{}", digest.hex()),
+        MEDIA_INDEX,
+    ))
+    .unwrap();
+    let types: Vec<&str> = referrers["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["artifactType"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&"application/vnd.dsse.envelope.v1+json"),
+        "{types:?}"
+    );
+    assert!(types.contains(&"application/openvex+json"), "{types:?}");
+    let att: Value = serde_json::from_slice(&reg.curl(
+        &format!("acme/app/manifests/sha256-{}.att", digest.hex()),
+        MEDIA_MANIFEST,
+    ))
+    .unwrap();
+    let layer = att["layers"][0]["digest"].as_str().unwrap();
+    assert_eq!(
+        att["layers"][0]["mediaType"],
+        "application/vnd.dsse.envelope.v1+json"
+    );
+    let envelope = reg.curl(&format!("acme/app/blobs/{layer}"), "*/*");
+    let env = rootwasm::attest::dsse::Envelope::from_json(&envelope).unwrap();
+    let pk = rootwasm::attest::key::load_public(Path::new(&public)).unwrap();
+    let payload =
+        rootwasm::attest::dsse::verify(&env, "application/vnd.in-toto+json", &pk).unwrap();
+    let st: Value = serde_json::from_slice(&payload).unwrap();
+    // cosign's FetchAttestations keeps exactly go-vex's vex.TypeURI.
+    assert_eq!(st["predicateType"], "https://openvex.dev/ns");
+    assert_eq!(st["subject"][0]["digest"]["sha256"], digest.hex());
+    assert!(!st["predicate"]["statements"].as_array().unwrap().is_empty());
+
+    // The input is untouched.
+    let again = reg.skopeo_raw("acme/app:v1").unwrap();
+    assert_eq!(again["layers"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn failures_leave_nothing_under_the_destination_tag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut reg = Registry::start(&tmp.path().join("registry"));
+    let (layout, key) = input(tmp.path());
+    seed(&reg, &layout, "acme/app:v1");
+    let key_flags = vec!["--key".to_string(), key.display().to_string()];
+    let with = |creds: &str| {
+        let mut f = vec![
+            "--cert-dir".to_string(),
+            reg.certs(),
+            "--creds".into(),
+            creds.into(),
+        ];
+        f.extend(key_flags.iter().cloned());
+        f
+    };
+    let absent = |reg: &Registry, name: &str| {
+        let e = reg.skopeo_raw(name).expect_err(name);
+        assert!(
+            e.contains("manifest unknown") || e.contains("not found"),
+            "{name}: {e}"
+        );
+    };
+
+    // A wrong password.
+    let o = apply(
+        &reg.image("acme/app:v1"),
+        &reg.image("acme/app:bad-password"),
+        &with(&format!("{USER}:wrong")),
+    );
+    let (out, err) = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        err.contains("authentication failed") && err.contains("--creds"),
+        "{err}"
+    );
+    absent(&reg, "acme/app:bad-password");
+
+    // An unknown repository.
+    let o = apply(
+        &reg.image("acme/nothing:v1"),
+        &reg.image("acme/nothing:patched"),
+        &with(&format!("{USER}:{PASSWORD}")),
+    );
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("not found") && err.contains("acme/nothing"),
+        "{err}"
+    );
+
+    // No CA given: the registry's certificate is refused, clearly.
+    let mut f = vec!["--creds".to_string(), format!("{USER}:{PASSWORD}")];
+    f.extend(key_flags.iter().cloned());
+    let o = apply(&reg.image("acme/app:v1"), &reg.image("acme/app:no-ca"), &f);
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("--cert-dir"), "{err}");
+    absent(&reg, "acme/app:no-ca");
+
+    // The registry disappears mid-push: from a local layout every base
+    // blob must be uploaded; it is killed as the first upload starts.
+    let uploads = reg
+        .dir
+        .join("storage/docker/registry/v2/repositories/acme/killed/_uploads");
+    let mut args: Vec<String> = vec![
+        "apply".into(),
+        format!("oci:{}:v1", layout.display()),
+        "--recipes".into(),
+        repo().join("recipes").display().to_string(),
+        "--output".into(),
+        reg.image("acme/killed:v1"),
+    ];
+    args.extend(with(&format!("{USER}:{PASSWORD}")));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rootwasm"))
+        .args(&args)
+        .env("ROOTWASM_CACHE_DIR", cache_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !uploads.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(300), "no upload started");
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("apply ended before any upload: {st}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    reg.kill();
+    let o = child.wait_with_output().unwrap();
+    let (_, err) = text(&o);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("cannot talk to 127.0.0.1"), "{err}");
+    reg.restart();
+    absent(&reg, "acme/killed:v1");
+}
