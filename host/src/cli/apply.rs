@@ -149,6 +149,22 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &a.journal_dir {
         write_journals(dir, &platforms)?;
     }
+    report(&a, &top, &platforms, pushed.as_ref())?;
+    let missed = missed_recipes(&a.only, &recipes, &platforms);
+    Ok(if any_failed || missed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// What apply did: the table (or JSON) and, for a registry, what was sent.
+fn report(
+    a: &ApplyArgs,
+    top: &rootwasm::image::model::Digest,
+    platforms: &[rootwasm::apply::PlatformResult],
+    pushed: Option<&rootwasm::image::registry::PushReport>,
+) -> anyhow::Result<()> {
     if a.json {
         let mut v = serde_json::json!({
             "input": a.image,
@@ -156,26 +172,21 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             "digest": top,
             "platforms": platforms,
         });
-        if let Some(p) = &pushed {
+        if let Some(p) = pushed {
             v["upload"] = serde_json::to_value(p)?;
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        print_table(&platforms);
+        print_table(platforms);
         println!("\nwrote {} ({top})", a.output);
-        if let Some(p) = &pushed {
+        if let Some(p) = pushed {
             println!(
                 "uploaded {} bytes: {} blobs sent, {} mounted from the source repository, {} already there; {} manifests",
                 p.bytes_uploaded, p.blobs_uploaded, p.blobs_mounted, p.blobs_present, p.manifests
             );
         }
     }
-    let missed = missed_recipes(&a.only, &recipes, &platforms);
-    Ok(if any_failed || missed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(())
 }
 
 fn source_date_epoch(flag: Option<u64>) -> anyhow::Result<Option<u64>> {

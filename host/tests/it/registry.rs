@@ -306,10 +306,16 @@ fn apply_from_and_to_a_registry_with_evidence_and_review() {
     args.extend(f.iter().map(String::as_str));
     let o = rootwasm(&args);
     assert!(o.status.success(), "{:?}", text(&o));
+    let creds = format!("{USER}:{PASSWORD}");
     for verb in [&["history"][..], &["replay"], &["attestation", "vex"]] {
         let mut args = vec![verb[0], image.as_str()];
         args.extend_from_slice(&verb[1..]);
-        args.extend(f.iter().map(String::as_str));
+        if verb[0] == "attestation" {
+            // No CA given, and TLS checks off instead.
+            args.extend(["--tls-verify=false", "--creds", creds.as_str()]);
+        } else {
+            args.extend(f.iter().map(String::as_str));
+        }
         if verb[0] == "history" {
             args.extend(["--key", public.as_str()]);
         }
@@ -368,7 +374,7 @@ fn failures_leave_nothing_under_the_destination_tag() {
     let mut reg = Registry::start(&tmp.path().join("registry"));
     let (layout, key) = input(tmp.path());
     seed(&reg, &layout, "acme/app:v1");
-    let key_flags = vec!["--key".to_string(), key.display().to_string()];
+    let key_flags = ["--key".to_string(), key.display().to_string()];
     let with = |creds: &str| {
         let mut f = vec![
             "--cert-dir".to_string(),
@@ -459,4 +465,158 @@ fn failures_leave_nothing_under_the_destination_tag() {
     assert!(err.contains("cannot talk to 127.0.0.1"), "{err}");
     reg.restart();
     absent(&reg, "acme/killed:v1");
+}
+
+/// `rootwasm <args>` with the environment `env` and no other auth file.
+fn rootwasm_env(args: &[String], env: &[(&str, String)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rootwasm"));
+    c.args(args)
+        .env("ROOTWASM_CACHE_DIR", cache_dir())
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("DOCKER_CONFIG");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn a_multi_platform_index_with_credentials_from_auth_files_and_helpers() {
+    use base64::Engine as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = Registry::start(&tmp.path().join("registry"));
+    let (layout, key) = input(tmp.path());
+    // Add an arm64 image nothing applies to: the index has two platforms.
+    let amd64 = std::fs::read(layout.join("index.json")).unwrap();
+    let amd64: Value = serde_json::from_slice(&amd64).unwrap();
+    let m = &amd64["manifests"][0];
+    let bare = image(
+        &[Layer::raw(&[(
+            "etc/hostname",
+            tar::EntryType::Regular,
+            &b"x\n"[..],
+        )])],
+        "arm64",
+    );
+    let multi = tmp.path().join("multi");
+    copy_tree(&layout, &multi);
+    for (d, b) in &bare.blobs {
+        std::fs::write(multi.join("blobs/sha256").join(&d[7..]), b).unwrap();
+    }
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [
+        {"mediaType": MEDIA_MANIFEST, "digest": m["digest"], "size": m["size"],
+         "platform": {"architecture": "amd64", "os": "linux"}},
+        {"mediaType": MEDIA_MANIFEST, "digest": bare.manifest_digest, "size": bare.manifest.len(),
+         "platform": {"architecture": "arm64", "os": "linux"}}]});
+    let bytes = serde_json::to_vec(&index).unwrap();
+    let d = Digest::of(&bytes);
+    std::fs::write(multi.join("blobs/sha256").join(d.hex()), &bytes).unwrap();
+    let top = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": MEDIA_INDEX,
+        "digest": d, "size": bytes.len(), "annotations": {"org.opencontainers.image.ref.name": "v1"}}]});
+    std::fs::write(multi.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+    run(Command::new("skopeo").args([
+        "copy",
+        "--all",
+        "--dest-cert-dir",
+        &reg.certs(),
+        "--dest-creds",
+        &format!("{USER}:{PASSWORD}"),
+        &format!("oci:{}:v1", multi.display()),
+        &reg.image("acme/multi:v1"),
+    ]));
+
+    // Credentials from $REGISTRY_AUTH_FILE (containers-auth.json).
+    let host = format!("127.0.0.1:{}", reg.port);
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    let auth_file = tmp.path().join("auth.json");
+    std::fs::write(
+        &auth_file,
+        serde_json::json!({"auths": {&host: {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    let home = ("HOME", tmp.path().display().to_string());
+    let args: Vec<String> = [
+        "apply",
+        &reg.image("acme/multi:v1"),
+        "--recipes",
+        repo().join("recipes").to_str().unwrap(),
+        "--output",
+        &reg.image("acme/multi:v1-patched"),
+        "--cert-dir",
+        &reg.certs(),
+        "--key",
+        key.to_str().unwrap(),
+        "--json",
+    ]
+    .map(String::from)
+    .to_vec();
+    let o = rootwasm_env(
+        &args,
+        &[
+            home.clone(),
+            ("REGISTRY_AUTH_FILE", auth_file.display().to_string()),
+        ],
+    );
+    let up = upload(&o);
+    assert!(up["blobs_present"].as_u64().unwrap() >= 3, "{up}");
+    let idx = reg.skopeo_raw("acme/multi:v1-patched").unwrap();
+    assert_eq!(idx["mediaType"], MEDIA_INDEX, "{idx}");
+    let platforms = idx["manifests"].as_array().unwrap();
+    assert_eq!(platforms.len(), 2, "{idx}");
+    assert_eq!(
+        platforms[1]["digest"], bare.manifest_digest,
+        "arm64 passes through untouched"
+    );
+
+    // Credentials from a docker credential helper named in $DOCKER_CONFIG/config.json.
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-rwtest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread server\n[ \"$server\" = \"{host}\" ] || {{ echo 'credentials not found'; exit 1; }}\n\
+             echo '{{\"ServerURL\":\"{host}\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n"
+        ),
+    )
+    .unwrap();
+    run(Command::new("chmod").arg("755").arg(&helper));
+    let docker = tmp.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(
+        docker.join("config.json"),
+        serde_json::json!({"credHelpers": {&host: "rwtest"}}).to_string(),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let public = format!("{}.pub.pem", key.display());
+    let args: Vec<String> = [
+        "verify",
+        &reg.image("acme/multi:v1-patched"),
+        "--platform",
+        "linux/amd64",
+        "--key",
+        &public,
+        "--cert-dir",
+        &reg.certs(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let env = [
+        home,
+        ("DOCKER_CONFIG", docker.display().to_string()),
+        ("PATH", path),
+    ];
+    let o = rootwasm_env(&args, &env);
+    assert!(o.status.success(), "{:?}", text(&o));
+
+    // Without any credentials the registry says no, and the message says where to put them.
+    let o = rootwasm_env(&args, &[("HOME", tmp.path().display().to_string())]);
+    let (_, err) = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("authentication failed") && err.contains("auth.json"),
+        "{err}"
+    );
 }
