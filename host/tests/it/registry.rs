@@ -258,19 +258,30 @@ fn apply_from_and_to_a_registry_with_evidence_and_review() {
 
     // The same patch again, under another tag: every blob is there, only
     // manifests travel.
-    let o = apply(
+    // (Here the human output, which says what --json's `upload` does.)
+    let o = apply_cmd(
         &reg.image("acme/app:v1"),
         &reg.image("acme/app:v1-again"),
-        &flags,
+        &repo().join("recipes"),
+        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
     );
-    let again = upload(&o);
-    assert_eq!(again["blobs_uploaded"], 0, "{again}");
-    assert_eq!(again["manifests"], up["manifests"], "{again}");
-    let manifest_bytes = again["bytes_uploaded"].as_u64().unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("uploaded "))
+        .unwrap_or_else(|| panic!("{out}"));
+    let manifest_bytes: u64 = line.split(' ').nth(1).unwrap().parse().unwrap();
+    let manifests = up["manifests"].as_u64().unwrap();
+    assert!(
+        line.contains(" 0 blobs sent,") && line.ends_with(&format!("; {manifests} manifests")),
+        "{line}"
+    );
     assert!(
         manifest_bytes < up["bytes_uploaded"].as_u64().unwrap(),
-        "{again}"
+        "{line}"
     );
+    let again = line.to_owned();
 
     // Another repository on the same registry: the base layers are mounted,
     // not sent, and the same bytes travel as into the input's repository.
