@@ -198,7 +198,7 @@ mod tests {
             "docker://docker.io/library/alpine:latest"
         );
         assert!(Reference::parse("docker://").is_err());
-        assert!(Reference::parse("docker://UPPER/case").is_err());
+        assert!(Reference::parse("docker://127.0.0.1:5000/Acme/app").is_err());
         assert!(Reference::parse("oci:").is_err());
     }
 }
