@@ -40,11 +40,11 @@ struct AuthEntry {
 
 /// The auth files, in the order containers-auth.json(5) reads them.
 pub fn auth_files() -> Vec<PathBuf> {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
+    auth_files_with(|k| std::env::var_os(k))
+}
+
+fn auth_files_with(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Vec<PathBuf> {
+    let env = |k: &str| var(k).filter(|v| !v.is_empty()).map(PathBuf::from);
     let mut files = Vec::new();
     files.extend(env("REGISTRY_AUTH_FILE"));
     files.extend(env("XDG_RUNTIME_DIR").map(|d| d.join("containers/auth.json")));
@@ -188,5 +188,32 @@ mod tests {
         assert_eq!(key_host("127.0.0.1:5000"), "127.0.0.1:5000");
         assert!(same_registry("docker.io", "index.docker.io"));
         assert!(!same_registry("ghcr.io", "docker.io"));
+    }
+
+    #[test]
+    fn auth_files_in_containers_auth_json_order() {
+        let env = |k: &str| {
+            Some(match k {
+                "REGISTRY_AUTH_FILE" => "/a/auth.json".into(),
+                "XDG_RUNTIME_DIR" => "/run/user/1".into(),
+                "HOME" => "/home/u".into(),
+                _ => return None,
+            })
+        };
+        let files: Vec<String> = auth_files_with(env)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(
+            files,
+            [
+                "/a/auth.json",
+                "/run/user/1/containers/auth.json",
+                "/home/u/.config/containers/auth.json",
+                "/home/u/.docker/config.json"
+            ]
+        );
+        let with_docker = auth_files_with(|k| (k == "DOCKER_CONFIG").then(|| "/d".into()));
+        assert_eq!(with_docker, [PathBuf::from("/d/config.json")]);
     }
 }

@@ -676,3 +676,18 @@ impl Pusher<'_, '_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_certificate_in_cert_dir_is_refused_not_ignored() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("ca.crt"), b"-----BEGIN CERTIFICATE-----\n").unwrap();
+        assert_eq!(certificates(d.path()).unwrap().len(), 1);
+        std::fs::write(d.path().join("client.cert"), b"x").unwrap();
+        let e = certificates(d.path()).err().unwrap();
+        assert!(e.contains("client certificate"), "{e}");
+    }
+}

@@ -374,6 +374,39 @@ fn apply_from_and_to_a_registry_with_evidence_and_review() {
     assert_eq!(st["subject"][0]["digest"]["sha256"], digest.hex());
     assert!(!st["predicate"]["statements"].as_array().unwrap().is_empty());
 
+    // Patched again with another key, under another tag: the same image
+    // manifest, so the same referrers tag, which now lists both sets of
+    // evidence (the tag is merged, not overwritten).
+    let key2 = tmp.path().join("second.pem");
+    let o = rootwasm(&["key", "generate", key2.to_str().unwrap()]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let mut flags2 = reg.flags();
+    flags2.extend(["--key".into(), key2.display().to_string()]);
+    let o = apply(
+        &reg.image("acme/app:v1"),
+        &reg.image("acme/app:rekeyed"),
+        &flags2,
+    );
+    upload(&o);
+    let digest2 = Digest::of(&reg.curl("acme/app/manifests/rekeyed", MEDIA_MANIFEST));
+    assert_eq!(digest2, digest, "the same image manifest");
+    let merged: Value = serde_json::from_slice(&reg.curl(
+        &format!("acme/app/manifests/sha256-{}", digest.hex()),
+        MEDIA_INDEX,
+    ))
+    .unwrap();
+    let listed = |v: &Value| -> Vec<String> {
+        v["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["digest"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (before, after) = (listed(&referrers), listed(&merged));
+    assert!(before.iter().all(|d| after.contains(d)), "{after:?}");
+    assert!(after.len() > before.len(), "{after:?}");
+
     // The input is untouched.
     let again = reg.skopeo_raw("acme/app:v1").unwrap();
     assert_eq!(again["layers"].as_array().unwrap().len(), 2);
