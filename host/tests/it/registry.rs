@@ -444,6 +444,7 @@ fn failures_leave_nothing_under_the_destination_tag() {
         &with(&format!("{USER}:wrong")),
     );
     let (out, err) = text(&o);
+    eprintln!("{err}");
     assert!(!o.status.success(), "{out}");
     assert!(
         err.contains("authentication failed") && err.contains("--creds"),
@@ -458,17 +459,20 @@ fn failures_leave_nothing_under_the_destination_tag() {
         &with(&format!("{USER}:{PASSWORD}")),
     );
     let (_, err) = text(&o);
+    eprintln!("{err}");
     assert!(!o.status.success());
     assert!(
         err.contains("not found") && err.contains("acme/nothing"),
         "{err}"
     );
+    absent(&reg, "acme/nothing:patched");
 
     // No CA given: the registry's certificate is refused, clearly.
     let mut f = vec!["--creds".to_string(), format!("{USER}:{PASSWORD}")];
     f.extend(key_flags.iter().cloned());
     let o = apply(&reg.image("acme/app:v1"), &reg.image("acme/app:no-ca"), &f);
     let (_, err) = text(&o);
+    eprintln!("{err}");
     assert!(!o.status.success());
     assert!(err.contains("--cert-dir"), "{err}");
     absent(&reg, "acme/app:no-ca");
@@ -505,6 +509,7 @@ fn failures_leave_nothing_under_the_destination_tag() {
     reg.kill();
     let o = child.wait_with_output().unwrap();
     let (_, err) = text(&o);
+    eprintln!("{err}");
     assert!(!o.status.success(), "{err}");
     assert!(err.contains("cannot talk to 127.0.0.1"), "{err}");
     reg.restart();
@@ -658,6 +663,7 @@ fn a_multi_platform_index_with_credentials_from_auth_files_and_helpers() {
     // Without any credentials the registry says no, and the message says where to put them.
     let o = rootwasm_env(&args, &[("HOME", tmp.path().display().to_string())]);
     let (_, err) = text(&o);
+    eprintln!("{err}");
     assert!(!o.status.success());
     assert!(
         err.contains("authentication failed") && err.contains("auth.json"),
