@@ -318,6 +318,7 @@ fn apply_from_and_to_a_registry_with_evidence_and_review() {
     let o = rootwasm(&args);
     assert!(o.status.success(), "{:?}", text(&o));
     let creds = format!("{USER}:{PASSWORD}");
+    let recipes = repo().join("recipes").display().to_string();
     for verb in [&["history"][..], &["replay"], &["attestation", "vex"]] {
         let mut args = vec![verb[0], image.as_str()];
         args.extend_from_slice(&verb[1..]);
@@ -373,6 +374,19 @@ fn apply_from_and_to_a_registry_with_evidence_and_review() {
     assert_eq!(st["predicateType"], "https://openvex.dev/ns");
     assert_eq!(st["subject"][0]["digest"]["sha256"], digest.hex());
     assert!(!st["predicate"]["statements"].as_array().unwrap().is_empty());
+
+    // scan and sbom read a registry too.
+    for verb in [
+        vec!["scan", image.as_str(), "--recipes", recipes.as_str()],
+        vec!["sbom", image.as_str(), "--format", "spdx"],
+    ] {
+        let mut args = verb.clone();
+        args.extend(f.iter().map(String::as_str));
+        let o = rootwasm(&args);
+        assert!(o.status.success(), "{verb:?}: {:?}", text(&o));
+        let (out, _) = text(&o);
+        assert!(out.contains("libexpat1"), "{verb:?}: {out}");
+    }
 
     // Patched again with another key, under another tag: the same image
     // manifest, so the same referrers tag, which now lists both sets of
