@@ -16,6 +16,13 @@ if [ "${1:-}" = "--tests" ]; then
     for tool in skopeo umoci; do
         command -v "$tool" >/dev/null || missing="$missing $tool"
     done
+    # A real registry for the docker:// tests (registry.rs): Debian's
+    # distribution 2.8, with openssl for its TLS certificates, htpasswd for
+    # its bcrypt password file, and curl to read what a scanner would.
+    command -v docker-registry >/dev/null || missing="$missing docker-registry"
+    command -v htpasswd >/dev/null || missing="$missing apache2-utils"
+    command -v openssl >/dev/null || missing="$missing openssl"
+    command -v curl >/dev/null || missing="$missing curl"
     # GNU time measures peak memory of the crafted-image tests (budgets.rs).
     [ -x /usr/bin/time ] || missing="$missing time"
     # librpm is the rpmvercmp oracle (through Debian's python3) and builds the rpmdb fixture.

@@ -96,7 +96,7 @@ pub fn attach_evidence<'a>(
     }
     let referrers: Vec<Descriptor> = attachments
         .into_iter()
-        .map(|(subject, created, artifacts)| {
+        .flat_map(|(subject, created, artifacts)| {
             attach(&mut output, &subject, artifacts, created.as_str())
         })
         .collect();
@@ -205,12 +205,38 @@ fn platform_evidence(
         },
     ];
     if let Some(v) = d.vex {
+        artifacts.push(vex_attestation(&v, &image, o));
         artifacts.push(Artifact {
             artifact_type: ARTIFACT_OPENVEX,
             files: vec![v],
         });
     }
     Ok(artifacts)
+}
+
+/// The OpenVEX document as cosign attests it: an in-toto statement about
+/// the image (predicate type [`PREDICATE_OPENVEX`]) in a DSSE envelope
+/// signed with the provenance key, so `trivy image --vex oci` finds it.
+fn vex_attestation(vex: &File, image: &ImageSubject<'_>, o: &EvidenceOptions<'_>) -> Artifact {
+    let doc: serde_json::Value = serde_json::from_slice(&vex.bytes).expect("our own JSON");
+    let statement = attest::intoto::statement(
+        &attest::intoto::image_subjects(image),
+        PREDICATE_OPENVEX,
+        doc,
+    );
+    let envelope = dsse::sign(
+        attest::intoto::PAYLOAD_TYPE,
+        &attest::to_bytes(&statement),
+        o.key,
+    );
+    Artifact {
+        artifact_type: MEDIA_DSSE,
+        files: vec![File {
+            media_type: MEDIA_DSSE.into(),
+            title: "vex.intoto.dsse.json".into(),
+            bytes: envelope.to_json(),
+        }],
+    }
 }
 
 /// The journal, the SBOMs and the VEX of one patched platform.

@@ -10,6 +10,7 @@ use crate::image::merge::Merged;
 use crate::image::model::*;
 use crate::image::mutate;
 use crate::image::patch::build_layer;
+use crate::image::registry::RegistryOptions;
 use crate::image::source::{self, BlobStore, Source, Top};
 use crate::image::view::{Capture, Docs, ReadOptions, load_docs, platforms, read_layers};
 use crate::image::{ImageError, Reference};
@@ -45,42 +46,43 @@ pub struct PatchedImage {
     pub artifacts: Vec<(String, Manifest)>,
 }
 
-/// Open `image` (an `oci:` layout) at `platform` and find its evidence.
-pub fn open(image: &str, platform: Option<&str>) -> Result<PatchedImage, ReviewError> {
+/// Open `image` (an `oci:` layout or a `docker://` image) at `platform`
+/// and find its evidence.
+pub fn open(
+    image: &str,
+    platform: Option<&str>,
+    registry: &RegistryOptions,
+) -> Result<PatchedImage, ReviewError> {
     let reference = Reference::parse(image)?;
-    let Reference::OciLayout { dir, .. } = &reference else {
+    if matches!(reference, Reference::DockerArchive { .. }) {
         return Err(ev(format!(
-            "{image}: evidence is attached only to oci: layouts; copy the image with `skopeo copy` to an oci: layout first"
+            "{image}: a docker archive carries no evidence; review the oci: or docker:// output apply wrote"
         )));
-    };
-    let source = source::open(&reference)?;
+    }
+    let source = source::open_full(&reference, &Default::default(), registry)?;
     let all = platforms(source.store.as_ref(), &source.top)?;
     let (name, subject) = crate::image::view::choose_platform(image, &all, platform)?;
     let docs = load_docs(source.store.as_ref(), &subject)?;
     let tag = referrers_tag(&subject.digest);
     let missing = || {
         ev(format!(
-            "{image} ({name}) carries no rootwasm evidence: no `{tag}` referrers index; was it patched by rootwasm apply to an oci: output?"
+            "{image} ({name}) carries no rootwasm evidence: no `{tag}` referrers index; was it patched by rootwasm apply?"
         ))
     };
-    // A tagged layout lists the referrers index under its own tag; an
-    // untagged one names an evidence index on its single entry.
-    let index = match source.top.descriptor().annotation(ANNOTATION_EVIDENCE) {
-        Some(d) => referrers_from_evidence_index(source.store.as_ref(), d, &subject.digest)?
-            .ok_or_else(missing)?,
-        None => {
-            let referrers = source::open(&Reference::OciLayout {
-                dir: dir.clone(),
-                tag: Some(tag.clone()),
-            })
-            .map_err(|_| missing())?;
-            match referrers.top {
-                Top::Index(index) => index,
-                Top::Manifest(_) => return Err(ev(format!("{tag} is not an index"))),
+    let artifacts = match (&reference, source.store.registry()) {
+        (_, Some(reg)) => {
+            let idx = reg.referrers(&subject.digest)?;
+            if idx.manifests.is_empty() {
+                return Err(missing());
             }
+            list_index(source.store.as_ref(), idx)?
         }
+        (Reference::OciLayout { dir, .. }, None) => {
+            let index = layout_referrers(&source, dir, &subject.digest).ok_or_else(missing)??;
+            list(source.store.as_ref(), &index)?
+        }
+        _ => unreachable!("docker archives were refused above"),
     };
-    let artifacts = list(source.store.as_ref(), &index)?;
     Ok(PatchedImage {
         source,
         platform: name,
@@ -88,6 +90,32 @@ pub fn open(image: &str, platform: Option<&str>) -> Result<PatchedImage, ReviewE
         docs,
         artifacts,
     })
+}
+
+/// A tagged layout lists the referrers index under its own tag; an
+/// untagged one names an evidence index on its single entry.
+fn layout_referrers(
+    source: &Source,
+    dir: &std::path::Path,
+    subject: &Digest,
+) -> Option<Result<Descriptor, ReviewError>> {
+    let tag = referrers_tag(subject);
+    match source.top.descriptor().annotation(ANNOTATION_EVIDENCE) {
+        Some(d) => referrers_from_evidence_index(source.store.as_ref(), d, subject)
+            .map_err(ReviewError::from)
+            .transpose(),
+        None => {
+            let referrers = source::open(&Reference::OciLayout {
+                dir: dir.into(),
+                tag: Some(tag.clone()),
+            })
+            .ok()?;
+            Some(match referrers.top {
+                Top::Index(index) => Ok(index),
+                Top::Manifest(_) => Err(ev(format!("{tag} is not an index"))),
+            })
+        }
+    }
 }
 
 impl PatchedImage {

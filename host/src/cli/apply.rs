@@ -14,14 +14,17 @@ use std::process::ExitCode;
 
 #[derive(Args, Debug)]
 pub struct ApplyArgs {
-    /// Input image: oci:<dir>[:<tag>] or docker-archive:<file>.
+    /// Input image: oci:<dir>[:<tag>], docker-archive:<file> or docker://<registry>/<repo>:<tag>.
     image: String,
     /// Directory of recipes (one subdirectory each, with recipe.toml).
     #[arg(long)]
     recipes: PathBuf,
-    /// Output image: oci:<dir>[:<tag>] or docker-archive:<file>[:<name:tag>].
+    /// Output image: oci:<dir>[:<tag>], docker-archive:<file>[:<name:tag>] or
+    /// docker://<registry>/<repo>:<tag> (the tag is written last).
     #[arg(long)]
     output: String,
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
     /// Only these recipe ids (repeatable). Default: every recipe; those whose
     /// check finds nothing to fix are reported as not applicable.
     #[arg(long = "recipe")]
@@ -96,9 +99,11 @@ pub(crate) fn load_recipes(dir: &Path, only: &[String]) -> anyhow::Result<Vec<Re
 pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let input = Reference::parse(&a.image)?;
     let output = Reference::parse(&a.output)?;
-    let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
+    let registry = a.registry.options();
+    let src = source::open_full(&input, &Default::default(), &registry)
+        .with_context(|| format!("opening {}", a.image))?;
     // Fail before any work on what would fail after it.
-    sink::check_destination(&output, src.store.location())
+    sink::check_destination(&output, src.store.as_ref())
         .with_context(|| format!("writing {}", a.output))?;
     if let Some(dir) = &a.journal_dir {
         std::fs::create_dir_all(dir)
@@ -145,28 +150,49 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let sealed = seal(&a, &output, &src, &recipes, &platforms, image, &opts, epoch)?;
     progress(&format!("writing {}", a.output));
     let top = sealed.image().top.digest.clone();
-    sink::write(&output, &sealed).with_context(|| format!("writing {}", a.output))?;
+    let pushed = sink::write_with(&output, &sealed, &registry)
+        .with_context(|| format!("writing {}", a.output))?;
     if let Some(dir) = &a.journal_dir {
         write_journals(dir, &platforms)?;
     }
-    if a.json {
-        let v = serde_json::json!({
-            "input": a.image,
-            "output": a.output,
-            "digest": top,
-            "platforms": platforms,
-        });
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        print_table(&platforms);
-        println!("\nwrote {} ({top})", a.output);
-    }
+    report(&a, &top, &platforms, pushed.as_ref())?;
     let missed = missed_recipes(&a.only, &recipes, &platforms);
     Ok(if any_failed || missed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What apply did: the table (or JSON) and, for a registry, what was sent.
+fn report(
+    a: &ApplyArgs,
+    top: &rootwasm::image::model::Digest,
+    platforms: &[rootwasm::apply::PlatformResult],
+    pushed: Option<&rootwasm::image::registry::PushReport>,
+) -> anyhow::Result<()> {
+    if a.json {
+        let mut v = serde_json::json!({
+            "input": a.image,
+            "output": a.output,
+            "digest": top,
+            "platforms": platforms,
+        });
+        if let Some(p) = pushed {
+            v["upload"] = serde_json::to_value(p)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print_table(platforms);
+        println!("\nwrote {} ({top})", a.output);
+        if let Some(p) = pushed {
+            println!(
+                "uploaded {} bytes: {} blobs sent, {} mounted from the source repository, {} already there; {} manifests",
+                p.bytes_uploaded, p.blobs_uploaded, p.blobs_mounted, p.blobs_present, p.manifests
+            );
+        }
+    }
+    Ok(())
 }
 
 fn source_date_epoch(flag: Option<u64>) -> anyhow::Result<Option<u64>> {
@@ -214,6 +240,20 @@ fn seal<'a>(
         cache: opts.layer_cache.as_ref(),
         progress: &progress,
     };
+    // Published where it is written, unless --repository says otherwise.
+    let published = match (&a.repository, output) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Reference::Registry(r)) => Some(rootwasm::attest::purl::Published {
+            repository: rootwasm::attest::purl::Repository::parse(&format!(
+                "{}/{}",
+                r.registry(),
+                r.repository()
+            ))
+            .map_err(anyhow::Error::msg)?,
+            tag: r.tag().map(str::to_owned),
+        }),
+        (None, _) => None,
+    };
     let own = rootwasm::image::reference::own_name(src.top.descriptor(), &src.repo_tags);
     let name = rootwasm::image::reference::short_name(own.as_deref());
     rootwasm::evidence::attach_evidence(
@@ -223,9 +263,8 @@ fn seal<'a>(
             recipes,
             input_name: own.as_deref(),
             image_name: &name,
-            // A registry destination will fill this from its own reference.
-            repository: a.repository.as_ref().map(|p| &p.repository),
-            tag: a.repository.as_ref().and_then(|p| p.tag.as_deref()),
+            repository: published.as_ref().map(|p| &p.repository),
+            tag: published.as_ref().and_then(|p| p.tag.as_deref()),
             key: &key,
             epoch,
             read: &read,

@@ -4,6 +4,7 @@ mod apply;
 mod key;
 mod limits;
 mod recipe;
+mod registry;
 mod review;
 mod run;
 mod sbom;

@@ -17,11 +17,13 @@ use super::text::{Keep, escape_bytes, escape_str, safe};
 /// The image and platform every review verb takes.
 #[derive(Args, Debug)]
 pub struct Target {
-    /// A patched image: oci:<dir>[:<tag>].
+    /// A patched image: oci:<dir>[:<tag>] or docker://<registry>/<repo>:<tag>.
     image: String,
     /// For a multi-platform image, which platform (e.g. linux/arm64).
     #[arg(long)]
     platform: Option<String>,
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -95,7 +97,11 @@ pub struct VerifyArgs {
 }
 
 fn opened(t: &Target) -> anyhow::Result<PatchedImage> {
-    Ok(open(&t.image, t.platform.as_deref())?)
+    Ok(open(
+        &t.image,
+        t.platform.as_deref(),
+        &t.registry.options(),
+    )?)
 }
 
 /// The public key `verify`, `history` and `diff` check the signature with.

@@ -20,7 +20,7 @@ enum Format {
 
 #[derive(Args, Debug)]
 pub struct SbomArgs {
-    /// Image: oci:<dir>[:<tag>] or docker-archive:<file>.
+    /// Image: oci:<dir>[:<tag>], docker-archive:<file> or docker://<registry>/<repo>:<tag>.
     image: String,
     /// Output format.
     #[arg(long, value_enum)]
@@ -36,11 +36,14 @@ pub struct SbomArgs {
     no_layer_cache: bool,
     #[command(flatten)]
     limits: super::limits::LayerLimitArgs,
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
 }
 
 pub fn run(a: SbomArgs) -> anyhow::Result<ExitCode> {
     let input = Reference::parse(&a.image)?;
-    let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
+    let src = source::open_full(&input, &Default::default(), &a.registry.options())
+        .with_context(|| format!("opening {}", a.image))?;
     let store = src.store.as_ref();
     let all = platforms(store, &src.top)?;
     let (_, desc) = rootwasm::image::view::choose_platform(&a.image, &all, a.platform.as_deref())?;

@@ -13,7 +13,7 @@ use super::text::{Keep, escape_str, safe};
 
 #[derive(Args, Debug)]
 pub struct ScanArgs {
-    /// Image: oci:<dir>[:<tag>] or docker-archive:<file>.
+    /// Image: oci:<dir>[:<tag>], docker-archive:<file> or docker://<registry>/<repo>:<tag>.
     image: String,
     /// Directory of recipes (one subdirectory each, with recipe.toml).
     #[arg(long)]
@@ -34,6 +34,8 @@ pub struct ScanArgs {
     limits: super::limits::LayerLimitArgs,
     #[command(flatten)]
     ceilings: super::limits::CeilingArgs,
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
 }
 
 pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
@@ -47,7 +49,8 @@ pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
         cache: ComponentCache::at(cache_root.clone()),
         ceilings: a.ceilings.ceilings(),
     })?;
-    let src = source::open(&input).with_context(|| format!("opening {}", a.image))?;
+    let src = source::open_full(&input, &Default::default(), &a.registry.options())
+        .with_context(|| format!("opening {}", a.image))?;
     let layer_cache = cache_root
         .filter(|_| !a.no_layer_cache)
         .map(|r| LayerCache::new(r.join("layer-index")));

@@ -39,6 +39,13 @@ pub const MEDIA_DSSE: &str = "application/vnd.dsse.envelope.v1+json";
 /// The OCI empty descriptor's media type, for artifact configs.
 pub const MEDIA_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 
+/// The in-toto predicate type cosign and Trivy look for on an OpenVEX
+/// attestation: go-vex's `vex.TypeURI`, which openvex/discovery
+/// (`pkg/probers/oci/prober.go`, used by Trivy's `pkg/vex/oci.go` for
+/// `--vex oci`) passes to cosign's `FetchAttestations`, which keeps only
+/// statements whose `predicateType` is exactly this.
+pub const PREDICATE_OPENVEX: &str = "https://openvex.dev/ns";
+
 const TITLE: &str = "org.opencontainers.image.title";
 
 /// On the image's `index.json` entry (the output's top descriptor): the
@@ -70,15 +77,23 @@ pub fn referrers_tag(subject: &Digest) -> String {
     format!("sha256-{}", subject.hex())
 }
 
+/// cosign's attestation tag for `subject`: `sha256-<hex>.att`, naming a
+/// manifest whose layers are DSSE envelopes (cosign's `FetchAttestations`).
+pub fn attestation_tag(subject: &Digest) -> String {
+    format!("sha256-{}.att", subject.hex())
+}
+
 /// Add `artifacts` about `subject` to `out`: their blobs, manifests and the
-/// referrers index, whose descriptor (named `sha256-<hex>`) is returned for
-/// [`evidence_index`]. `created` is the image's time, for determinism.
+/// referrers index. Returns the descriptors to name, for [`evidence_index`]:
+/// the referrers index (`sha256-<hex>`) and, for a DSSE attestation, its
+/// manifest under cosign's tag (`sha256-<hex>.att`). `created` is the
+/// image's time, for determinism.
 pub fn attach(
     out: &mut OutputImage<'_>,
     subject: &Descriptor,
     artifacts: Vec<Artifact>,
     created: &str,
-) -> Descriptor {
+) -> Vec<Descriptor> {
     let mut add = |bytes: Vec<u8>, media_type: &str| -> Descriptor {
         let d = Descriptor::for_bytes(media_type, &bytes);
         out.blobs
@@ -87,6 +102,7 @@ pub fn attach(
     };
     let empty = add(b"{}".to_vec(), MEDIA_EMPTY);
     let mut listed = Vec::new();
+    let mut att = Vec::new();
     for a in artifacts {
         let layers: Vec<Value> = a
             .files
@@ -107,6 +123,16 @@ pub fn attach(
             "annotations": {"org.opencontainers.image.created": created},
         });
         let d = add(to_canonical_json(&manifest), MEDIA_MANIFEST);
+        if a.artifact_type == MEDIA_DSSE {
+            // The same manifest under cosign's tag, where `cosign download
+            // attestation` and `trivy image --vex oci` look.
+            let mut tagged = d.clone();
+            tagged.annotations = Some(BTreeMap::from([(
+                ANNOTATION_REF_NAME.to_owned(),
+                attestation_tag(&subject.digest),
+            )]));
+            att.push(tagged);
+        }
         listed.push(json!({
             "mediaType": MEDIA_MANIFEST,
             "digest": d.digest,
@@ -121,16 +147,20 @@ pub fn attach(
         ANNOTATION_REF_NAME.to_owned(),
         referrers_tag(&subject.digest),
     )]));
-    d
+    let mut named = vec![d];
+    named.extend(att);
+    named
 }
 
 /// Add the evidence index listing `referrers` to `out` and name it on the
 /// output's top descriptor ([`ANNOTATION_EVIDENCE`]), so any layout holds
-/// the image alone in `index.json` (see the module docs).
+/// the image alone in `index.json` (see the module docs). A registry push
+/// tags each of them ([`OutputImage::tags`]).
 pub fn evidence_index(out: &mut OutputImage<'_>, referrers: Vec<Descriptor>) {
     if referrers.is_empty() {
         return;
     }
+    let referrers_named = referrers.clone();
     let bytes = to_canonical_json(&Index {
         schema_version: 2,
         media_type: Some(MEDIA_INDEX.into()),
@@ -145,6 +175,7 @@ pub fn evidence_index(out: &mut OutputImage<'_>, referrers: Vec<Descriptor>) {
         .annotations
         .get_or_insert_with(Default::default)
         .insert(ANNOTATION_EVIDENCE.to_owned(), d.digest.to_string());
+    out.tags = referrers_named;
 }
 
 /// A store over an output before it is written: new blobs from memory, the
@@ -203,6 +234,15 @@ pub fn list(
 ) -> Result<Vec<(String, Manifest)>, ImageError> {
     let idx: Index = serde_json::from_slice(&store.read(index, "referrers index")?)
         .map_err(|e| ImageError::malformed("referrers index", e))?;
+    list_index(store, idx)
+}
+
+/// The artifacts a referrers index lists (from a layout or a registry's
+/// referrers API): (artifactType, manifest), each manifest hash-checked.
+pub fn list_index(
+    store: &dyn BlobStore,
+    idx: Index,
+) -> Result<Vec<(String, Manifest)>, ImageError> {
     let mut out = Vec::new();
     for d in idx.manifests {
         let what = format!("artifact manifest {}", d.digest);

@@ -23,6 +23,14 @@ pub enum ImageError {
         /// What is wrong and what would work.
         reason: String,
     },
+    /// A registry refused a request or could not be reached.
+    #[error("{reference}: {reason}")]
+    Registry {
+        /// The `docker://` reference.
+        reference: String,
+        /// What failed, what to do next, and the registry's own words.
+        reason: String,
+    },
     /// A document (index, manifest, config, manifest.json) is malformed.
     #[error("{what}: malformed: {detail}")]
     Malformed {

@@ -9,6 +9,7 @@
 
 pub mod attach;
 pub mod cache;
+pub mod credentials;
 pub mod error;
 pub mod layer;
 pub mod merge;
@@ -16,6 +17,7 @@ pub mod model;
 pub mod mutate;
 pub mod patch;
 pub mod reference;
+pub mod registry;
 pub mod sink;
 pub mod source;
 pub mod view;

@@ -20,6 +20,10 @@ pub enum Reference {
         /// A repo tag to write (output) or pick (input).
         tag: Option<String>,
     },
+    /// `docker://<registry>/<repository>[:<tag>|@<digest>]`: an image in a
+    /// registry (OCI distribution API). A name without a registry is Docker
+    /// Hub's (`docker://alpine` is `docker.io/library/alpine:latest`).
+    Registry(super::registry::RegistryRef),
 }
 
 impl Reference {
@@ -60,9 +64,13 @@ impl Reference {
                 path: path.into(),
                 tag,
             })
+        } else if let Some(rest) = s.strip_prefix("docker://") {
+            super::registry::RegistryRef::parse(rest)
+                .map(Reference::Registry)
+                .map_err(|reason| err(&reason))
         } else {
             Err(err(
-                "unknown transport: use oci:<dir>[:<tag>] or docker-archive:<file> (skopeo's syntax)",
+                "unknown transport: use oci:<dir>[:<tag>], docker-archive:<file> or docker://<registry>/<repo>:<tag> (skopeo's syntax)",
             ))
         }
     }
@@ -84,14 +92,16 @@ impl Reference {
                     tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default()
                 )
             }
+            Reference::Registry(r) => format!("docker://{r}"),
         }
     }
 
-    /// The filesystem path it names.
-    pub fn path(&self) -> &std::path::Path {
+    /// The filesystem path it names (none for a registry).
+    pub fn path(&self) -> Option<&std::path::Path> {
         match self {
-            Reference::OciLayout { dir, .. } => dir,
-            Reference::DockerArchive { path, .. } => path,
+            Reference::OciLayout { dir, .. } => Some(dir),
+            Reference::DockerArchive { path, .. } => Some(path),
+            Reference::Registry(_) => None,
         }
     }
 }
@@ -174,7 +184,21 @@ mod tests {
                 tag: Some("img:1".into())
             }
         );
-        assert!(Reference::parse("docker://x").is_err());
+        let Reference::Registry(r) =
+            Reference::parse("docker://127.0.0.1:5000/acme/app:1.0").unwrap()
+        else {
+            panic!("not a registry reference")
+        };
+        assert_eq!(
+            (r.registry(), r.repository(), r.tag()),
+            ("127.0.0.1:5000", "acme/app", Some("1.0"))
+        );
+        assert_eq!(
+            Reference::parse("docker://alpine").unwrap().name(),
+            "docker://docker.io/library/alpine:latest"
+        );
+        assert!(Reference::parse("docker://").is_err());
+        assert!(Reference::parse("docker://127.0.0.1:5000/Acme/app").is_err());
         assert!(Reference::parse("oci:").is_err());
     }
 }

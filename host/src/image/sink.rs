@@ -23,6 +23,7 @@
 use super::error::ImageError;
 use super::model::*;
 use super::reference::Reference;
+use super::registry::{PushReport, RegistryOptions};
 use super::source::BlobStore;
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
@@ -51,8 +52,10 @@ pub struct OutputImage<'a> {
     pub docker: Option<(Digest, Vec<Digest>)>,
     /// mtime for archive members.
     pub epoch: u64,
-    /// More index.json entries, each with its own ref name: the referrers
-    /// indexes of attached artifacts (OCI layouts only).
+    /// Descriptors a registry push tags, each by its ref name: the referrers
+    /// indexes and cosign's attestation manifests. A layout lists them only
+    /// in the evidence index ([`super::attach::evidence_index`]), so its
+    /// `index.json` holds one image.
     pub tags: Vec<Descriptor>,
 }
 
@@ -107,17 +110,38 @@ impl<'a> Sealed<'a> {
 
 /// Refuse a destination that would write into `input` (an input layout
 /// directory or archive file): the same path, a path inside it, or a path
-/// containing it, with symlinks resolved. Also refuses a destination whose
-/// parent is not a directory. Call it before doing any work; [`write`] calls
-/// it again.
-pub fn check_destination(reference: &Reference, input: Option<&Path>) -> Result<(), ImageError> {
-    let dest = reference.path();
+/// containing it, with symlinks resolved; or, in a registry, the tag the
+/// input was read from. Also refuses a destination whose parent is not a
+/// directory. Call it before doing any work; [`write`] calls it again.
+pub fn check_destination(reference: &Reference, input: &dyn BlobStore) -> Result<(), ImageError> {
     let err = |reason: String| ImageError::Reference {
         reference: reference.name(),
         reason,
     };
+    let Some(dest) = reference.path() else {
+        let Reference::Registry(dest) = reference else {
+            unreachable!("only a registry reference has no path")
+        };
+        if dest.tag().is_none() {
+            return Err(err(
+                "an output needs a tag: docker://<registry>/<repository>:<tag>".into(),
+            ));
+        }
+        if let Some(src) = input.registry().map(|s| s.reference())
+            && src.registry() == dest.registry()
+            && src.repository() == dest.repository()
+            && src.tag().is_some()
+            && src.tag() == dest.tag()
+        {
+            return Err(err(
+                "is the input's tag; rootwasm never overwrites its input: choose another tag"
+                    .into(),
+            ));
+        }
+        return Ok(());
+    };
     let resolved = resolve_lenient(dest).map_err(|e| err(e.to_string()))?;
-    if let Some(input) = input {
+    if let Some(input) = input.location() {
         let input = std::fs::canonicalize(input).map_err(ImageError::io(input))?;
         if resolved == input || resolved.starts_with(&input) || input.starts_with(&resolved) {
             return Err(err(format!(
@@ -211,10 +235,19 @@ fn copy_verified(
     Ok(())
 }
 
-/// Write `image` to `reference`.
+/// Write `image` to `reference` (a registry with the default options).
 pub fn write(reference: &Reference, sealed: &Sealed<'_>) -> Result<(), ImageError> {
+    write_with(reference, sealed, &RegistryOptions::default()).map(|_| ())
+}
+
+/// Write `image` to `reference`; for a registry, what the push sent.
+pub fn write_with(
+    reference: &Reference,
+    sealed: &Sealed<'_>,
+    registry: &RegistryOptions,
+) -> Result<Option<PushReport>, ImageError> {
     let image = &sealed.image;
-    check_destination(reference, image.input.location())?;
+    check_destination(reference, image.input)?;
     let refuse = |reason: &str| ImageError::Reference {
         reference: reference.name(),
         reason: reason.into(),
@@ -225,6 +258,11 @@ pub fn write(reference: &Reference, sealed: &Sealed<'_>) -> Result<(), ImageErro
                 "an OCI layout output carries its evidence: attach it, or opt out explicitly",
             ));
         }
+        (Reference::Registry(_), Some(WithoutEvidence::DockerArchive)) => {
+            return Err(refuse(
+                "a registry output carries its evidence: attach it, or opt out explicitly",
+            ));
+        }
         (Reference::DockerArchive { .. }, None) => {
             return Err(refuse(
                 "a docker archive has no place for the evidence: write an oci:<dir>:<tag> output to keep it",
@@ -233,8 +271,11 @@ pub fn write(reference: &Reference, sealed: &Sealed<'_>) -> Result<(), ImageErro
         _ => {}
     }
     match reference {
-        Reference::OciLayout { dir, tag } => write_layout(dir, tag.as_deref(), image),
-        Reference::DockerArchive { path, tag } => write_archive(path, tag.as_deref(), image),
+        Reference::OciLayout { dir, tag } => write_layout(dir, tag.as_deref(), image).map(|_| None),
+        Reference::DockerArchive { path, tag } => {
+            write_archive(path, tag.as_deref(), image).map(|_| None)
+        }
+        Reference::Registry(r) => super::registry::push(r, image, registry).map(Some),
     }
 }
 
@@ -275,8 +316,8 @@ fn write_layout(dir: &Path, tag: Option<&str>, image: &OutputImage<'_>) -> Resul
             Blob::Input => copy_verified(image.input, digest, *size, f),
         })?;
     }
-    let top = top_entry(image, tag, &blobs_dir)?;
-    let index = new_index(existing, top, tag, &image.tags);
+    let top = top_entry(image, tag);
+    let index = new_index(existing, top, tag);
     for (name, bytes) in [
         ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
         ("index.json", to_canonical_json(&index)),
@@ -340,51 +381,21 @@ fn existing_index(dir: &Path) -> Result<Option<Index>, ImageError> {
         .map_err(|e| ImageError::malformed(index.display().to_string(), e))
 }
 
-/// The image's `index.json` entry: its tag, or in an untagged layout, which
-/// keeps one entry, the evidence index (written to `blobs_dir`) that lists
-/// the referrers indexes.
-fn top_entry(
-    image: &OutputImage<'_>,
-    tag: Option<&str>,
-    blobs_dir: &Path,
-) -> Result<Descriptor, ImageError> {
+/// The image's `index.json` entry, with its tag if the reference has one
+/// (its evidence is named by an annotation already: see `OutputImage::tags`).
+fn top_entry(image: &OutputImage<'_>, tag: Option<&str>) -> Descriptor {
     let mut top = image.top.clone();
-    let annotations = top.annotations.get_or_insert_with(Default::default);
     if let Some(t) = tag {
-        annotations.insert(ANNOTATION_REF_NAME.into(), t.into());
-    } else if !image.tags.is_empty() {
-        let bytes = to_canonical_json(&Index {
-            schema_version: 2,
-            media_type: Some(MEDIA_INDEX.into()),
-            manifests: image.tags.clone(),
-            annotations: None,
-            extra: Default::default(),
-        });
-        let d = Descriptor::for_bytes(MEDIA_INDEX, &bytes);
-        let path = blobs_dir.join(d.digest.hex());
-        write_file(blobs_dir, &path, |f| {
-            f.write_all(&bytes).map_err(ImageError::io(&path))
-        })?;
-        annotations.insert(
-            super::attach::ANNOTATION_EVIDENCE.into(),
-            d.digest.to_string(),
-        );
+        top.annotations
+            .get_or_insert_with(Default::default)
+            .insert(ANNOTATION_REF_NAME.into(), t.into());
     }
-    if top.annotations.as_ref().is_some_and(|a| a.is_empty()) {
-        top.annotations = None;
-    }
-    Ok(top)
+    top
 }
 
 /// The new `index.json`: an untagged output holds the image alone; a tagged
-/// one replaces the entries of the same tags (the image's and the referrers
-/// indexes') and keeps the rest.
-fn new_index(
-    existing: Option<Index>,
-    top: Descriptor,
-    tag: Option<&str>,
-    referrers: &[Descriptor],
-) -> Index {
+/// one replaces the entry of the same tag and keeps the rest.
+fn new_index(existing: Option<Index>, top: Descriptor, tag: Option<&str>) -> Index {
     let mut index = existing.unwrap_or(Index {
         schema_version: 2,
         media_type: Some(MEDIA_INDEX.into()),
@@ -400,13 +411,6 @@ fn new_index(
         .manifests
         .retain(|d| d.annotation(ANNOTATION_REF_NAME) != tag);
     index.manifests.push(top);
-    for t in referrers {
-        let name = t.annotation(ANNOTATION_REF_NAME);
-        index
-            .manifests
-            .retain(|d| d.annotation(ANNOTATION_REF_NAME) != name);
-        index.manifests.push(t.clone());
-    }
     index
 }
 

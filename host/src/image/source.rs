@@ -7,6 +7,7 @@
 use super::error::ImageError;
 use super::model::*;
 use super::reference::Reference;
+use super::registry::RegistryOptions;
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 use sha2::{Digest as _, Sha256};
@@ -98,6 +99,12 @@ pub trait BlobStore: Send + Sync {
         None
     }
 
+    /// The registry store, when the image is read from a registry (a sink
+    /// on the same registry mounts blobs from it instead of uploading them).
+    fn registry(&self) -> Option<&super::registry::RegistryStore> {
+        None
+    }
+
     /// The whole blob, checked against `desc` (size and digest).
     fn read(&self, desc: &Descriptor, what: &str) -> Result<Vec<u8>, ImageError> {
         if desc.size > MAX_DOCUMENT {
@@ -161,12 +168,32 @@ pub fn open(reference: &Reference) -> Result<Source, ImageError> {
     open_with(reference, &SourceLimits::default())
 }
 
+/// Open `reference` for reading, a registry with the default options
+/// (credentials from the auth files, system CAs).
+pub fn open_with(reference: &Reference, limits: &SourceLimits) -> Result<Source, ImageError> {
+    open_full(reference, limits, &RegistryOptions::default())
+}
+
 /// Open `reference` for reading. An index is checked against `limits`
 /// here, before anything walks it.
-pub fn open_with(reference: &Reference, limits: &SourceLimits) -> Result<Source, ImageError> {
+pub fn open_full(
+    reference: &Reference,
+    limits: &SourceLimits,
+    registry: &RegistryOptions,
+) -> Result<Source, ImageError> {
     let source = match reference {
         Reference::OciLayout { dir, tag } => open_layout(dir, tag.as_deref()),
         Reference::DockerArchive { path, tag } => open_archive(path, tag.as_deref()),
+        Reference::Registry(r) => {
+            let (store, desc) = super::registry::open(r, registry)?;
+            let what = format!("docker://{r}");
+            Ok(Source {
+                store: Box::new(store),
+                top: top_of(desc, &what)?,
+                // A registry reference is the image's own name, never a local path.
+                repo_tags: vec![r.to_string()],
+            })
+        }
     }?;
     if let Top::Index(d) = &source.top {
         check_index(source.store.as_ref(), d, limits)?;
@@ -240,9 +267,11 @@ fn top_of(desc: Descriptor, what: &str) -> Result<Top, ImageError> {
     }
 }
 
-/// `sha256-<64 hex>`: a referrers fallback tag (attached evidence), not an image.
+/// `sha256-<64 hex>` (a referrers fallback tag) or `sha256-<64 hex>.att`
+/// (cosign's attestation tag): attached evidence, not an image.
 fn is_referrers_tag(name: Option<&str>) -> bool {
     name.and_then(|n| n.strip_prefix("sha256-"))
+        .map(|h| h.strip_suffix(".att").unwrap_or(h))
         .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 

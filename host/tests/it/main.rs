@@ -16,6 +16,7 @@ mod hostile;
 mod images;
 mod layer_semantics;
 mod oci_layout;
+mod registry;
 mod reproducible;
 mod review;
 mod review_unverified;
