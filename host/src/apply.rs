@@ -485,6 +485,7 @@ fn run_recipes(
             &RunOptions {
                 source_date_epoch: img.epoch,
                 params: Default::default(),
+                targets: crate::run::targets(&inv, recipe),
             },
         );
         rr.result = match r.outcome {

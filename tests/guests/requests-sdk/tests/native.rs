@@ -1,7 +1,7 @@
 //! The recipe run natively through the SDK harness (same session, scope and
 //! journal as the sandbox), against a copy of the vendored install.
 
-use recipe_requests_cve_2023_32681::RequestsProxyAuthLeak;
+use guest_requests_sdk::RequestsProxyAuthLeak;
 use rootwasm_sdk::CheckStatus;
 use rootwasm_sdk::testing::Harness;
 use std::path::Path;
