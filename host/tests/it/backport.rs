@@ -27,7 +27,7 @@ pub(crate) fn python_leak(site: &Path) -> serde_json::Value {
 }
 
 /// Every hashed RECORD row matches its file: sha256 as url-safe base64 without padding, and size.
-fn verify_record(site: &Path, dist_info: &str) -> usize {
+pub(crate) fn verify_record(site: &Path, dist_info: &str) -> usize {
     let record = std::fs::read_to_string(site.join(dist_info).join("RECORD")).unwrap();
     let mut checked = 0;
     for line in record.lines() {
