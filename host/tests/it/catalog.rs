@@ -17,6 +17,7 @@ const SITE: &str = "usr/local/lib/python3.11/site-packages";
 pub(crate) enum Eco {
     Npm,
     Pypi,
+    Gem,
 }
 
 pub(crate) struct Case {
@@ -25,8 +26,9 @@ pub(crate) struct Case {
     pub package: &'static str,
     /// Every registry version in the recipe's affected range.
     pub versions: &'static [&'static str],
-    /// The first fixed version: outside the range.
-    pub fixed: &'static str,
+    /// The first fixed version, outside the range (none where the registry
+    /// we use has no fixed release).
+    pub fixed: Option<&'static str>,
 }
 
 fn cache() -> PathBuf {
@@ -83,6 +85,22 @@ pub(crate) fn pip_install(root: &Path, spec: &str) {
         .arg(spec));
 }
 
+/// `gem install --local` of a `.gem` built from Debian's ruby-rack binary
+/// package (`tests/behaviour/rack-gem.sh`) into `<root>/usr/local/bundle`,
+/// the official Ruby image's GEM_HOME.
+pub(crate) fn gem_install(root: &Path, name: &str, version: &str) {
+    assert_eq!((name, version), ("rack", "2.2.22"), "only Debian's rack is built here");
+    let gem = ok(Command::new("bash")
+        .arg(repo().join("tests/behaviour/rack-gem.sh"))
+        .arg(cache().join("gem")));
+    ok(Command::new("gem")
+        .args(["install", "--local", "--no-document", "--install-dir"])
+        .arg(root.join(GEM_HOME))
+        .arg(gem.trim()));
+}
+
+const GEM_HOME: &str = "usr/local/bundle";
+
 /// What a probe reports.
 pub(crate) struct Probe {
     pub vulnerable: bool,
@@ -97,6 +115,11 @@ pub(crate) fn probe(recipe: &str, eco: Eco, root: &Path) -> Probe {
         Eco::Npm => {
             let mut c = Command::new("/usr/bin/node");
             c.arg(dir.join(format!("{recipe}.js"))).arg(root.join("app"));
+            c
+        }
+        Eco::Gem => {
+            let mut c = Command::new("/usr/bin/ruby");
+            c.arg(dir.join(format!("{recipe}.rb"))).arg(root.join(GEM_HOME));
             c
         }
         Eco::Pypi => {
@@ -150,6 +173,14 @@ fn consistent(eco: Eco, root: &Path, package: &str) {
                 .expect("dist-info");
             assert!(crate::backport::verify_record(&site, &dist) > 0);
         }
+        // RubyGems still lists it at its version.
+        Eco::Gem => {
+            let out = ok(Command::new("gem")
+                .args(["list", "--local", package])
+                .env("GEM_HOME", root.join(GEM_HOME))
+                .env("GEM_PATH", root.join(GEM_HOME)));
+            assert!(out.contains(&format!("{package} (")), "{out}");
+        }
     }
 }
 
@@ -157,6 +188,7 @@ fn install(case: &Case, root: &Path, version: &str) {
     match case.eco {
         Eco::Npm => npm_install(root, &format!("{}@{version}", case.package)),
         Eco::Pypi => pip_install(root, &format!("{}=={version}", case.package)),
+        Eco::Gem => gem_install(root, case.package, version),
     }
 }
 
@@ -190,22 +222,24 @@ pub(crate) fn prove(case: &Case) {
         consistent(case.eco, root, case.package);
     }
     // The first fixed version is outside the range: nothing to do.
+    let Some(fixed) = case.fixed else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
-    install(case, tmp.path(), case.fixed);
+    install(case, tmp.path(), fixed);
     let pristine = tree_hash(tmp.path());
     let (ok, out, err) = run_recipe(case.recipe, tmp.path(), true);
     assert!(ok, "{out}\n{err}");
     assert!(
         out.contains("no install of the target package in the affected range"),
-        "{} on {}: {out}",
-        case.recipe,
-        case.fixed
+        "{} on {fixed}: {out}",
+        case.recipe
     );
     assert_eq!(tree_hash(tmp.path()), pristine);
 }
 
 macro_rules! catalog {
-    ($($name:ident: $recipe:literal, $eco:ident, $pkg:literal, [$($v:literal),+], $fixed:literal;)+) => {
+    ($($name:ident: $recipe:literal, $eco:ident, $pkg:literal, [$($v:literal),+], $fixed:expr;)+) => {
         $(
             #[test]
             fn $name() {
@@ -224,16 +258,18 @@ macro_rules! catalog {
 }
 
 catalog! {
-    lodash_cve_2021_23337: "lodash-cve-2021-23337", Npm, "lodash", ["4.17.20"], "4.17.21";
-    minimist_cve_2021_44906: "minimist-cve-2021-44906", Npm, "minimist", ["1.2.3", "1.2.4", "1.2.5"], "1.2.6";
-    semver_cve_2022_25883: "semver-cve-2022-25883", Npm, "semver", ["7.4.0", "7.5.0", "7.5.1"], "7.5.2";
-    ws_cve_2024_37890: "ws-cve-2024-37890", Npm, "ws", ["8.16.0", "8.17.0"], "8.17.1";
-    cross_spawn_cve_2024_21538: "cross-spawn-cve-2024-21538", Npm, "cross-spawn", ["7.0.0", "7.0.1", "7.0.2", "7.0.3"], "7.0.5";
-    requests_cve_2023_32681: "requests-cve-2023-32681", Pypi, "requests", ["2.28.0", "2.28.1", "2.28.2", "2.29.0", "2.30.0"], "2.31.0";
-    urllib3_cve_2023_43804: "urllib3-cve-2023-43804", Pypi, "urllib3", ["1.26.14", "1.26.15", "1.26.16"], "1.26.17";
-    urllib3_cve_2023_45803: "urllib3-cve-2023-45803", Pypi, "urllib3", ["1.26.16", "1.26.17"], "1.26.18";
-    jinja2_cve_2024_22195: "jinja2-cve-2024-22195", Pypi, "jinja2", ["3.1.0", "3.1.1", "3.1.2"], "3.1.3";
-    jinja2_cve_2024_34064: "jinja2-cve-2024-34064", Pypi, "jinja2", ["3.1.3"], "3.1.4";
+    lodash_cve_2021_23337: "lodash-cve-2021-23337", Npm, "lodash", ["4.17.20"], Some("4.17.21");
+    minimist_cve_2021_44906: "minimist-cve-2021-44906", Npm, "minimist", ["1.2.3", "1.2.4", "1.2.5"], Some("1.2.6");
+    semver_cve_2022_25883: "semver-cve-2022-25883", Npm, "semver", ["7.4.0", "7.5.0", "7.5.1"], Some("7.5.2");
+    ws_cve_2024_37890: "ws-cve-2024-37890", Npm, "ws", ["8.16.0", "8.17.0"], Some("8.17.1");
+    cross_spawn_cve_2024_21538: "cross-spawn-cve-2024-21538", Npm, "cross-spawn", ["7.0.0", "7.0.1", "7.0.2", "7.0.3"], Some("7.0.5");
+    requests_cve_2023_32681: "requests-cve-2023-32681", Pypi, "requests", ["2.28.0", "2.28.1", "2.28.2", "2.29.0", "2.30.0"], Some("2.31.0");
+    urllib3_cve_2023_43804: "urllib3-cve-2023-43804", Pypi, "urllib3", ["1.26.14", "1.26.15", "1.26.16"], Some("1.26.17");
+    urllib3_cve_2023_45803: "urllib3-cve-2023-45803", Pypi, "urllib3", ["1.26.16", "1.26.17"], Some("1.26.18");
+    jinja2_cve_2024_22195: "jinja2-cve-2024-22195", Pypi, "jinja2", ["3.1.0", "3.1.1", "3.1.2"], Some("3.1.3");
+    jinja2_cve_2024_34064: "jinja2-cve-2024-34064", Pypi, "jinja2", ["3.1.3"], Some("3.1.4");
+    rack_cve_2026_34826: "rack-cve-2026-34826", Gem, "rack", ["2.2.22"], None;
+    rack_cve_2026_34831: "rack-cve-2026-34831", Gem, "rack", ["2.2.22"], None;
 }
 
 /// Every recipe on `lang-backport` is in the catalog above.

@@ -118,7 +118,23 @@ enum State {
     Other(String),
 }
 
-fn state(cx: &mut Context, root: &str, fixes: &[FileFix]) -> Result<State> {
+/// Debian's packaged gems (rubygems-integration) are dpkg's files: their
+/// md5sums would go stale here, so they are `dpkg-backport`'s to patch.
+fn dpkg_owned(t: &Target) -> Option<String> {
+    let debian = ["/usr/share/rubygems-integration/", "/usr/lib/ruby/"];
+    (t.ecosystem == "gem" && debian.iter().any(|d| t.location.starts_with(d))).then(|| {
+        format!(
+            "{} is Debian's packaged gem: dpkg owns its files, so patch it with dpkg-backport",
+            t.location
+        )
+    })
+}
+
+fn state(cx: &mut Context, t: &Target, fixes: &[FileFix]) -> Result<State> {
+    if let Some(why) = dpkg_owned(t) {
+        return Ok(State::Other(why));
+    }
+    let root = install_root(t)?;
     let mut new = Vec::new();
     let mut fixed = 0;
     let mut why = Vec::new();
@@ -170,8 +186,7 @@ impl Recipe for LangBackport {
         let fixes = fixes(cx)?;
         let (mut vulnerable, mut fixed, mut other) = (Vec::new(), Vec::new(), Vec::new());
         for t in &targets {
-            let root = install_root(t)?;
-            match state(cx, &root, &fixes)? {
+            match state(cx, t, &fixes)? {
                 State::Vulnerable(_) => vulnerable.push(label(t)),
                 State::Fixed => fixed.push(label(t)),
                 State::Other(why) => other.push(format!("{}: {why}", label(t))),
@@ -195,8 +210,7 @@ impl Recipe for LangBackport {
         let fixes = fixes(cx)?;
         let mut report = Report::default();
         for t in cx.targets() {
-            let root = install_root(&t)?;
-            let staged = match state(cx, &root, &fixes)? {
+            let staged = match state(cx, &t, &fixes)? {
                 State::Vulnerable(staged) => staged,
                 State::Fixed => continue,
                 State::Other(why) => {
