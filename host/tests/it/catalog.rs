@@ -308,3 +308,67 @@ fn mismatching_context_is_not_applicable() {
     assert!(out.contains("/app/node_modules/minimist/index.js"), "{out}");
     assert_eq!(tree_hash(root), pristine);
 }
+
+/// An image holding a Python app, a Node app and a Ruby app, patched in one
+/// `apply` with the repository's recipes: the SBOM lists each backported
+/// package at its installed version with the patch as pedigree, and the
+/// OpenVEX says each CVE is fixed.
+#[test]
+fn one_apply_patches_python_node_and_ruby_apps() {
+    use crate::images::{Layer, image, write_layout};
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    npm_install(&root, "lodash@4.17.20");
+    pip_install(&root, "jinja2==3.1.2");
+    gem_install(&root, "rack", "2.2.22");
+    let img = image(&[Layer::from_dir(&root)], "amd64");
+    let input = tmp.path().join("in");
+    write_layout(&input, &[(&img, "amd64")], "v1");
+    let out = tmp.path().join("out");
+    let reference = format!("oci:{}:p", out.display());
+    apply_with_repo_recipes(&format!("oci:{}:v1", input.display()), &reference);
+
+    let want = [
+        ("lodash", "4.17.20", "pkg:npm/lodash@4.17.20", vec!["CVE-2021-23337"]),
+        ("Jinja2", "3.1.2", "pkg:pypi/jinja2@3.1.2", vec!["CVE-2024-22195"]),
+        ("rack", "2.2.22", "pkg:gem/rack@2.2.22", vec!["CVE-2026-34826", "CVE-2026-34831"]),
+    ];
+    let o = rootwasm(&["sbom", &reference, "--format", "cyclonedx"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let sbom: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for (name, version, purl, cves) in &want {
+        let c = sbom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == *name)
+            .unwrap_or_else(|| panic!("{name} in the SBOM"));
+        assert_eq!(c["version"], *version, "{name}: a backport keeps the version");
+        assert_eq!(c["purl"], *purl);
+        let resolved: Vec<&str> = c["pedigree"]["patches"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has pedigree: {c}"))
+            .iter()
+            .flat_map(|p| p["resolves"].as_array().unwrap().iter())
+            .filter_map(|r| r["id"].as_str())
+            .collect();
+        for cve in cves {
+            assert!(resolved.contains(cve), "{name}: {cve} in {resolved:?}");
+        }
+    }
+    let o = rootwasm(&["attestation", &reference, "vex"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let vex: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for (_, _, purl, cves) in &want {
+        for cve in cves {
+            let s = vex["statements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["vulnerability"]["name"] == *cve)
+                .unwrap_or_else(|| panic!("{cve} in the VEX: {vex}"));
+            assert_eq!(s["status"], "fixed");
+            assert!(s.to_string().contains(purl), "{cve} names {purl}: {s}");
+        }
+    }
+}
