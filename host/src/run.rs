@@ -25,9 +25,14 @@ pub struct RunOptions {
 }
 
 /// The installs of `recipe`'s target package in its affected range.
-pub fn targets(inv: &crate::inventory::Inventory, recipe: &Recipe) -> Vec<crate::inventory::Package> {
+pub fn targets(
+    inv: &crate::inventory::Inventory,
+    recipe: &Recipe,
+) -> Vec<crate::inventory::Package> {
     match crate::matching::match_recipe(inv, recipe) {
-        crate::matching::Match::Installed { affected, .. } => affected.into_iter().cloned().collect(),
+        crate::matching::Match::Installed { affected, .. } => {
+            affected.into_iter().cloned().collect()
+        }
         _ => Vec::new(),
     }
 }

@@ -234,7 +234,10 @@ fn dpkg_node(view: &dyn RootView, packages: &[Package], runtimes: &[Runtime]) ->
     if !owned || runtimes.iter().any(|r| r.name == "node") || !exists(view, "/usr/bin/node") {
         return None;
     }
-    let upstream = p.version.split_once(':').map_or(p.version.as_str(), |(_, v)| v);
+    let upstream = p
+        .version
+        .split_once(':')
+        .map_or(p.version.as_str(), |(_, v)| v);
     let upstream = upstream.rsplit_once('-').map_or(upstream, |(u, _)| u);
     let version = upstream.split(['+', '~']).next().unwrap_or(upstream);
     Some(Runtime {
@@ -409,7 +412,9 @@ fn gem_package(spec: &str, location: &str) -> Option<Package> {
         spec.lines().find_map(|l| {
             let rest = l.trim().strip_prefix(key)?.trim_start().strip_prefix('=')?;
             let v = rest.trim().trim_end_matches(".freeze").trim();
-            let v = v.strip_prefix("Gem::Version.new(").map_or(v, |x| x.trim_end_matches(')'));
+            let v = v
+                .strip_prefix("Gem::Version.new(")
+                .map_or(v, |x| x.trim_end_matches(')'));
             Some(v.trim_matches('"').trim_matches('\'').to_owned())
         })
     };
@@ -417,7 +422,12 @@ fn gem_package(spec: &str, location: &str) -> Option<Package> {
         .map(|l| {
             l.trim_matches(['[', ']'])
                 .split(',')
-                .map(|x| x.trim().trim_end_matches(".freeze").trim_matches('"').to_owned())
+                .map(|x| {
+                    x.trim()
+                        .trim_end_matches(".freeze")
+                        .trim_matches('"')
+                        .to_owned()
+                })
                 .filter(|x| !x.is_empty())
                 .collect()
         })
@@ -439,7 +449,13 @@ fn ruby_runtime(view: &dyn RootView, path: &str) -> Option<Runtime> {
     let text = read(view, path)?;
     let version = text.lines().find_map(|l| {
         let v = l.trim().strip_prefix("CONFIG[\"RUBY_PROGRAM_VERSION\"]")?;
-        Some(v.trim_start().strip_prefix('=')?.trim().trim_matches('"').to_owned())
+        Some(
+            v.trim_start()
+                .strip_prefix('=')?
+                .trim()
+                .trim_matches('"')
+                .to_owned(),
+        )
     })?;
     Some(Runtime {
         name: "ruby".into(),

@@ -28,10 +28,19 @@ impl Version {
     /// Parse `s` (RubyGems accepts digits, letters, dots and `-`, which means `.pre.`).
     pub fn parse(s: &str) -> Result<Self, VersionError> {
         let s = s.trim();
-        let ok = !s.is_empty()
-            && s.chars().next().is_some_and(|c| c.is_ascii_digit())
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-        if !ok {
+        // Gem::Version::ANCHORED_VERSION_PATTERN: digits, then `.alnum`
+        // segments, then optionally `-` and `.`-separated `[alnum-]` parts.
+        let (main, pre) = s.split_once('-').unwrap_or((s, ""));
+        let mut parts = main.split('.');
+        let first_ok = parts
+            .next()
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let rest_ok = parts.all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let pre_ok = !s.contains('-')
+            || pre.split('.').all(|p| {
+                !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !(first_ok && rest_ok && pre_ok) {
             return Err(VersionError(format!("{s:?} is not a RubyGems version")));
         }
         let s = s.replace('-', ".pre.");
@@ -39,7 +48,9 @@ impl Version {
         for part in s.split('.').filter(|p| !p.is_empty()) {
             let mut cur = String::new();
             for c in part.chars() {
-                if !cur.is_empty() && cur.chars().last().unwrap().is_ascii_digit() != c.is_ascii_digit() {
+                if !cur.is_empty()
+                    && cur.chars().last().unwrap().is_ascii_digit() != c.is_ascii_digit()
+                {
                     segs.push(seg(&cur)?);
                     cur.clear();
                 }
@@ -149,5 +160,6 @@ mod tests {
         assert_eq!(c("1.0.b1", "1.0.a2"), Ordering::Greater);
         assert_eq!(c("1.0.0-rc1", "1.0.0"), Ordering::Less);
         assert!(Version::parse("x1").is_err());
+        assert!(Version::parse("1a").is_err());
     }
 }

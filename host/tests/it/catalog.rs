@@ -50,7 +50,13 @@ pub(crate) fn npm_install(root: &Path, spec: &str) {
     let app = root.join("app");
     std::fs::create_dir_all(&app).unwrap();
     ok(Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--prefer-offline", "--cache"])
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--prefer-offline",
+            "--cache",
+        ])
         .arg(cache().join("npm-cache"))
         .arg("--prefix")
         .arg(&app)
@@ -89,7 +95,11 @@ pub(crate) fn pip_install(root: &Path, spec: &str) {
 /// package (`tests/behaviour/rack-gem.sh`) into `<root>/usr/local/bundle`,
 /// the official Ruby image's GEM_HOME.
 pub(crate) fn gem_install(root: &Path, name: &str, version: &str) {
-    assert_eq!((name, version), ("rack", "2.2.22"), "only Debian's rack is built here");
+    assert_eq!(
+        (name, version),
+        ("rack", "2.2.22"),
+        "only Debian's rack is built here"
+    );
     let gem = ok(Command::new("bash")
         .arg(repo().join("tests/behaviour/rack-gem.sh"))
         .arg(cache().join("gem")));
@@ -114,12 +124,14 @@ pub(crate) fn probe(recipe: &str, eco: Eco, root: &Path) -> Probe {
     let mut cmd = match eco {
         Eco::Npm => {
             let mut c = Command::new("/usr/bin/node");
-            c.arg(dir.join(format!("{recipe}.js"))).arg(root.join("app"));
+            c.arg(dir.join(format!("{recipe}.js")))
+                .arg(root.join("app"));
             c
         }
         Eco::Gem => {
             let mut c = Command::new("/usr/bin/ruby");
-            c.arg(dir.join(format!("{recipe}.rb"))).arg(root.join(GEM_HOME));
+            c.arg(dir.join(format!("{recipe}.rb")))
+                .arg(root.join(GEM_HOME));
             c
         }
         Eco::Pypi => {
@@ -141,7 +153,12 @@ pub(crate) fn probe(recipe: &str, eco: Eco, root: &Path) -> Probe {
 
 fn run_recipe(recipe: &str, root: &Path, commit: bool) -> (bool, String, String) {
     let dir = repo().join("recipes").join(recipe);
-    let mut args = vec!["run", dir.to_str().unwrap(), "--rootfs", root.to_str().unwrap()];
+    let mut args = vec![
+        "run",
+        dir.to_str().unwrap(),
+        "--rootfs",
+        root.to_str().unwrap(),
+    ];
     if commit {
         args.push("--commit");
     }
@@ -300,7 +317,11 @@ fn mismatching_context_is_not_applicable() {
     npm_install(root, "minimist@1.2.5");
     let index = root.join("app/node_modules/minimist/index.js");
     let src = std::fs::read_to_string(&index).unwrap();
-    std::fs::write(&index, src.replace("var key = keys[i];", "var key = keys[i]; // local edit")).unwrap();
+    std::fs::write(
+        &index,
+        src.replace("var key = keys[i];", "var key = keys[i]; // local edit"),
+    )
+    .unwrap();
     let pristine = tree_hash(root);
     let (ok, out, err) = run_recipe("minimist-cve-2021-44906", root, true);
     assert!(ok, "{out}\n{err}");
@@ -329,9 +350,24 @@ fn one_apply_patches_python_node_and_ruby_apps() {
     apply_with_repo_recipes(&format!("oci:{}:v1", input.display()), &reference);
 
     let want = [
-        ("lodash", "4.17.20", "pkg:npm/lodash@4.17.20", vec!["CVE-2021-23337"]),
-        ("Jinja2", "3.1.2", "pkg:pypi/jinja2@3.1.2", vec!["CVE-2024-22195"]),
-        ("rack", "2.2.22", "pkg:gem/rack@2.2.22", vec!["CVE-2026-34826", "CVE-2026-34831"]),
+        (
+            "lodash",
+            "4.17.20",
+            "pkg:npm/lodash@4.17.20",
+            vec!["CVE-2021-23337"],
+        ),
+        (
+            "Jinja2",
+            "3.1.2",
+            "pkg:pypi/jinja2@3.1.2",
+            vec!["CVE-2024-22195"],
+        ),
+        (
+            "rack",
+            "2.2.22",
+            "pkg:gem/rack@2.2.22",
+            vec!["CVE-2026-34826", "CVE-2026-34831"],
+        ),
     ];
     let o = rootwasm(&["sbom", &reference, "--format", "cyclonedx"]);
     assert!(o.status.success(), "{:?}", text(&o));
@@ -343,7 +379,10 @@ fn one_apply_patches_python_node_and_ruby_apps() {
             .iter()
             .find(|c| c["name"] == *name)
             .unwrap_or_else(|| panic!("{name} in the SBOM"));
-        assert_eq!(c["version"], *version, "{name}: a backport keeps the version");
+        assert_eq!(
+            c["version"], *version,
+            "{name}: a backport keeps the version"
+        );
         assert_eq!(c["purl"], *purl);
         let resolved: Vec<&str> = c["pedigree"]["patches"]
             .as_array()

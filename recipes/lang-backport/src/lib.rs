@@ -25,9 +25,7 @@
 
 use rootwasm_sdk::patch;
 use rootwasm_sdk::python::Record;
-use rootwasm_sdk::{
-    Check, Context, Error, Kind, PackageChange, Recipe, Report, Result, Target,
-};
+use rootwasm_sdk::{Check, Context, Error, Kind, PackageChange, Recipe, Report, Result, Target};
 
 /// One file of the fix, relative to an install's root.
 struct FileFix {
@@ -214,7 +212,9 @@ impl Recipe for LangBackport {
                 State::Vulnerable(staged) => staged,
                 State::Fixed => continue,
                 State::Other(why) => {
-                    report.notes.push(format!("left alone {}: {why}", label(&t)));
+                    report
+                        .notes
+                        .push(format!("left alone {}: {why}", label(&t)));
                     continue;
                 }
             };
@@ -227,7 +227,9 @@ impl Recipe for LangBackport {
             if t.ecosystem == "pypi" {
                 python_record(cx, &t, &changed)?;
             }
-            report.notes.extend(changed.iter().map(|p| format!("patched {p}")));
+            report
+                .notes
+                .extend(changed.iter().map(|p| format!("patched {p}")));
             report.packages.push(PackageChange {
                 ecosystem: t.ecosystem.clone(),
                 name: t.name.clone(),

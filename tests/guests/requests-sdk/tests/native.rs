@@ -10,7 +10,7 @@ const SESSIONS: &str = "usr/local/lib/python3.11/site-packages/requests/sessions
 
 #[test]
 fn backport_applies_natively() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
     let st = std::process::Command::new("cp")
