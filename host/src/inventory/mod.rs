@@ -443,23 +443,27 @@ fn gem_package(spec: &str, location: &str) -> Option<Package> {
     })
 }
 
-/// `CONFIG["RUBY_PROGRAM_VERSION"] = "3.1.2"` from an installed `rbconfig.rb`
-/// (official images under `/usr/local/lib/ruby`, Debian's under `/usr/lib/<triplet>/ruby`).
+/// The Ruby version from an installed `rbconfig.rb` (official images under
+/// `/usr/local/lib/ruby`, Debian's under `/usr/lib/<triplet>/ruby`):
+/// `CONFIG["MAJOR"]`, `["MINOR"]` and `["TEENY"]`, which
+/// `RUBY_PROGRAM_VERSION` is made of.
 fn ruby_runtime(view: &dyn RootView, path: &str) -> Option<Runtime> {
     let text = read(view, path)?;
-    let version = text.lines().find_map(|l| {
-        let v = l.trim().strip_prefix("CONFIG[\"RUBY_PROGRAM_VERSION\"]")?;
-        Some(
-            v.trim_start()
-                .strip_prefix('=')?
+    let get = |key: &str| {
+        let prefix = format!("CONFIG[\"{key}\"]");
+        text.lines().find_map(|l| {
+            let v = l
                 .trim()
-                .trim_matches('"')
-                .to_owned(),
-        )
-    })?;
+                .strip_prefix(prefix.as_str())?
+                .trim_start()
+                .strip_prefix('=')?;
+            let v = v.trim().trim_matches('"');
+            (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())).then(|| v.to_owned())
+        })
+    };
     Some(Runtime {
         name: "ruby".into(),
-        version,
+        version: format!("{}.{}.{}", get("MAJOR")?, get("MINOR")?, get("TEENY")?),
         location: path.into(),
     })
 }
@@ -593,6 +597,18 @@ mod tests {
         assert_eq!(out[0].name, "libexpat1");
         assert_eq!(out[0].source.as_deref(), Some("expat"));
         assert_eq!(out[0].version, "2.5.0-1+deb12u2");
+    }
+
+    #[test]
+    fn gemspecs_are_read_as_text() {
+        let spec = "# stub: rack 2.2.22 ruby lib\nGem::Specification.new do |s|\n  s.name = \"rack\".freeze\n  s.version = \"2.2.22\"\n  s.licenses = [\"MIT\".freeze]\n  s.summary = \"x\".freeze\nend\n";
+        let p = gem_package(spec, "/usr/local/bundle/specifications/rack-2.2.22.gemspec").unwrap();
+        assert_eq!(
+            (p.ecosystem, p.name.as_str(), p.version.as_str()),
+            (Ecosystem::Gem, "rack", "2.2.22")
+        );
+        assert_eq!(p.licenses, ["MIT"]);
+        assert!(gem_package("s.summary = \"no name\"", "/x.gemspec").is_none());
     }
 
     #[test]

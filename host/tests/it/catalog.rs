@@ -462,3 +462,42 @@ fn syft_sees_nothing_we_do_not(layout: &Path) {
         "Syft finds what rootwasm does not: {missing:?}"
     );
 }
+
+/// The runtimes as this machine's Debian packages install them: Ruby from
+/// the real `rbconfig.rb` (compared with `ruby -e RUBY_VERSION`), Node from
+/// the `nodejs` package's status and file list (compared with `node -v`).
+#[test]
+fn debian_ruby_and_node_runtimes_are_inventoried() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let rbconfig =
+        ok(Command::new("/usr/bin/ruby")
+            .args(["-e", "print $LOADED_FEATURES.grep(/rbconfig.rb/)[0]"]));
+    let rel = rbconfig.trim().trim_start_matches('/');
+    std::fs::create_dir_all(root.join(rel).parent().unwrap()).unwrap();
+    std::fs::copy(rbconfig.trim(), root.join(rel)).unwrap();
+    let status = ok(Command::new("dpkg").args(["-s", "nodejs"]));
+    std::fs::create_dir_all(root.join("var/lib/dpkg/info")).unwrap();
+    std::fs::write(root.join("var/lib/dpkg/status"), status).unwrap();
+    std::fs::copy(
+        "/var/lib/dpkg/info/nodejs.list",
+        root.join("var/lib/dpkg/info/nodejs.list"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+    std::fs::write(root.join("usr/bin/node"), b"").unwrap();
+    let view = rootwasm::rootfs::DirRoot::open(root).unwrap();
+    let inv = rootwasm::inventory::inventory(&view);
+    let version = |name: &str| {
+        inv.runtimes
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("{name} runtime in {:?}", inv.runtimes))
+            .version
+            .clone()
+    };
+    let ruby = ok(Command::new("/usr/bin/ruby").args(["-e", "print RUBY_VERSION"]));
+    assert_eq!(version("ruby"), ruby);
+    let node = ok(Command::new("/usr/bin/node").arg("-v"));
+    assert_eq!(format!("v{}", version("node")), node.trim());
+}
