@@ -501,3 +501,46 @@ fn debian_ruby_and_node_runtimes_are_inventoried() {
     let node = ok(Command::new("/usr/bin/node").arg("-v"));
     assert_eq!(format!("v{}", version("node")), node.trim());
 }
+
+/// Every matched install is patched: a top-level and a nested
+/// `node_modules` copy (each installed by npm), in one run.
+#[test]
+fn nested_node_modules_installs_are_each_patched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    npm_install(root, "minimist@1.2.5");
+    let nested = root.join("app/node_modules/tool");
+    std::fs::create_dir_all(&nested).unwrap();
+    std::fs::write(
+        nested.join("package.json"),
+        r#"{"name":"tool","version":"1.0.0"}"#,
+    )
+    .unwrap();
+    ok(Command::new("npm")
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--prefer-offline",
+            "--cache",
+        ])
+        .arg(cache().join("npm-cache"))
+        .arg("--prefix")
+        .arg(&nested)
+        .arg("minimist@1.2.4"));
+    let (ok_, out, err) = run_recipe("minimist-cve-2021-44906", root, true);
+    assert!(ok_, "{out}\n{err}");
+    assert!(
+        out.contains("minimist 1.2.5 at /app/node_modules/minimist/package.json"),
+        "{out}"
+    );
+    assert!(
+        out.contains("minimist 1.2.4 at /app/node_modules/tool/node_modules/minimist/package.json"),
+        "{out}"
+    );
+    for dir in [root.join("app"), nested.clone()] {
+        let index = dir.join("node_modules/minimist/index.js");
+        let src = std::fs::read_to_string(&index).unwrap();
+        assert!(src.contains("isConstructorOrProto"), "{}", index.display());
+    }
+}
