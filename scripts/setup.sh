@@ -28,6 +28,11 @@ if [ "${1:-}" = "--tests" ]; then
     # librpm is the rpmvercmp oracle (through Debian's python3) and builds the rpmdb fixture.
     command -v rpmbuild >/dev/null || missing="$missing rpm"
     /usr/bin/python3 -c 'import rpm' 2>/dev/null || missing="$missing python3-rpm"
+    # The catalog's behaviour tests run Debian's interpreters, and install
+    # packages with the real npm and gem (host/tests/it/catalog.rs).
+    [ -x /usr/bin/node ] || missing="$missing nodejs"
+    command -v npm >/dev/null || missing="$missing npm"
+    [ -x /usr/bin/ruby ] || missing="$missing ruby"
     if [ -n "$missing" ]; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null

@@ -478,15 +478,7 @@ fn run_recipes(
             _ => {}
         }
         (opts.progress)(&format!("running {} on {platform}", m.id));
-        let r = run(
-            sandbox,
-            recipe,
-            view.clone(),
-            &RunOptions {
-                source_date_epoch: img.epoch,
-                params: Default::default(),
-            },
-        );
+        let r = run(sandbox, recipe, view.clone(), &options(img, &inv, recipe));
         rr.result = match r.outcome {
             Outcome::Applied { report } => {
                 record_applied(&mut ran.records, recipe, &report, &mut rr);
@@ -510,6 +502,16 @@ fn run_recipes(
         ran.results.push(rr);
     }
     Ok(ran)
+}
+
+/// A run on `img`: its clock, and the installs of the recipe's target the
+/// inventory matched (the recipe gets them as `targets.all`).
+fn options(img: &BaseImage, inv: &crate::inventory::Inventory, recipe: &Recipe) -> RunOptions {
+    RunOptions {
+        source_date_epoch: img.epoch,
+        params: Default::default(),
+        targets: crate::run::targets(inv, recipe),
+    }
 }
 
 /// Record what an applied recipe reported: one patch record per package

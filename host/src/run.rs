@@ -19,6 +19,22 @@ pub struct RunOptions {
     pub source_date_epoch: u64,
     /// Parameter overrides; each must be declared in recipe.toml.
     pub params: BTreeMap<String, String>,
+    /// The installs of the recipe's target in its affected range
+    /// ([`targets`]), passed to the recipe as `targets.all`.
+    pub targets: Vec<crate::inventory::Package>,
+}
+
+/// The installs of `recipe`'s target package in its affected range.
+pub fn targets(
+    inv: &crate::inventory::Inventory,
+    recipe: &Recipe,
+) -> Vec<crate::inventory::Package> {
+    match crate::matching::match_recipe(inv, recipe) {
+        crate::matching::Match::Installed { affected, .. } => {
+            affected.into_iter().cloned().collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// How a run ended.
@@ -66,6 +82,7 @@ pub fn check(
     let inputs = Arc::new(Inputs {
         artifacts: recipe.artifacts.clone(),
         params: recipe.manifest.params.clone(),
+        targets: options.targets.clone(),
     });
     let limits = &recipe.manifest.limits;
     let session_limits = SessionLimits {
@@ -145,6 +162,7 @@ pub fn run(
     let inputs = Arc::new(Inputs {
         artifacts: recipe.artifacts.clone(),
         params,
+        targets: options.targets.clone(),
     });
     let limits = &recipe.manifest.limits;
     let session_limits = SessionLimits {

@@ -115,7 +115,11 @@ fn recipe_findings(
     if installed.is_empty() {
         return Vec::new();
     }
-    let checked = check(sandbox, r, view.clone(), &RunOptions::default());
+    let options = RunOptions {
+        targets: crate::run::targets(inv, r),
+        ..RunOptions::default()
+    };
+    let checked = check(sandbox, r, view.clone(), &options);
     for p in installed {
         let in_range = matches(t.ecosystem, &p.version, &t.affected).unwrap_or(false);
         // A rootwasm patch record for exactly this package and version.

@@ -94,6 +94,12 @@ impl<'h> Context<'h> {
     pub fn param(&mut self, name: &str) -> Option<String> {
         self.host.param(name)
     }
+    /// The installs of the recipe's target package in its `affected` range,
+    /// as the host found them (empty where rootwasm has no inventory reader
+    /// for the ecosystem, or the native harness was given none).
+    pub fn targets(&mut self) -> Vec<Target> {
+        self.host.targets()
+    }
     /// Log a message for the operator.
     pub fn log(&mut self, level: Level, message: &str) {
         self.host.log(level, message)

@@ -1,7 +1,7 @@
 //! The interface a recipe runs against. In wasm it is the WIT imports; in
 //! native tests it is the rootwasm host's own session.
 
-use crate::types::{ArtifactInfo, DirEntry, FsError, Level, Metadata};
+use crate::types::{ArtifactInfo, DirEntry, FsError, Level, Metadata, Target};
 
 /// The recipe's host: rootfs, artifacts, parameters and log.
 ///
@@ -39,6 +39,8 @@ pub trait Host {
     fn artifact(&mut self, name: &str) -> Result<Vec<u8>, FsError>;
     /// See `params.get`.
     fn param(&mut self, name: &str) -> Option<String>;
+    /// See `targets.all`.
+    fn targets(&mut self) -> Vec<Target>;
     /// See `log.log`.
     fn log(&mut self, level: Level, message: &str);
 }

@@ -112,8 +112,20 @@ pub fn apply(path: &str, old: &str, diff: &str) -> Result<String> {
 /// The reverse of a one-file unified diff (what undoing it would apply).
 /// Applying the reverse cleanly shows a file already carries the fix.
 pub fn reverse(path: &str, diff: &str) -> Result<String> {
+    // diffy writes a reversed hunk's section heading (`@@ ... @@ def f():`,
+    // as `git diff` adds) so that it no longer parses; the heading is only
+    // a comment, so drop it first.
+    let plain: String = diff
+        .split_inclusive('\n')
+        .map(
+            |l| match l.strip_prefix("@@ ").and_then(|r| r.find(" @@")) {
+                Some(end) if l.len() > end + 6 => format!("{}\n", &l[..end + 6]),
+                _ => l.to_owned(),
+            },
+        )
+        .collect();
     let patch =
-        Patch::from_str(diff).map_err(|e| Error::msg(format!("{path}: malformed diff: {e}")))?;
+        Patch::from_str(&plain).map_err(|e| Error::msg(format!("{path}: malformed diff: {e}")))?;
     Ok(patch.reverse().to_string())
 }
 
@@ -138,6 +150,14 @@ mod tests {
             e.contains("/x: hunk #1 @@ -2,2 +2,2 @@ does not apply: line 2"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn reverses_hunks_with_a_section_heading() {
+        let diff = "--- a/x\n+++ b/x\n@@ -2,2 +2,2 @@ def f(x)\n b\n-c\n+C\n";
+        let new = apply("/x", OLD, diff).unwrap();
+        let rev = reverse("/x", diff).unwrap();
+        assert_eq!(apply("/x", &new, &rev).unwrap(), OLD);
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub struct Harness {
     manifest: RecipeToml,
     artifacts: BTreeMap<String, Vec<u8>>,
     params: BTreeMap<String, String>,
+    targets: Vec<Target>,
     root: Arc<DirRoot>,
     root_path: PathBuf,
 }
@@ -61,6 +62,7 @@ struct NativeHost<'a> {
     session: Session,
     artifacts: &'a BTreeMap<String, Vec<u8>>,
     params: &'a BTreeMap<String, String>,
+    targets: &'a [Target],
     violation: Option<String>,
 }
 
@@ -78,6 +80,7 @@ impl Harness {
             manifest,
             artifacts,
             params,
+            targets: Vec::new(),
             root: Arc::new(root),
             root_path: rootfs.as_ref().into(),
         })
@@ -86,6 +89,18 @@ impl Harness {
     /// Override a parameter.
     pub fn param(mut self, name: &str, value: &str) -> Self {
         self.params.insert(name.into(), value.into());
+        self
+    }
+
+    /// Add an install the host would pass as a target (`Context::targets`);
+    /// `location` as the host reports it (see [`Target`]).
+    pub fn target(mut self, ecosystem: &str, name: &str, version: &str, location: &str) -> Self {
+        self.targets.push(Target {
+            ecosystem: ecosystem.into(),
+            name: name.into(),
+            version: version.into(),
+            location: location.into(),
+        });
         self
     }
 
@@ -103,6 +118,7 @@ impl Harness {
             session: Session::new(self.root.clone(), scope, &self.manifest.id, limits),
             artifacts: &self.artifacts,
             params: &self.params,
+            targets: &self.targets,
             violation: None,
         })
     }
@@ -264,6 +280,9 @@ impl Host for NativeHost<'_> {
     }
     fn param(&mut self, name: &str) -> Option<String> {
         self.params.get(name).cloned()
+    }
+    fn targets(&mut self) -> Vec<Target> {
+        self.targets.to_vec()
     }
     fn log(&mut self, level: Level, message: &str) {
         eprintln!("[{level:?}] {message}");

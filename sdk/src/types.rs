@@ -4,6 +4,21 @@ use std::fmt;
 
 pub use rootwasm_types::{Kind, Metadata};
 
+/// An install of the recipe's target package that the host matched against
+/// `affected` in recipe.toml (see [`Context::targets`](crate::Context::targets)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// `pypi`, `npm`, `gem`, `deb`, ...
+    pub ecosystem: String,
+    /// Name as the ecosystem spells it.
+    pub name: String,
+    /// Installed version.
+    pub version: String,
+    /// The package's record: a `*.dist-info` directory, a
+    /// `node_modules/<name>/package.json`, a `specifications/*.gemspec`.
+    pub location: String,
+}
+
 /// One directory entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirEntry {

@@ -14,7 +14,7 @@ pub mod wit {
     });
 }
 
-use wit::rootwasm::recipe::{artifacts, log, params, rootfs, types as w};
+use wit::rootwasm::recipe::{artifacts, log, params, rootfs, targets, types as w};
 
 fn err(e: w::Error) -> FsError {
     let code = match e.code {
@@ -127,6 +127,17 @@ impl Host for WitHost {
     }
     fn param(&mut self, name: &str) -> Option<String> {
         params::get(name)
+    }
+    fn targets(&mut self) -> Vec<Target> {
+        targets::all()
+            .into_iter()
+            .map(|t| Target {
+                ecosystem: t.ecosystem,
+                name: t.name,
+                version: t.version,
+                location: t.location,
+            })
+            .collect()
     }
     fn log(&mut self, level: Level, message: &str) {
         let level = match level {

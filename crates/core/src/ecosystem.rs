@@ -16,6 +16,8 @@ pub enum Ecosystem {
     Apk,
     /// RPM packages (rpmvercmp on epoch, version, release).
     Rpm,
+    /// Ruby gems (RubyGems' `Gem::Version` order).
+    Gem,
     /// Anything else a recipe targets (the purl spec's `generic`): nothing
     /// rootwasm inventories, and no version order; the recipe's own check
     /// decides.
@@ -31,6 +33,7 @@ impl Ecosystem {
             Ecosystem::Npm => "npm",
             Ecosystem::Apk => "apk",
             Ecosystem::Rpm => "rpm",
+            Ecosystem::Gem => "gem",
             Ecosystem::Generic => "generic",
         }
     }
@@ -44,7 +47,7 @@ impl fmt::Display for Ecosystem {
 
 /// An ecosystem name rootwasm does not know.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("ecosystem {0:?} is not supported (supported: deb, pypi, npm, apk, rpm, generic)")]
+#[error("ecosystem {0:?} is not supported (supported: deb, pypi, npm, apk, rpm, gem, generic)")]
 pub struct UnknownEcosystem(pub String);
 
 impl FromStr for Ecosystem {
@@ -56,6 +59,7 @@ impl FromStr for Ecosystem {
             "npm" => Ok(Ecosystem::Npm),
             "apk" | "alpine" => Ok(Ecosystem::Apk),
             "rpm" => Ok(Ecosystem::Rpm),
+            "gem" | "rubygems" => Ok(Ecosystem::Gem),
             "generic" => Ok(Ecosystem::Generic),
             other => Err(UnknownEcosystem(other.to_owned())),
         }

@@ -77,6 +77,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
     let options = RunOptions {
         source_date_epoch: source_date_epoch(a.source_date_epoch)?,
         params: a.params.into_iter().collect::<BTreeMap<_, _>>(),
+        targets: rootwasm::run::targets(&rootwasm::inventory::inventory(root.as_ref()), &recipe),
     };
     let result = rootwasm::run::run(&sandbox, &recipe, root.clone(), &options);
     let journal = Journal {

@@ -98,6 +98,10 @@ pub const FILES: &[&str] = &[
     "/**/node_modules/@*/*/package.json",
     "/**/include/python3*/patchlevel.h",
     "/**/include/node/node_version.h",
+    "/**/specifications/*.gemspec",
+    "/**/specifications/default/*.gemspec",
+    "/**/rbconfig.rb",
+    "/var/lib/dpkg/info/nodejs.list",
 ];
 
 /// `#define NAME value` from a C header.
@@ -216,6 +220,31 @@ fn dpkg_python(view: &dyn RootView, packages: &[Package], runtimes: &[Runtime]) 
         }
     }
     out
+}
+
+/// Debian's `nodejs` ships no `node_version.h` (that is `libnode-dev`): when
+/// the package is installed and owns `/usr/bin/node`, the runtime is its
+/// upstream version (`18.19.0+dfsg-6~deb12u2` gives `18.19.0`).
+fn dpkg_node(view: &dyn RootView, packages: &[Package], runtimes: &[Runtime]) -> Option<Runtime> {
+    let p = packages
+        .iter()
+        .find(|p| p.ecosystem == Ecosystem::Deb && p.name == "nodejs")?;
+    let owned = read(view, "/var/lib/dpkg/info/nodejs.list")
+        .is_none_or(|list| list.lines().any(|l| l == "/usr/bin/node"));
+    if !owned || runtimes.iter().any(|r| r.name == "node") || !exists(view, "/usr/bin/node") {
+        return None;
+    }
+    let upstream = p
+        .version
+        .split_once(':')
+        .map_or(p.version.as_str(), |(_, v)| v);
+    let upstream = upstream.rsplit_once('-').map_or(upstream, |(u, _)| u);
+    let version = upstream.split(['+', '~']).next().unwrap_or(upstream);
+    Some(Runtime {
+        name: "node".into(),
+        version: version.into(),
+        location: "/usr/bin/node".into(),
+    })
 }
 
 fn rpm_packages(view: &dyn RootView, out: &mut Vec<Package>, warnings: &mut Vec<String>) {
@@ -375,6 +404,86 @@ fn npm_package(json: &str, location: &str) -> Option<Package> {
     })
 }
 
+/// A gem from its installed `specifications/<name>-<version>.gemspec`, the
+/// Ruby file `gem install` (and Debian's rubygems-integration) writes:
+/// `s.name = "rack".freeze` and `s.version = "2.2.22"` lines, read, never run.
+fn gem_package(spec: &str, location: &str) -> Option<Package> {
+    let value = |key: &str| {
+        spec.lines().find_map(|l| {
+            let rest = l.trim().strip_prefix(key)?.trim_start().strip_prefix('=')?;
+            let v = rest.trim().trim_end_matches(".freeze").trim();
+            let v = v
+                .strip_prefix("Gem::Version.new(")
+                .map_or(v, |x| x.trim_end_matches(')'));
+            Some(v.trim_matches('"').trim_matches('\'').to_owned())
+        })
+    };
+    let licenses = value("s.licenses")
+        .map(|l| {
+            l.trim_matches(['[', ']'])
+                .split(',')
+                .map(|x| {
+                    x.trim()
+                        .trim_end_matches(".freeze")
+                        .trim_matches('"')
+                        .to_owned()
+                })
+                .filter(|x| !x.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Package {
+        ecosystem: Ecosystem::Gem,
+        name: value("s.name")?,
+        version: value("s.version")?,
+        arch: None,
+        source: None,
+        licenses,
+        location: location.into(),
+    })
+}
+
+/// The Ruby version from an installed `rbconfig.rb` (official images under
+/// `/usr/local/lib/ruby`, Debian's under `/usr/lib/<triplet>/ruby`):
+/// `CONFIG["MAJOR"]`, `["MINOR"]` and `["TEENY"]`, which
+/// `RUBY_PROGRAM_VERSION` is made of.
+fn ruby_runtime(view: &dyn RootView, path: &str) -> Option<Runtime> {
+    let text = read(view, path)?;
+    let get = |key: &str| {
+        let prefix = format!("CONFIG[\"{key}\"]");
+        text.lines().find_map(|l| {
+            let v = l
+                .trim()
+                .strip_prefix(prefix.as_str())?
+                .trim_start()
+                .strip_prefix('=')?;
+            let v = v.trim().trim_matches('"');
+            (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())).then(|| v.to_owned())
+        })
+    };
+    Some(Runtime {
+        name: "ruby".into(),
+        version: format!("{}.{}.{}", get("MAJOR")?, get("MINOR")?, get("TEENY")?),
+        location: path.into(),
+    })
+}
+
+fn gem_specs(view: &dyn RootView, dir: &RootPath, out: &mut Vec<Package>) {
+    let Ok(entries) = view.read_dir(dir) else {
+        return;
+    };
+    for (name, kind) in entries {
+        let p = dir.join(&name);
+        if kind == Kind::File && name.ends_with(".gemspec") {
+            if let Some(t) = read(view, p.as_str()) {
+                out.extend(gem_package(&t, p.as_str()));
+            }
+        } else if kind == Kind::Dir && name == "default" {
+            gem_specs(view, &p, out);
+        }
+    }
+}
+
 /// Walk every directory once, collecting python distributions, npm packages and runtimes.
 fn walk(view: &dyn RootView, dir: &RootPath, out: &mut Vec<Package>, runtimes: &mut Vec<Runtime>) {
     let Ok(entries) = view.read_dir(dir) else {
@@ -382,7 +491,14 @@ fn walk(view: &dyn RootView, dir: &RootPath, out: &mut Vec<Package>, runtimes: &
     };
     for (name, kind) in entries {
         let p = dir.join(&name);
+        if kind == Kind::File && name == "rbconfig.rb" {
+            runtimes.extend(ruby_runtime(view, p.as_str()));
+        }
         if kind != Kind::Dir && !(kind == Kind::File && name.ends_with(".egg-info")) {
+            continue;
+        }
+        if name == "specifications" {
+            gem_specs(view, &p, out);
             continue;
         }
         if name.ends_with(".dist-info") {
@@ -450,6 +566,8 @@ pub fn inventory(view: &dyn RootView) -> Inventory {
     walk(view, &RootPath::root(), &mut packages, &mut runtimes);
     let debian_python = dpkg_python(view, &packages, &runtimes);
     runtimes.extend(debian_python);
+    let debian_node = dpkg_node(view, &packages, &runtimes);
+    runtimes.extend(debian_node);
     packages.sort_by(|a, b| {
         (&a.ecosystem, &a.name, &a.version, &a.location).cmp(&(
             &b.ecosystem,
@@ -479,6 +597,18 @@ mod tests {
         assert_eq!(out[0].name, "libexpat1");
         assert_eq!(out[0].source.as_deref(), Some("expat"));
         assert_eq!(out[0].version, "2.5.0-1+deb12u2");
+    }
+
+    #[test]
+    fn gemspecs_are_read_as_text() {
+        let spec = "# stub: rack 2.2.22 ruby lib\nGem::Specification.new do |s|\n  s.name = \"rack\".freeze\n  s.version = \"2.2.22\"\n  s.licenses = [\"MIT\".freeze]\n  s.summary = \"x\".freeze\nend\n";
+        let p = gem_package(spec, "/usr/local/bundle/specifications/rack-2.2.22.gemspec").unwrap();
+        assert_eq!(
+            (p.ecosystem, p.name.as_str(), p.version.as_str()),
+            (Ecosystem::Gem, "rack", "2.2.22")
+        );
+        assert_eq!(p.licenses, ["MIT"]);
+        assert!(gem_package("s.summary = \"no name\"", "/x.gemspec").is_none());
     }
 
     #[test]

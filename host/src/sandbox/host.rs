@@ -1,7 +1,7 @@
 //! `impl Host` for the recipe world's imports. Each call forwards to the
 //! run's [`Session`](crate::session::Session) or its fixed inputs.
 
-use super::bindings::rootwasm::recipe::{artifacts, log, params, rootfs, types};
+use super::bindings::rootwasm::recipe::{artifacts, log, params, rootfs, targets, types};
 use super::state::{LogLine, StoreState, Violation};
 use crate::rootfs::{Kind, Meta};
 use crate::session::{ErrorCode, SessionError};
@@ -158,5 +158,21 @@ impl log::Host for StoreState {
             level: level.into(),
             message,
         })
+    }
+}
+
+impl targets::Host for StoreState {
+    fn all(&mut self) -> wasmtime::Result<Vec<targets::Install>> {
+        Ok(self
+            .inputs
+            .targets
+            .iter()
+            .map(|p| targets::Install {
+                ecosystem: p.ecosystem.to_string(),
+                name: p.name.clone(),
+                version: p.version.clone(),
+                location: p.location.clone(),
+            })
+            .collect())
     }
 }

@@ -35,6 +35,8 @@ pub struct Inputs {
     pub artifacts: BTreeMap<String, (Sha256Hex, Vec<u8>)>,
     /// Parameters.
     pub params: BTreeMap<String, String>,
+    /// The installs of the recipe's target the host matched (`targets.all`).
+    pub targets: Vec<crate::inventory::Package>,
 }
 
 /// StoreLimits plus a cap on all memories together (StoreLimits' own

@@ -8,6 +8,7 @@
 //! pairs. Alpine's apk rules are hand-written in [`apk`], which says why.
 
 pub mod apk;
+pub mod gem;
 pub mod rpm;
 
 use std::cmp::Ordering;
@@ -51,6 +52,7 @@ pub fn compare(eco: Ecosystem, a: &str, b: &str) -> Result<Ordering, VersionErro
         Ecosystem::Npm => npm(a)?.cmp(&npm(b)?),
         Ecosystem::Apk => apk::Version::parse(a.trim())?.cmp(&apk::Version::parse(b.trim())?),
         Ecosystem::Rpm => rpm::compare(a, b)?,
+        Ecosystem::Gem => gem::Version::parse(a)?.cmp(&gem::Version::parse(b)?),
         Ecosystem::Generic => {
             return Err(VersionError(
                 "generic packages have no version order".into(),
@@ -99,7 +101,8 @@ fn holds(op: &str, o: Ordering) -> bool {
 /// (`>=2.3,<2.31`, `==2.30.0`); dpkg relations for deb, comma-separated
 /// (`>= 2.5.0-1, << 2.5.0-1+deb12u3`); npm ranges for npm (`^1.2.3 || 2.x`);
 /// apk dependency relations for apk, comma-separated (`>= 1.36.1-r0, < 1.36.1-r29`,
-/// `~1.36` for apk's fuzzy prefix match); rpm's relations for rpm
+/// `~1.36` for apk's fuzzy prefix match); RubyGems requirements for gem,
+/// comma-separated (`>= 2.2.0, < 2.2.8.1`, `~> 2.2.6`); rpm's relations for rpm
 /// (`>= 1:2.0-1.el9, < 1:2.0-5.el9`; a bound without release covers every release).
 /// `*` matches everything.
 pub fn matches(eco: Ecosystem, version: &str, range: &str) -> Result<bool, VersionError> {
@@ -145,6 +148,21 @@ pub fn matches(eco: Ecosystem, version: &str, range: &str) -> Result<bool, Versi
         Ecosystem::Rpm => {
             for (op, bound) in clauses(range, &["<=", ">=", "<", ">", "="])? {
                 if !holds(op, rpm::compare_to_bound(version, bound)?) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
+        Ecosystem::Gem => {
+            let v = gem::Version::parse(version)?;
+            for (op, bound) in clauses(range, &["~>", "!=", "<=", ">=", "<", ">", "="])? {
+                let b = gem::Version::parse(bound)?;
+                let ok = match op {
+                    "~>" => v >= b && v < b.bump(),
+                    "!=" => v != b,
+                    _ => holds(op, v.cmp(&b)),
+                };
+                if !ok {
                     return Ok(false);
                 }
             }

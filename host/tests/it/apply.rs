@@ -437,6 +437,11 @@ fn repatching_replaces_the_patch_layer() {
         &repo().join("recipes/requests-cve-2023-32681"),
         &more.join("requests"),
     );
+    // Its component is the shared one in the sibling directory.
+    copy_tree(
+        &repo().join("recipes/lang-backport"),
+        &more.join("lang-backport"),
+    );
     let second = tmp.path().join("second");
     let o = apply(
         &format!("oci:{}:p", first.display()),
@@ -556,6 +561,11 @@ fn a_failing_recipe_is_reported_and_the_others_still_apply() {
     copy_tree(
         &repo().join("recipes/requests-cve-2023-32681"),
         &recipes.join("requests"),
+    );
+    // Its component is the shared one in the sibling directory.
+    copy_tree(
+        &repo().join("recipes/lang-backport"),
+        &recipes.join("lang-backport"),
     );
 
     let out = tmp.path().join("out");
@@ -715,14 +725,14 @@ fn skopeo_round_trips_the_output_oci_to_docker_archive_to_oci() {
 #[test]
 fn recipes_run_only_where_the_installed_version_matches() {
     let tmp = tempfile::tempdir().unwrap();
-    // requests installed, but as 2.28.1: outside the recipe's ==2.30.0.
+    // requests installed, but as 2.27.1: outside the recipe's >=2.28.0, <=2.30.0.
     let root = tmp.path().join("old");
     copy_tree(&repo().join("tests/fixtures/requests-2.30.0/rootfs"), &root);
     let meta =
         root.join("usr/local/lib/python3.11/site-packages/requests-2.30.0.dist-info/METADATA");
     let meta_text = std::fs::read_to_string(&meta)
         .unwrap()
-        .replace("\nVersion: 2.30.0\n", "\nVersion: 2.28.1\n");
+        .replace("\nVersion: 2.30.0\n", "\nVersion: 2.27.1\n");
     std::fs::write(&meta, meta_text).unwrap();
     let old = image(&[Layer::from_dir(&root)], "amd64");
     let bare = image(&[base_layer(tmp.path())], "arm64");
@@ -738,7 +748,7 @@ fn recipes_run_only_where_the_installed_version_matches() {
     assert!(o.status.success(), "{stdout}\n{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(requests_result(&report, 0)["result"], "not-affected");
-    assert_eq!(requests_result(&report, 0)["version_before"], "2.28.1");
+    assert_eq!(requests_result(&report, 0)["version_before"], "2.27.1");
     assert_eq!(requests_result(&report, 1)["result"], "not-applicable");
     assert!(
         !stderr.contains("running requests-cve-2023-32681"),

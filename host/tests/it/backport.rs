@@ -27,7 +27,7 @@ pub(crate) fn python_leak(site: &Path) -> serde_json::Value {
 }
 
 /// Every hashed RECORD row matches its file: sha256 as url-safe base64 without padding, and size.
-fn verify_record(site: &Path, dist_info: &str) -> usize {
+pub(crate) fn verify_record(site: &Path, dist_info: &str) -> usize {
     let record = std::fs::read_to_string(site.join(dist_info).join("RECORD")).unwrap();
     let mut checked = 0;
     for line in record.lines() {
@@ -156,4 +156,47 @@ fn requests_backport_end_to_end() {
         after["leaked"], false,
         "the patched package must not leak: {after}"
     );
+}
+
+/// The Rust SDK path, for recipes that need code: the same fix written
+/// against `rootwasm-sdk` (`tests/guests/requests-sdk`), built as a
+/// component and run in the sandbox like any recipe.
+#[test]
+fn the_rust_sdk_version_of_the_requests_backport_still_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    copy_tree(&repo().join("tests/fixtures/requests-2.30.0/rootfs"), &root);
+    let src = repo().join("tests/guests/requests-sdk");
+    let dir = tmp.path().join("requests-sdk");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wasm = guest("requests-sdk");
+    std::fs::write(dir.join("component.wasm"), wasm).unwrap();
+    std::fs::copy(
+        src.join("cve-2023-32681.patch"),
+        dir.join("cve-2023-32681.patch"),
+    )
+    .unwrap();
+    let toml = std::fs::read_to_string(src.join("recipe.toml")).unwrap();
+    let pinned = toml
+        .lines()
+        .map(|l| {
+            if l.starts_with("sha256 = ") && !l.contains("fa238bbc") {
+                format!("sha256 = \"{}\"", hex::encode(Sha256::digest(wasm)))
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(dir.join("recipe.toml"), pinned).unwrap();
+    let out = rootwasm(&[
+        "run",
+        dir.to_str().unwrap(),
+        "--rootfs",
+        root.to_str().unwrap(),
+        "--commit",
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).0.contains("after    fixed"));
+    assert_eq!(python_leak(&root.join(SITE))["leaked"], false);
 }

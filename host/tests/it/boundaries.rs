@@ -127,7 +127,8 @@ fn core_has_no_engine_and_no_image_io() {
 fn a_recipes_tests_build_no_wasmtime_and_no_sqlite() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     for krate in [
-        "recipe-requests-cve-2023-32681",
+        "guest-requests-sdk",
+        "recipe-lang-backport",
         "recipe-dpkg-upgrade",
         "recipe-dpkg-backport",
     ] {

@@ -7,6 +7,7 @@ mod backport;
 mod bad_images;
 mod boundaries;
 mod budgets;
+mod catalog;
 mod determinism;
 mod distro_versions;
 mod distros;

@@ -165,6 +165,24 @@ fn npm_versions_agree_with_node_semver() {
     agree(Ecosystem::Npm, &ps, oracle, "node-semver");
 }
 
+#[test]
+fn gem_versions_agree_with_rubygems() {
+    let mut versions = Vec::new();
+    for core in [
+        "0", "1", "1.0", "1.0.0", "1.2", "2.2.8", "2.2.8.1", "2.2.22", "10.0.1",
+    ] {
+        for pre in [
+            "", ".a", ".a1", ".b.2", ".rc1", ".pre.1", "-rc1", ".0.a", "a",
+        ] {
+            versions.push(format!("{core}{pre}"));
+        }
+    }
+    let ps = pairs(&versions, 4000);
+    let mut oracle = Command::new("/usr/bin/ruby");
+    oracle.arg(repo().join("tests/ruby/gem_version_oracle.rb"));
+    agree(Ecosystem::Gem, &ps, oracle, "RubyGems");
+}
+
 /// Feed `pairs` to `oracle` (one "A<TAB>B" per line, answers -1/0/1/error)
 /// and require rootwasm to give the same answer for every pair.
 pub fn agree(eco: Ecosystem, ps: &[(String, String)], mut oracle: Command, name: &str) {

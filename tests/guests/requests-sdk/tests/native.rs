@@ -1,7 +1,7 @@
 //! The recipe run natively through the SDK harness (same session, scope and
 //! journal as the sandbox), against a copy of the vendored install.
 
-use recipe_requests_cve_2023_32681::RequestsProxyAuthLeak;
+use guest_requests_sdk::RequestsProxyAuthLeak;
 use rootwasm_sdk::CheckStatus;
 use rootwasm_sdk::testing::Harness;
 use std::path::Path;
@@ -10,7 +10,7 @@ const SESSIONS: &str = "usr/local/lib/python3.11/site-packages/requests/sessions
 
 #[test]
 fn backport_applies_natively() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
     let st = std::process::Command::new("cp")
