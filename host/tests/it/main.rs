@@ -22,5 +22,6 @@ mod sbom;
 mod scan;
 mod session;
 mod sink;
+mod sla;
 mod support;
 mod versions;
