@@ -28,6 +28,7 @@ pub mod image;
 pub mod inventory;
 pub mod license;
 pub mod matching;
+pub mod patch_checks;
 pub mod recipe_build;
 pub mod recipe_new;
 pub mod record;
