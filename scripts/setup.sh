@@ -21,6 +21,9 @@ if [ "${1:-}" = "--tests" ]; then
     # librpm is the rpmvercmp oracle (through Debian's python3) and builds the rpmdb fixture.
     command -v rpmbuild >/dev/null || missing="$missing rpm"
     /usr/bin/python3 -c 'import rpm' 2>/dev/null || missing="$missing python3-rpm"
+    # Headless Chromium opens the Patch Explorer page (explore.rs, through Selenium).
+    command -v chromium >/dev/null || missing="$missing chromium"
+    command -v chromedriver >/dev/null || missing="$missing chromium-driver"
     if [ -n "$missing" ]; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null

@@ -24,6 +24,7 @@ pub mod attest;
 pub mod error;
 #[cfg(feature = "sandbox")]
 pub mod evidence;
+pub mod explore;
 pub mod image;
 pub mod inventory;
 pub mod license;

@@ -1,6 +1,7 @@
 //! Command-line verbs.
 
 mod apply;
+mod explore;
 mod key;
 mod limits;
 mod recipe;
@@ -62,6 +63,8 @@ enum Command {
     Replay(review::Target),
     /// Check the signature, subject, layers, and that the journal explains the patch layer.
     Verify(review::VerifyArgs),
+    /// Write the Patch Explorer page: one self-contained HTML file per patched image.
+    Explore(explore::ExploreArgs),
     /// The key that signs provenance.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -81,6 +84,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(a) => review::diff(a),
         Command::Replay(t) => review::replay(t),
         Command::Verify(a) => review::verify(a),
+        Command::Explore(a) => explore::run(a),
     }
 }
 

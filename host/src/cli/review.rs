@@ -18,10 +18,10 @@ use super::text::{Keep, escape_bytes, escape_str, safe};
 #[derive(Args, Debug)]
 pub struct Target {
     /// A patched image: oci:<dir>[:<tag>].
-    image: String,
+    pub(super) image: String,
     /// For a multi-platform image, which platform (e.g. linux/arm64).
     #[arg(long)]
-    platform: Option<String>,
+    pub(super) platform: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -91,12 +91,12 @@ pub struct VerifyArgs {
     json: bool,
 }
 
-fn opened(t: &Target) -> anyhow::Result<PatchedImage> {
+pub(super) fn opened(t: &Target) -> anyhow::Result<PatchedImage> {
     Ok(open(&t.image, t.platform.as_deref())?)
 }
 
 /// The public key `verify`, `history` and `diff` check the signature with.
-fn public_key(t: &Trust) -> anyhow::Result<rootwasm::attest::key::PublicKey> {
+pub(super) fn public_key(t: &Trust) -> anyhow::Result<rootwasm::attest::key::PublicKey> {
     let key_path = match &t.key {
         Some(k) => k.clone(),
         None => {
@@ -139,7 +139,7 @@ fn verified_first(p: &PatchedImage, t: &Trust) -> ExitCode {
 /// `PatchedImage::verify`'s checks, and that the envelope holds only the one
 /// signature apply made: an added one changes no signed claim, but a reader
 /// that trusts "any signature verifies" should not meet one we did not make.
-fn checks(
+pub(super) fn checks(
     p: &PatchedImage,
     key: &rootwasm::attest::key::PublicKey,
 ) -> Vec<rootwasm::review::Check> {

@@ -11,6 +11,7 @@ mod determinism;
 mod distro_versions;
 mod distros;
 mod dpkg;
+mod explore;
 mod hardening;
 mod hostile;
 mod images;

@@ -1,0 +1,228 @@
+//! `rootwasm explore <IMAGE> -o report.html`: the Patch Explorer page.
+//!
+//! Gathers what the page shows: the patch records, the signed test results
+//! and the journal's diffs from the image's evidence, `verify`'s checks when
+//! a public key is at hand, and a scan of the patched image with SLA
+//! statuses; `rootwasm::explore::html` renders it.
+
+use anyhow::Context;
+use clap::Args;
+use rootwasm::explore::{FileChange, Patch, Report, Vuln};
+use rootwasm::image::attach::ARTIFACT_INTOTO;
+use rootwasm::image::view::ReadOptions;
+use rootwasm::review::PatchedImage;
+use rootwasm::rootfs::{RootPath, RootView};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args, Debug)]
+pub struct ExploreArgs {
+    #[command(flatten)]
+    target: super::review::Target,
+    /// Where to write the HTML page.
+    #[arg(short = 'o', long = "output")]
+    output: PathBuf,
+    /// Recipes to scan the patched image with (for the open vulnerabilities and SLA statuses).
+    #[arg(long)]
+    recipes: PathBuf,
+    /// Advisories (OSV, Trivy or Grype JSON, or a directory of them). Repeatable.
+    #[arg(long = "advisories")]
+    advisories: Vec<PathBuf>,
+    /// SLA policy file (see `scan --sla`).
+    #[arg(long = "sla")]
+    sla: Option<PathBuf>,
+    /// "Today" for SLA statuses, RFC 3339 [default: the clock].
+    #[arg(long)]
+    now: Option<String>,
+    #[command(flatten)]
+    trust: super::review::Trust,
+}
+
+pub fn run(a: ExploreArgs) -> anyhow::Result<ExitCode> {
+    let p = super::review::opened(&a.target)?;
+    let verification = super::review::public_key(&a.trust).ok().map(|key| {
+        super::review::checks(&p, &key)
+            .into_iter()
+            .map(|c| (c.name, c.ok, c.detail))
+            .collect::<Vec<_>>()
+    });
+    let clock = rootwasm::sla::Clock {
+        policy: match &a.sla {
+            Some(f) => rootwasm::sla::Policy::load(f)?,
+            None => Default::default(),
+        },
+        today: rootwasm::sla::today(a.now.as_deref())?,
+    };
+    let findings = scan(&a, &p, &clock)?;
+    let statement = statement(&p).unwrap_or_default();
+    let records = rootwasm::record::records(p.docs.manifest.annotations.as_ref());
+    let files = changes(&p)?;
+    let mut patches = Vec::new();
+    let mut covered = vec![false; findings.len()];
+    for rec in records {
+        let mut vulns = Vec::new();
+        for (i, f) in findings.iter().enumerate() {
+            if f.recipe == rec.recipe && f.package == rec.package && f.location == rec.location {
+                covered[i] = true;
+                vulns.push(vuln(f));
+            }
+        }
+        patches.push(Patch {
+            tests: tests(&statement, &p.platform, &rec.recipe),
+            files: files
+                .iter()
+                .filter(|(r, _)| *r == rec.recipe)
+                .map(|(_, f)| f.clone())
+                .collect(),
+            vulns,
+            record: rec,
+        });
+    }
+    let report = Report {
+        image: a.target.image.clone(),
+        platform: p.platform.clone(),
+        platforms: rootwasm::image::view::platforms(p.source.store.as_ref(), &p.source.top)?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect(),
+        manifest: p.subject.digest.to_string(),
+        input: statement["predicate"]["buildDefinition"]["externalParameters"]["image"]["digest"]
+            .as_str()
+            .map(str::to_owned),
+        patched_on: rootwasm::sla::patched_on(&p.docs.config),
+        today: format!("{}", clock.today),
+        verification,
+        patches,
+        others: findings
+            .iter()
+            .zip(covered)
+            .filter(|(_, c)| !c)
+            .map(|(f, _)| vuln(f))
+            .collect(),
+    };
+    std::fs::write(&a.output, rootwasm::explore::html(&report))
+        .with_context(|| format!("writing {}", a.output.display()))?;
+    eprintln!("rootwasm: wrote {}", a.output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn vuln(f: &rootwasm::scan::Finding) -> Vuln {
+    Vuln {
+        id: f.vulnerability.clone(),
+        package: f.package.clone(),
+        version: f.version.clone(),
+        severity: f.severity,
+        published: f.published.clone(),
+        sla: f.sla.clone(),
+        detail: f.detail.clone(),
+    }
+}
+
+/// The scan of the patched image's platform, with SLA statuses.
+fn scan(
+    a: &ExploreArgs,
+    p: &PatchedImage,
+    clock: &rootwasm::sla::Clock,
+) -> anyhow::Result<Vec<rootwasm::scan::Finding>> {
+    use rootwasm::sandbox::{ComponentCache, Sandbox, SandboxOptions};
+    let recipes = super::apply::load_recipes(&a.recipes, &[])?;
+    let sandbox = Sandbox::new(SandboxOptions {
+        cache: ComponentCache::at(ComponentCache::default_location()),
+        ceilings: Default::default(),
+    })?;
+    let mut advisories = Vec::new();
+    for f in &a.advisories {
+        advisories.extend(rootwasm::advisory::load(f)?);
+    }
+    let src = rootwasm::image::source::open(&rootwasm::image::Reference::parse(&a.target.image)?)?;
+    let progress = |m: &str| eprintln!("rootwasm: {m}");
+    let read = ReadOptions {
+        limits: Default::default(),
+        cache: None,
+        progress: &progress,
+    };
+    let all = rootwasm::scan::scan(&sandbox, &src, &recipes, &advisories, &read, clock)?;
+    Ok(all
+        .into_iter()
+        .find(|s| s.platform == p.platform)
+        .map(|s| s.findings)
+        .unwrap_or_default())
+}
+
+/// The provenance statement (its signature is `verify`'s business, shown on the page).
+fn statement(p: &PatchedImage) -> anyhow::Result<serde_json::Value> {
+    use base64::Engine as _;
+    let env: serde_json::Value = serde_json::from_slice(&p.file(ARTIFACT_INTOTO)?)?;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(env["payload"].as_str().unwrap_or_default())?;
+    Ok(serde_json::from_slice(&payload)?)
+}
+
+fn tests(
+    st: &serde_json::Value,
+    platform: &str,
+    recipe: &str,
+) -> Vec<rootwasm::patch_checks::TestResult> {
+    st["predicate"]["runDetails"]["byproducts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|b| &b["annotations"])
+        .find(|a| a["recipe"] == recipe && a["platform"] == platform)
+        .and_then(|a| serde_json::from_value(a["tests"].clone()).ok())
+        .unwrap_or_default()
+}
+
+/// Every path's final change as `(recipe, change)`, diffed against the base layers.
+fn changes(p: &PatchedImage) -> anyhow::Result<Vec<(String, FileChange)>> {
+    let (journal, blobs) = p.journal()?;
+    let progress = |m: &str| eprintln!("rootwasm: {m}");
+    let read = ReadOptions {
+        limits: Default::default(),
+        cache: None,
+        progress: &progress,
+    };
+    let (_, base) = p.journal_base(&journal, &read)?;
+    let mut last: std::collections::BTreeMap<&str, &rootwasm::journal::Entry> = Default::default();
+    for e in &journal.entries {
+        last.insert(&e.path, e);
+    }
+    let mut out = Vec::new();
+    for (path, e) in last {
+        let rp = RootPath::lexical(path)?;
+        let before = base.read(&rp).ok();
+        let after = e
+            .after
+            .as_ref()
+            .and_then(|s| s.sha256.as_ref())
+            .and_then(|s| blobs.get(s))
+            .map(|b| b.to_vec());
+        let text = |b: &Option<Vec<u8>>| b.as_ref().and_then(|b| String::from_utf8(b.clone()).ok());
+        let diff = match (&e.after, text(&before), text(&after)) {
+            (None, _, _) => format!("removed {path}"),
+            (Some(_), Some(b), Some(a)) => rootwasm::explore::unified(path, &b, &a, 4000),
+            (Some(_), None, Some(a)) if before.is_none() => {
+                rootwasm::explore::unified(path, "", &a, 4000)
+            }
+            (Some(st), _, _) => format!(
+                "{path}: {:?}, size {} -> {}, sha256 {} -> {}",
+                st.kind,
+                before.as_ref().map_or("-".into(), |b| b.len().to_string()),
+                st.size.map_or("-".into(), |s| s.to_string()),
+                before
+                    .as_ref()
+                    .map_or("-".into(), |b| rootwasm::journal::Sha256Hex::of(b)
+                        .to_string()),
+                st.sha256.as_ref().map_or("-".into(), |s| s.to_string()),
+            ),
+        };
+        out.push((
+            e.recipe.clone(),
+            FileChange {
+                path: path.to_owned(),
+                diff,
+            },
+        ));
+    }
+    Ok(out)
+}
