@@ -327,6 +327,75 @@ pub fn annotate(
     }
 }
 
+/// `--vex-all`: add to an OpenVEX document one `affected` statement, with
+/// an action statement, per open finding (a fix pending, or none exists),
+/// naming the same image products with the package as subcomponent. The
+/// `fixed` statements stay as they are; scanners must never read an open
+/// vulnerability as resolved, so nothing here says `not_affected`.
+#[cfg(feature = "sandbox")]
+pub fn add_open_statements(
+    doc: &mut serde_json::Value,
+    findings: &[crate::scan::Finding],
+    inv: &crate::inventory::Inventory,
+) {
+    use serde_json::json;
+    let products: Vec<serde_json::Value> = doc["statements"][0]["products"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut added = Vec::new();
+    for f in findings {
+        let action = match &f.sla {
+            Sla::UnderSla { due } => format!(
+                "A fix exists ({}); apply it{}.",
+                f.detail,
+                due.as_deref()
+                    .map(|d| format!(" by {d} (SLA)"))
+                    .unwrap_or_default()
+            ),
+            Sla::SlaMissed { due } => {
+                format!(
+                    "A fix exists ({}); apply it now: the SLA was due {due}.",
+                    f.detail
+                )
+            }
+            Sla::NoFixAvailable => "No fix exists upstream or in the distribution yet: mitigate \
+                 or accept the risk, and re-scan when one is published."
+                .to_owned(),
+            _ => continue,
+        };
+        let subs: Vec<serde_json::Value> = inv
+            .packages
+            .iter()
+            .filter(|p| p.name == f.package && p.location == f.location && p.version == f.version)
+            .flat_map(|p| crate::attest::purl::scanner_purls(p, inv))
+            .map(|p| json!({"@id": p}))
+            .collect();
+        let products: Vec<serde_json::Value> = products
+            .iter()
+            .map(|p| {
+                let mut p = p.clone();
+                p["subcomponents"] = json!(subs);
+                p
+            })
+            .collect();
+        added.push(json!({
+            "vulnerability": {"name": f.vulnerability},
+            "products": products,
+            "status": "affected",
+            "action_statement": action,
+        }));
+    }
+    if let Some(s) = doc["statements"].as_array_mut() {
+        s.extend(added);
+    }
+    if let Some(m) = doc.as_object_mut() {
+        m.remove("@id");
+    }
+    let hash = crate::journal::Sha256Hex::of(&crate::attest::to_bytes(doc));
+    doc["@id"] = json!(format!("https://openvex.dev/docs/public/vex-{hash}"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,7 +53,14 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<ExitCode> {
         },
         today: rootwasm::sla::today(a.now.as_deref())?,
     };
-    let findings = scan(&a, &p, &clock)?;
+    let findings = scan(
+        &a.target.image,
+        &a.recipes,
+        &a.advisories,
+        &p.platform,
+        &clock,
+    )?
+    .findings;
     let statement = statement(&p).unwrap_or_default();
     let records = rootwasm::record::records(p.docs.manifest.annotations.as_ref());
     let files = changes(&p)?;
@@ -118,35 +125,35 @@ fn vuln(f: &rootwasm::scan::Finding) -> Vuln {
     }
 }
 
-/// The scan of the patched image's platform, with SLA statuses.
-fn scan(
-    a: &ExploreArgs,
-    p: &PatchedImage,
+/// The scan of one platform of `image`, with SLA statuses.
+pub(super) fn scan(
+    image: &str,
+    recipes: &std::path::Path,
+    advisories: &[PathBuf],
+    platform: &str,
     clock: &rootwasm::sla::Clock,
-) -> anyhow::Result<Vec<rootwasm::scan::Finding>> {
+) -> anyhow::Result<rootwasm::scan::PlatformScan> {
     use rootwasm::sandbox::{ComponentCache, Sandbox, SandboxOptions};
-    let recipes = super::apply::load_recipes(&a.recipes, &[])?;
+    let recipes = super::apply::load_recipes(recipes, &[])?;
     let sandbox = Sandbox::new(SandboxOptions {
         cache: ComponentCache::at(ComponentCache::default_location()),
         ceilings: Default::default(),
     })?;
-    let mut advisories = Vec::new();
-    for f in &a.advisories {
-        advisories.extend(rootwasm::advisory::load(f)?);
+    let mut loaded = Vec::new();
+    for f in advisories {
+        loaded.extend(rootwasm::advisory::load(f)?);
     }
-    let src = rootwasm::image::source::open(&rootwasm::image::Reference::parse(&a.target.image)?)?;
+    let src = rootwasm::image::source::open(&rootwasm::image::Reference::parse(image)?)?;
     let progress = |m: &str| eprintln!("rootwasm: {m}");
     let read = ReadOptions {
         limits: Default::default(),
         cache: None,
         progress: &progress,
     };
-    let all = rootwasm::scan::scan(&sandbox, &src, &recipes, &advisories, &read, clock)?;
-    Ok(all
-        .into_iter()
-        .find(|s| s.platform == p.platform)
-        .map(|s| s.findings)
-        .unwrap_or_default())
+    let all = rootwasm::scan::scan(&sandbox, &src, &recipes, &loaded, &read, clock)?;
+    all.into_iter()
+        .find(|s| s.platform == platform)
+        .with_context(|| format!("{image} has no platform {platform}"))
 }
 
 /// The provenance statement (its signature is `verify`'s business, shown on the page).

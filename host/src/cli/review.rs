@@ -45,6 +45,20 @@ pub struct AttestationArgs {
     /// Which document.
     #[arg(value_enum)]
     kind: Kind,
+    /// With `vex`: add an `affected` statement, with an action statement, for
+    /// every vulnerability a scan finds open (needs --recipes). The result is
+    /// derived from the attached document, not the signed one.
+    #[arg(long, requires = "recipes")]
+    vex_all: bool,
+    /// Recipes to scan with (for --vex-all).
+    #[arg(long)]
+    recipes: Option<PathBuf>,
+    /// Advisories to scan with (for --vex-all). Repeatable.
+    #[arg(long = "advisories")]
+    advisories: Vec<PathBuf>,
+    /// "Today" for SLA due dates (for --vex-all), RFC 3339.
+    #[arg(long)]
+    now: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -191,7 +205,20 @@ pub fn attestation(a: AttestationArgs) -> anyhow::Result<ExitCode> {
         Kind::Provenance => ARTIFACT_INTOTO,
         Kind::Journal => ARTIFACT_JOURNAL,
     };
-    let bytes = p.file(t)?;
+    let mut bytes = p.file(t)?;
+    if let (true, Kind::Vex, Some(recipes)) = (a.vex_all, a.kind, &a.recipes) {
+        let clock = rootwasm::sla::Clock {
+            policy: Default::default(),
+            today: rootwasm::sla::today(a.now.as_deref())?,
+        };
+        let scan =
+            super::explore::scan(&a.target.image, recipes, &a.advisories, &p.platform, &clock)?;
+        let mut doc: serde_json::Value = serde_json::from_slice(&bytes)?;
+        rootwasm::sla::add_open_statements(&mut doc, &scan.findings, &scan.inventory);
+        bytes = rootwasm::attest::to_bytes(&doc);
+    } else if a.vex_all {
+        bail!("--vex-all goes with `vex`");
+    }
     use std::io::{IsTerminal, Write};
     let mut out = std::io::stdout();
     // Raw for a pipe (jq, a file); escaped for a terminal, which would act on

@@ -219,3 +219,75 @@ fn sla_statuses_from_a_trivy_report() {
     );
     assert!(err.contains("libexpat1 2.2.10-2+deb11u5"), "{err}");
 }
+
+#[test]
+fn vex_all_adds_affected_statements_and_keeps_the_fixed_ones() {
+    let f = crate::review::Fixture::new();
+    let image = f.image(&f.out);
+    let vex = |extra: &[&str]| -> Value {
+        let mut args = vec!["attestation", image.as_str(), "vex"];
+        args.extend_from_slice(extra);
+        let o = rootwasm(&args);
+        assert!(o.status.success(), "{:?}", text(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let plain = vex(&[]);
+    let statuses = |v: &Value| -> Vec<(String, String)> {
+        v["statements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["vulnerability"]["name"].as_str().unwrap().to_owned(),
+                    s["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert!(
+        statuses(&plain).iter().all(|(_, s)| s == "fixed"),
+        "{plain}"
+    );
+    let adv = repo().join("tests/fixtures/advisories/trivy-sample.json");
+    let recipes = repo().join("recipes");
+    let all = vex(&[
+        "--vex-all",
+        "--recipes",
+        recipes.to_str().unwrap(),
+        "--advisories",
+        adv.to_str().unwrap(),
+        "--now",
+        "2026-12-02T00:00:00Z",
+    ]);
+    let (plain_s, all_s) = (statuses(&plain), statuses(&all));
+    assert_eq!(
+        all_s[..plain_s.len()],
+        plain_s[..],
+        "the fixed statements are kept as they were"
+    );
+    assert_eq!(
+        all_s[plain_s.len()..],
+        [("CVE-2024-35195".to_owned(), "affected".to_owned())]
+    );
+    let s = all["statements"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        s["action_statement"],
+        "A fix exists (reported by trivy; fixed in 2.32.0; no recipe yet); apply it now: the SLA was due 2024-07-19."
+    );
+    assert_eq!(
+        s["products"][0]["subcomponents"],
+        serde_json::json!([{"@id": "pkg:pypi/requests@2.30.0"}])
+    );
+    // Still a valid OpenVEX 0.2.0 document.
+    let p = f.dir.join("vex-all.json");
+    std::fs::write(&p, serde_json::to_vec(&all).unwrap()).unwrap();
+    let schema = repo().join("tests/fixtures/schemas/openvex_json_schema_0.2.0.json");
+    attest_oracle(&["openvex", p.to_str().unwrap(), schema.to_str().unwrap()])
+        .expect("OpenVEX schema");
+}
