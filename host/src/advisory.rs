@@ -373,25 +373,25 @@ pub fn mismatches(advisories: &[Advisory], inv: &crate::inventory::Inventory) ->
     let mut out = BTreeSet::new();
     let major = |v: &str| v.split('.').next().unwrap_or_default().to_owned();
     for a in advisories {
-        if let (Some((family, release)), Some(os)) = (&a.details.target_os, &inv.os) {
-            if !family.eq_ignore_ascii_case(&os.id) || major(release) != major(&os.version_id) {
-                out.insert(format!(
-                    "the {} report is for {family} {release}, but the image is {} {}: \
+        if let (Some((family, release)), Some(os)) = (&a.details.target_os, &inv.os)
+            && (!family.eq_ignore_ascii_case(&os.id) || major(release) != major(&os.version_id))
+        {
+            out.insert(format!(
+                "the {} report is for {family} {release}, but the image is {} {}: \
                      its findings may not apply (scan the image itself)",
-                    a.source, os.id, os.version_id
-                ));
-            }
+                a.source, os.id, os.version_id
+            ));
         }
     }
     let mut absent: std::collections::BTreeMap<&str, BTreeSet<String>> = Default::default();
     for a in advisories {
-        if let Affected::Exactly(v) = &a.affected {
-            if !inv.packages.iter().any(|p| a.affects(p)) {
-                absent
-                    .entry(a.source)
-                    .or_default()
-                    .insert(format!("{} {v}", a.package));
-            }
+        if let Affected::Exactly(v) = &a.affected
+            && !inv.packages.iter().any(|p| a.affects(p))
+        {
+            absent
+                .entry(a.source)
+                .or_default()
+                .insert(format!("{} {v}", a.package));
         }
     }
     for (source, pkgs) in absent {

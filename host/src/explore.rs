@@ -168,7 +168,7 @@ pub fn html(r: &Report) -> String {
     );
     image_section(&mut h, r);
     summary_section(&mut h, r);
-    let _ = write!(h, "<h2>Patches ({})</h2>\n", r.patches.len());
+    let _ = writeln!(h, "<h2>Patches ({})</h2>", r.patches.len());
     if r.patches.is_empty() {
         h.push_str("<p>No patch was applied to this platform.</p>\n");
     }
@@ -176,10 +176,10 @@ pub fn html(r: &Report) -> String {
         patch_section(&mut h, i, p);
     }
     others_section(&mut h, r);
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<p class=\"muted\">Written by rootwasm {} from the image's signed evidence, its journal and a scan; \
-         SLA statuses as of {}. Every string from the image is escaped.</p></body></html>\n",
+         SLA statuses as of {}. Every string from the image is escaped.</p></body></html>",
         env!("CARGO_PKG_VERSION"),
         esc(&r.today)
     );
@@ -223,9 +223,9 @@ fn image_section(h: &mut String, r: &Report) {
             )
         }
     };
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<tr><th>Evidence</th><td id=\"verification\">{v}</td></tr></table>\n"
+        "<tr><th>Evidence</th><td id=\"verification\">{v}</td></tr></table>"
     );
 }
 
@@ -261,14 +261,14 @@ fn patch_section(h: &mut String, i: usize, p: &Patch) {
             "distribution upgrade (the distribution's fixed package)"
         }
     };
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<section class=\"card patch\" id=\"patch-{i}\"><h3>{} <code>{}</code></h3>\
          <table><tr><th>Recipe</th><td><code>{}</code></td></tr>\
          <tr><th>Type</th><td>{}</td></tr>\
          <tr><th>Version</th><td class=\"versions\"><code>{}</code> &rarr; <code>{}</code></td></tr>\
          <tr><th>Installed at</th><td><code>{}</code></td></tr>\
-         <tr><th>Fix from</th><td>{}</td></tr></table>\n",
+         <tr><th>Fix from</th><td>{}</td></tr></table>",
         esc(&rec.package),
         esc(&rec.ecosystem.to_string()),
         esc(&rec.recipe),
@@ -298,9 +298,9 @@ fn patch_section(h: &mut String, i: usize, p: &Patch) {
         p.files.len()
     );
     for f in &p.files {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p><code>{}</code></p><pre class=\"diff\">{}</pre>\n",
+            "<p><code>{}</code></p><pre class=\"diff\">{}</pre>",
             esc(&f.path),
             diff_html(&f.diff)
         );

@@ -301,10 +301,10 @@ pub fn annotate(
                 && a.ids().any(|id| id == f.vulnerability)
         });
         for a in said {
-            if let Some(s) = a.details.severity {
-                if f.severity == Severity::Unknown || a.source != "osv" {
-                    f.severity = s;
-                }
+            if let Some(s) = a.details.severity
+                && (f.severity == Severity::Unknown || a.source != "osv")
+            {
+                f.severity = s;
             }
             if let Some(p) = &a.details.published {
                 f.published = Some(p.clone());
