@@ -40,12 +40,7 @@ pub struct ExploreArgs {
 
 pub fn run(a: ExploreArgs) -> anyhow::Result<ExitCode> {
     let p = super::review::opened(&a.target)?;
-    let verification = super::review::public_key(&a.trust).ok().map(|key| {
-        super::review::checks(&p, &key)
-            .into_iter()
-            .map(|c| (c.name, c.ok, c.detail))
-            .collect::<Vec<_>>()
-    });
+    let key = super::review::public_key(&a.trust).ok();
     let clock = rootwasm::sla::Clock {
         policy: match &a.sla {
             Some(f) => rootwasm::sla::Policy::load(f)?,
@@ -53,64 +48,124 @@ pub fn run(a: ExploreArgs) -> anyhow::Result<ExitCode> {
         },
         today: rootwasm::sla::today(a.now.as_deref())?,
     };
-    let findings = scan(
-        &a.target.image,
-        &a.recipes,
-        &a.advisories,
-        &p.platform,
-        &clock,
-    )?
-    .findings;
-    let statement = statement(&p).unwrap_or_default();
-    let records = rootwasm::record::records(p.docs.manifest.annotations.as_ref());
-    let files = changes(&p)?;
-    let mut patches = Vec::new();
-    let mut covered = vec![false; findings.len()];
-    for rec in records {
-        let mut vulns = Vec::new();
-        for (i, f) in findings.iter().enumerate() {
-            if f.recipe == rec.recipe && f.package == rec.package && f.location == rec.location {
-                covered[i] = true;
-                vulns.push(vuln(f));
-            }
-        }
-        patches.push(Patch {
-            tests: tests(&statement, &p.platform, &rec.recipe),
-            files: files
-                .iter()
-                .filter(|(r, _)| *r == rec.recipe)
-                .map(|(_, f)| f.clone())
-                .collect(),
-            vulns,
-            record: rec,
-        });
+    let page = Inputs {
+        image: &a.target.image,
+        shown: &a.target.image,
+        recipes: Some(&a.recipes),
+        advisories: &a.advisories,
+        clock,
+        key: key.as_ref(),
     }
-    let report = Report {
-        image: a.target.image.clone(),
-        platform: p.platform.clone(),
-        platforms: rootwasm::image::view::platforms(p.source.store.as_ref(), &p.source.top)?
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect(),
-        manifest: p.subject.digest.to_string(),
-        input: statement["predicate"]["buildDefinition"]["externalParameters"]["image"]["digest"]
-            .as_str()
-            .map(str::to_owned),
-        patched_on: rootwasm::sla::patched_on(&p.docs.config),
-        today: format!("{}", clock.today),
-        verification,
-        patches,
-        others: findings
-            .iter()
-            .zip(covered)
-            .filter(|(_, c)| !c)
-            .map(|(f, _)| vuln(f))
-            .collect(),
-    };
-    std::fs::write(&a.output, rootwasm::explore::html(&report))
-        .with_context(|| format!("writing {}", a.output.display()))?;
+    .html(&p)?;
+    std::fs::write(&a.output, page).with_context(|| format!("writing {}", a.output.display()))?;
     eprintln!("rootwasm: wrote {}", a.output.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the page is made from besides the image (shared with `serve`).
+pub(super) struct Inputs<'a> {
+    /// The image to scan (`oci:<dir>[:<tag>]`).
+    pub image: &'a str,
+    /// How the page names it.
+    pub shown: &'a str,
+    pub recipes: Option<&'a std::path::Path>,
+    pub advisories: &'a [PathBuf],
+    pub clock: rootwasm::sla::Clock,
+    pub key: Option<&'a rootwasm::attest::key::PublicKey>,
+}
+
+impl Inputs<'_> {
+    /// The page for the opened platform `p`.
+    pub(super) fn html(&self, p: &PatchedImage) -> anyhow::Result<String> {
+        Ok(rootwasm::explore::html(&self.report(p)?))
+    }
+
+    fn report(&self, p: &PatchedImage) -> anyhow::Result<Report> {
+        let verification = self.key.map(|key| {
+            super::review::checks(p, key)
+                .into_iter()
+                .map(|c| (c.name, c.ok, c.detail))
+                .collect::<Vec<_>>()
+        });
+        let findings = match self.recipes {
+            Some(r) => scan(self.image, r, self.advisories, &p.platform, &self.clock)?.findings,
+            None => Vec::new(),
+        };
+        let statement = statement(p).unwrap_or_default();
+        let patched_on = rootwasm::sla::patched_on(&p.docs.config);
+        let records = rootwasm::record::records(p.docs.manifest.annotations.as_ref());
+        let files = changes(p)?;
+        let mut patches = Vec::new();
+        let mut covered = vec![false; findings.len()];
+        for rec in records {
+            let mut vulns = Vec::new();
+            for (i, f) in findings.iter().enumerate() {
+                if f.recipe == rec.recipe && f.package == rec.package && f.location == rec.location {
+                    covered[i] = true;
+                    vulns.push(vuln(f));
+                }
+            }
+            if vulns.is_empty() {
+                vulns = recorded_only(&rec, patched_on.as_deref());
+            }
+            patches.push(Patch {
+                tests: tests(&statement, &p.platform, &rec.recipe),
+                files: files
+                    .iter()
+                    .filter(|(r, _)| *r == rec.recipe)
+                    .map(|(_, f)| f.clone())
+                    .collect(),
+                vulns,
+                record: rec,
+            });
+        }
+        Ok(Report {
+            image: self.shown.to_owned(),
+            platform: p.platform.clone(),
+            platforms: rootwasm::image::view::platforms(p.source.store.as_ref(), &p.source.top)?
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect(),
+            manifest: p.subject.digest.to_string(),
+            input: statement["predicate"]["buildDefinition"]["externalParameters"]["image"]
+                ["digest"]
+                .as_str()
+                .map(str::to_owned),
+            patched_on,
+            today: format!("{}", self.clock.today),
+            verification,
+            patches,
+            others: findings
+                .iter()
+                .zip(covered)
+                .filter(|(_, c)| !c)
+                .map(|(f, _)| vuln(f))
+                .collect(),
+        })
+    }
+}
+
+/// A patch's CVEs from its record alone (no recipes to scan with): fixed,
+/// on the patch date, severity and publication unknown.
+fn recorded_only(rec: &rootwasm::record::PatchRecord, on: Option<&str>) -> Vec<Vuln> {
+    rec.fixes
+        .iter()
+        .map(|id| Vuln {
+            id: id.clone(),
+            package: rec.package.clone(),
+            version: rec.version_after.clone(),
+            severity: rootwasm::recipe::Severity::Unknown,
+            published: None,
+            sla: rootwasm::sla::Sla::Fixed {
+                on: on.map(str::to_owned),
+                recipe: Some(rec.recipe.clone()),
+                patch_type: Some(rec.patch_type),
+                due: None,
+                within_sla: None,
+            },
+            detail: "from the patch record (no recipes given to scan with)".into(),
+        })
+        .collect()
 }
 
 fn vuln(f: &rootwasm::scan::Finding) -> Vuln {

@@ -9,6 +9,7 @@ mod review;
 mod run;
 mod sbom;
 mod scan;
+mod serve;
 pub(crate) mod text;
 
 use clap::{Parser, Subcommand};
@@ -65,6 +66,8 @@ enum Command {
     Verify(review::VerifyArgs),
     /// Write the Patch Explorer page: one self-contained HTML file per patched image.
     Explore(explore::ExploreArgs),
+    /// Serve the evidence of a directory of patched images over HTTP (read-only, bearer tokens).
+    Serve(serve::ServeArgs),
     /// The key that signs provenance.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -85,6 +88,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(t) => review::replay(t),
         Command::Verify(a) => review::verify(a),
         Command::Explore(a) => explore::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
 

@@ -22,6 +22,7 @@ mod review;
 mod review_unverified;
 mod sbom;
 mod scan;
+mod serve;
 mod session;
 mod sink;
 mod sla;
