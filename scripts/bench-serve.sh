@@ -11,7 +11,7 @@ tgt=${CARGO_TARGET_DIR:-target}
 if [ "$profile" = release ]; then
     cargo build --quiet --release -p rootwasm -p rootwasm-testimage
 else
-    cargo build --quiet -p rootwasm -p rootwasm-testimage
+    cargo build --quiet --workspace
 fi
 rw=$tgt/$profile/rootwasm
 b=$(mktemp -d)

@@ -1,7 +1,7 @@
 """Open a Patch Explorer page in real headless Chromium (Debian's chromium and
 chromium-driver, driven by Selenium) and report what a reader sees.
 
-    explorer_oracle.py URL SCREENSHOT.png
+    explorer_oracle.py URL SCREENSHOT.png [BEARER-TOKEN]
 
 Prints one JSON object: the page's visible text, whether the first diff is
 visible before and after clicking its summary, and every URL the browser
@@ -19,6 +19,7 @@ from selenium.webdriver.common.by import By
 
 def main():
     url, shot = sys.argv[1], sys.argv[2]
+    token = sys.argv[3] if len(sys.argv) > 3 else None
     opts = webdriver.ChromeOptions()
     opts.binary_location = "/usr/bin/chromium"
     profile = tempfile.mkdtemp(prefix="rootwasm-chromium-")
@@ -39,6 +40,12 @@ def main():
     # The system chromedriver: Selenium Manager must not download anything.
     driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=opts)
     try:
+        if token:
+            # The served page is behind a bearer token: send it with every request (CDP).
+            driver.execute_cdp_cmd("Network.enable", {})
+            driver.execute_cdp_cmd(
+                "Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Bearer {token}"}}
+            )
         driver.get(url)
         body = driver.find_element(By.TAG_NAME, "body").text
         details = driver.find_element(By.CSS_SELECTOR, "details.diff")

@@ -100,7 +100,8 @@ impl Inputs<'_> {
         for rec in records {
             let mut vulns = Vec::new();
             for (i, f) in findings.iter().enumerate() {
-                if f.recipe == rec.recipe && f.package == rec.package && f.location == rec.location {
+                if f.recipe == rec.recipe && f.package == rec.package && f.location == rec.location
+                {
                     covered[i] = true;
                     vulns.push(vuln(f));
                 }
@@ -127,10 +128,10 @@ impl Inputs<'_> {
                 .map(|(n, _)| n)
                 .collect(),
             manifest: p.subject.digest.to_string(),
-            input: statement["predicate"]["buildDefinition"]["externalParameters"]["image"]
-                ["digest"]
-                .as_str()
-                .map(str::to_owned),
+            input:
+                statement["predicate"]["buildDefinition"]["externalParameters"]["image"]["digest"]
+                    .as_str()
+                    .map(str::to_owned),
             patched_on,
             today: format!("{}", self.clock.today),
             verification,

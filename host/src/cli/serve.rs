@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use clap::Args;
 use rootwasm::image::attach::*;
+use rootwasm::image::model::ANNOTATION_REF_NAME;
 use rootwasm::journal::Sha256Hex;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -181,7 +182,9 @@ fn catalog(dir: &Path) -> anyhow::Result<Vec<Served>> {
                     .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
         };
         if !safe(&name) || name.starts_with('.') || dir.to_string_lossy().contains(':') {
-            eprintln!("rootwasm: warning: not serving {name:?}: a layout's name must be [A-Za-z0-9._-] and its path free of ':'");
+            eprintln!(
+                "rootwasm: warning: not serving {name:?}: a layout's name must be [A-Za-z0-9._-] and its path free of ':'"
+            );
             continue;
         }
         let path = dir.join(&name);
@@ -263,7 +266,8 @@ fn respond(headers: &HeaderMap, body: Vec<u8>, content_type: &str) -> Response {
     if matches {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag_value)]).into_response();
     }
-    let ct = HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let ct = HeaderValue::from_str(content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, ct), (header::ETAG, etag_value)],
@@ -277,7 +281,11 @@ async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
     }
     let all: Vec<&Served> = app.images.values().collect();
-    respond(&headers, serde_json::to_vec_pretty(&all).unwrap_or_default(), "application/json")
+    respond(
+        &headers,
+        serde_json::to_vec_pretty(&all).unwrap_or_default(),
+        "application/json",
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -296,7 +304,10 @@ async fn document(
         return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
     }
     let Some(served) = app.images.get(&id).cloned() else {
-        return error(StatusCode::NOT_FOUND, "no such image id; GET /v1/images/tags lists them");
+        return error(
+            StatusCode::NOT_FOUND,
+            "no such image id; GET /v1/images/tags lists them",
+        );
     };
     let app2 = app.clone();
     let made = tokio::task::spawn_blocking(move || produce(&app2, &served, &doc, &q)).await;
@@ -319,14 +330,23 @@ fn produce(app: &App, s: &Served, doc: &str, q: &DocQuery) -> Made {
         "sbom" => match q.format.as_deref().unwrap_or("cyclonedx") {
             "cyclonedx" => Ok((file(ARTIFACT_CYCLONEDX)?, "application/vnd.cyclonedx+json")),
             "spdx" => Ok((file(ARTIFACT_SPDX)?, "application/spdx+json")),
-            f => Err((StatusCode::BAD_REQUEST, format!("format {f:?}: use cyclonedx or spdx"))),
+            f => Err((
+                StatusCode::BAD_REQUEST,
+                format!("format {f:?}: use cyclonedx or spdx"),
+            )),
         },
         "vex" => Ok((file(ARTIFACT_OPENVEX)?, "application/openvex+json")),
-        "provenance" => Ok((file(ARTIFACT_INTOTO)?, "application/vnd.dsse.envelope.v1+json")),
+        "provenance" => Ok((
+            file(ARTIFACT_INTOTO)?,
+            "application/vnd.dsse.envelope.v1+json",
+        )),
         "journal" => Ok((file(ARTIFACT_JOURNAL)?, "application/json")),
         "patches" => {
             let recs = rootwasm::record::records(p.docs.manifest.annotations.as_ref());
-            Ok((serde_json::to_vec_pretty(&recs).unwrap_or_default(), "application/json"))
+            Ok((
+                serde_json::to_vec_pretty(&recs).unwrap_or_default(),
+                "application/json",
+            ))
         }
         "explorer" => {
             let inputs = super::explore::Inputs {

@@ -9,12 +9,13 @@ use serde_json::Value;
 use std::process::Command;
 
 /// Open `url` in headless Chromium through `tests/python/explorer_oracle.py`.
-pub(crate) fn in_chromium(url: &str, screenshot: &std::path::Path) -> Value {
+pub(crate) fn in_chromium(url: &str, screenshot: &std::path::Path, token: Option<&str>) -> Value {
     let python = std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let o = Command::new(python)
         .arg(repo().join("tests/python/explorer_oracle.py"))
         .arg(url)
         .arg(screenshot)
+        .args(token)
         .output()
         .expect("running the Chromium oracle (ROOTWASM_TEST_PYTHON)");
     assert!(
@@ -102,7 +103,7 @@ fn explore_writes_a_self_contained_page_chromium_renders() {
     assert!(html.contains("default-src 'none'"));
 
     let url = format!("file://{}", page.display());
-    let seen = in_chromium(&url, &f.dir.join("report.png"));
+    let seen = in_chromium(&url, &f.dir.join("report.png"), None);
     assert_readable(&seen, &url);
     let text = seen["text"].as_str().unwrap();
     // The evidence verified; the open CVEs with their statuses.

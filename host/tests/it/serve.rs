@@ -28,7 +28,11 @@ fn curl(args: &[&str]) -> (u16, String, Vec<u8>) {
         .args(args)
         .output()
         .unwrap();
-    assert!(o.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let raw = o.stdout;
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
     let head = String::from_utf8_lossy(&raw[..split]).to_lowercase();
@@ -43,10 +47,20 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 }
 
 fn start(images: &std::path::Path, tokens: &std::path::Path, extra: &[&str]) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let listen = format!("127.0.0.1:{port}");
     let child = Command::new(env!("CARGO_BIN_EXE_rootwasm"))
-        .args(["serve", "--images", images.to_str().unwrap(), "--tokens", tokens.to_str().unwrap()])
+        .args([
+            "serve",
+            "--images",
+            images.to_str().unwrap(),
+            "--tokens",
+            tokens.to_str().unwrap(),
+        ])
         .args(["--listen", &listen])
         .args(extra)
         .stdout(Stdio::null())
@@ -79,7 +93,11 @@ pub(crate) fn served(f: &Fixture) -> (std::path::PathBuf, std::path::PathBuf) {
 fn the_api_serves_every_document_behind_tokens() {
     let f = Fixture::new();
     let (images, tokens) = served(&f);
-    let s = start(&images, &tokens, &["--recipes", repo().join("recipes").to_str().unwrap()]);
+    let s = start(
+        &images,
+        &tokens,
+        &["--recipes", repo().join("recipes").to_str().unwrap()],
+    );
     let auth = format!("Authorization: Bearer {TOKEN}");
     let get = |path: &str, extra: &[&str]| {
         let url = format!("{}{path}", s.base);
@@ -97,22 +115,63 @@ fn the_api_serves_every_document_behind_tokens() {
     assert_eq!(st, 401);
 
     let (st, head, body) = get("/v1/images/tags", &[]);
-    assert_eq!((st, header(&head, "content-type")), (200, Some("application/json")));
+    assert_eq!(
+        (st, header(&head, "content-type")),
+        (200, Some("application/json"))
+    );
     let listed: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(listed[0]["id"], "sample~patched");
-    assert_eq!((listed[0]["name"].as_str(), listed[0]["tag"].as_str()), (Some("sample"), Some("patched")));
+    assert_eq!(
+        (listed[0]["name"].as_str(), listed[0]["tag"].as_str()),
+        (Some("sample"), Some("patched"))
+    );
     assert!(listed[0]["digest"].as_str().unwrap().starts_with("sha256:"));
 
     let layout = images.join("sample");
     let cases: [(&str, &str, Option<&str>, &str); 7] = [
-        ("sbom", "application/vnd.cyclonedx+json", Some(ARTIFACT_CDX), "\"bomFormat\""),
-        ("sbom?format=spdx", "application/spdx+json", Some("application/spdx+json"), "\"spdxVersion\""),
-        ("vex", "application/openvex+json", Some("application/openvex+json"), "openvex.dev/ns/v0.2.0"),
-        ("provenance", "application/vnd.dsse.envelope.v1+json", Some("application/vnd.in-toto+json"), "\"payloadType\""),
-        ("journal", "application/json", Some("application/vnd.dev.rootwasm.journal.v1+json"), "\"entries\""),
-        ("patches", "application/json", None, "requests-cve-2023-32681"),
-        ("explorer", "text/html; charset=utf-8", None, "CVE-2023-32681"),
+        (
+            "sbom",
+            "application/vnd.cyclonedx+json",
+            Some(ARTIFACT_CDX),
+            "\"bomFormat\"",
+        ),
+        (
+            "sbom?format=spdx",
+            "application/spdx+json",
+            Some("application/spdx+json"),
+            "\"spdxVersion\"",
+        ),
+        (
+            "vex",
+            "application/openvex+json",
+            Some("application/openvex+json"),
+            "openvex.dev/ns/v0.2.0",
+        ),
+        (
+            "provenance",
+            "application/vnd.dsse.envelope.v1+json",
+            Some("application/vnd.in-toto+json"),
+            "\"payloadType\"",
+        ),
+        (
+            "journal",
+            "application/json",
+            Some("application/vnd.dev.rootwasm.journal.v1+json"),
+            "\"entries\"",
+        ),
+        (
+            "patches",
+            "application/json",
+            None,
+            "requests-cve-2023-32681",
+        ),
+        (
+            "explorer",
+            "text/html; charset=utf-8",
+            None,
+            "CVE-2023-32681",
+        ),
     ];
     for (doc, ct, artifact, needle) in cases {
         let (st, head, body) = get(&format!("/v1/images/tags/sample~patched/{doc}"), &[]);
@@ -121,20 +180,34 @@ fn the_api_serves_every_document_behind_tokens() {
         let text = String::from_utf8_lossy(&body);
         assert!(text.contains(needle), "{doc}: {needle} not in {text:.300}");
         let etag = header(&head, "etag").unwrap().to_owned();
-        assert_eq!(etag, format!("\"sha256:{}\"", rootwasm::journal::Sha256Hex::of(&body)), "{doc}");
+        assert_eq!(
+            etag,
+            format!("\"sha256:{}\"", rootwasm::journal::Sha256Hex::of(&body)),
+            "{doc}"
+        );
         if let Some(t) = artifact {
             // The attached documents: ETag is the artifact blob's digest.
-            assert_eq!(etag, format!("\"{}\"", artifact_layer(&layout, t, 0)), "{doc}");
+            assert_eq!(
+                etag,
+                format!("\"{}\"", artifact_layer(&layout, t, 0)),
+                "{doc}"
+            );
         }
         // A conditional GET with that ETag: 304, no body.
         let inm = format!("If-None-Match: {etag}");
-        let (st, _, body) = get(&format!("/v1/images/tags/sample~patched/{doc}"), &["-H", &inm]);
+        let (st, _, body) = get(
+            &format!("/v1/images/tags/sample~patched/{doc}"),
+            &["-H", &inm],
+        );
         assert_eq!((st, body.len()), (304, 0), "{doc}");
     }
     // HEAD: the headers of a GET, no body.
     let (st, head, body) = get("/v1/images/tags/sample~patched/vex", &["-I"]);
     assert_eq!((st, body.len()), (200, 0));
-    assert_eq!(header(&head, "content-type"), Some("application/openvex+json"));
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("application/openvex+json")
+    );
     assert!(header(&head, "etag").is_some());
 
     // Traversal and unknown ids: nothing outside the catalog is reachable.
@@ -149,13 +222,22 @@ fn the_api_serves_every_document_behind_tokens() {
         assert!(st == 404, "{path}: {st} {}", String::from_utf8_lossy(&body));
         assert!(!String::from_utf8_lossy(&body).contains("root:"), "{path}");
     }
+    // The served page, in headless Chromium with the token: readable, the
+    // diff expands, and nothing but the page itself is fetched.
+    let page = format!("{}/v1/images/tags/sample~patched/explorer", s.base);
+    let seen = crate::explore::in_chromium(&page, &f.dir.join("served.png"), Some(TOKEN));
+    crate::explore::assert_readable(&seen, &page);
+
     let (st, _, _) = get("/v1/images/tags/sample~patched/sbom?format=xml", &[]);
     assert_eq!(st, 400);
     // A request body over 16 KiB is refused before any work.
     let big = f.dir.join("big");
     std::fs::write(&big, vec![b'x'; 32 * 1024]).unwrap();
     let data = format!("@{}", big.display());
-    let (st, _, _) = get("/v1/images/tags/sample~patched/vex", &["-X", "GET", "--data-binary", &data]);
+    let (st, _, _) = get(
+        "/v1/images/tags/sample~patched/vex",
+        &["-X", "GET", "--data-binary", &data],
+    );
     assert_eq!(st, 413);
 }
 
@@ -167,17 +249,38 @@ fn serve_stops_gracefully_and_refuses_bad_token_files() {
     let (images, tokens) = served(&f);
     let mut s = start(&images, &tokens, &[]);
     let pid = s.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let st = s.child.wait().unwrap();
     assert!(st.success(), "{st:?}");
     let mut err = String::new();
     use std::io::Read as _;
-    s.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    s.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(err.contains("stopped"), "{err}");
 
     // A token in clear is refused, naming the line and what to write.
     std::fs::write(&tokens, "hunter2\n").unwrap();
-    let o = rootwasm(&["serve", "--images", images.to_str().unwrap(), "--tokens", tokens.to_str().unwrap()]);
+    let o = rootwasm(&[
+        "serve",
+        "--images",
+        images.to_str().unwrap(),
+        "--tokens",
+        tokens.to_str().unwrap(),
+    ]);
     assert!(!o.status.success());
-    assert!(text(&o).1.contains("line 1: expected `sha256:<64 hex>`"), "{:?}", text(&o));
+    assert!(
+        text(&o).1.contains("line 1: expected `sha256:<64 hex>`"),
+        "{:?}",
+        text(&o)
+    );
 }
