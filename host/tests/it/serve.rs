@@ -53,7 +53,7 @@ fn start(images: &std::path::Path, tokens: &std::path::Path, extra: &[&str]) -> 
         .unwrap()
         .port();
     let listen = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_rootwasm"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rootwasm"))
         .args([
             "serve",
             "--images",
@@ -74,6 +74,8 @@ fn start(images: &std::path::Path, tokens: &std::path::Path, extra: &[&str]) -> 
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("serve did not start on {listen}");
 }
 
