@@ -27,3 +27,8 @@ $rw verify "$out" --key "$ROOTWASM_KEY.pub.pem"
 echo
 echo "== journal (also: $rw attestation $out journal)"
 cat target/sample/journal/default/journal.json
+echo
+echo "== patch explorer"
+$rw explore "$out" -o target/sample/report.html --recipes recipes --key "$ROOTWASM_KEY.pub.pem" \
+    --advisories tests/fixtures/advisories/trivy-sample.json
+echo "report: $PWD/target/sample/report.html"

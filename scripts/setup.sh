@@ -33,6 +33,9 @@ if [ "${1:-}" = "--tests" ]; then
     [ -x /usr/bin/node ] || missing="$missing nodejs"
     command -v npm >/dev/null || missing="$missing npm"
     [ -x /usr/bin/ruby ] || missing="$missing ruby"
+    # Headless Chromium opens the Patch Explorer page (explore.rs, through Selenium).
+    command -v chromium >/dev/null || missing="$missing chromium"
+    command -v chromedriver >/dev/null || missing="$missing chromium-driver"
     if [ -n "$missing" ]; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null

@@ -6,6 +6,7 @@
 //! their advisories apply to exactly that version.
 
 use crate::inventory::Package;
+use crate::recipe::Severity;
 use crate::version::{Ecosystem, compare};
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -26,6 +27,33 @@ pub struct Advisory {
     pub affected: Affected,
     /// Where it came from: `osv`, `trivy` or `grype`.
     pub source: &'static str,
+    /// Severity, publication date, fix state and the report's target.
+    pub details: Details,
+}
+
+/// What an advisory says beyond "this version is affected".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Details {
+    /// The rating stated, or computed from a CVSS vector (`None`: not given).
+    pub severity: Option<Severity>,
+    /// Publication date, `YYYY-MM-DD`.
+    pub published: Option<String>,
+    /// Whether an upstream or distribution fix exists (scanner reports).
+    pub fix: FixState,
+    /// The OS a scanner report was made for, `family version` (e.g. `debian 12.5`).
+    pub target_os: Option<(String, String)>,
+}
+
+/// Does a fix exist upstream or in the distribution?
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum FixState {
+    /// The report does not say (OSV: read from the ranges instead).
+    #[default]
+    Unknown,
+    /// Fixed in this version.
+    Available(String),
+    /// No fix exists (Trivy `affected`/`will_not_fix`, Grype `not-fixed`/`wont-fix`).
+    NotAvailable,
 }
 
 /// The versions an advisory covers.
@@ -70,6 +98,11 @@ fn osv(v: &Value) -> Vec<Advisory> {
                 .collect()
         })
         .unwrap_or_default();
+    let details = Details {
+        severity: osv_severity(v),
+        published: v["published"].as_str().and_then(crate::sla::date_of),
+        ..Details::default()
+    };
     let mut out = Vec::new();
     for a in v["affected"].as_array().into_iter().flatten() {
         let Some(eco) = a["package"]["ecosystem"].as_str().and_then(eco_of_osv) else {
@@ -115,9 +148,53 @@ fn osv(v: &Value) -> Vec<Advisory> {
             package: name.into(),
             affected: Affected::Ranges(ranges, versions),
             source: "osv",
+            details: details.clone(),
         });
     }
     out
+}
+
+/// GHSA's stated rating (`database_specific.severity`), else the highest
+/// rating of the CVSS vectors in `severity[]`.
+fn osv_severity(v: &Value) -> Option<Severity> {
+    v["database_specific"]["severity"]
+        .as_str()
+        .and_then(crate::sla::severity_word)
+        .or_else(|| {
+            v["severity"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["score"].as_str().and_then(crate::sla::cvss_rating))
+                .max_by_key(|s| crate::sla::rank(*s))
+        })
+}
+
+/// Trivy's `Severity`, else the rating of a CVSS vector it gives (`CVSS.<source>.V3Vector`, `V2Vector`).
+fn trivy_severity(x: &Value) -> Option<Severity> {
+    x["Severity"]
+        .as_str()
+        .and_then(crate::sla::severity_word)
+        .or_else(|| {
+            x["CVSS"]
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.values())
+                .flat_map(|c| [&c["V40Vector"], &c["V3Vector"], &c["V2Vector"]])
+                .filter_map(|s| s.as_str().and_then(crate::sla::cvss_rating))
+                .max_by_key(|s| crate::sla::rank(*s))
+        })
+}
+
+/// Trivy's fix state: `FixedVersion` when given, else `Status`.
+fn trivy_fix(x: &Value) -> FixState {
+    match (x["FixedVersion"].as_str(), x["Status"].as_str()) {
+        (Some(f), _) if !f.is_empty() => FixState::Available(f.into()),
+        (_, Some("affected" | "will_not_fix" | "fix_deferred" | "end_of_life")) => {
+            FixState::NotAvailable
+        }
+        _ => FixState::Unknown,
+    }
 }
 
 fn eco_of_purl(purl: &str) -> Option<Ecosystem> {
@@ -129,6 +206,11 @@ fn eco_of_purl(purl: &str) -> Option<Ecosystem> {
 }
 
 fn trivy(v: &Value) -> Vec<Advisory> {
+    let os = &v["Metadata"]["OS"];
+    let target_os = os["Family"]
+        .as_str()
+        .zip(os["Name"].as_str())
+        .map(|(f, n)| (f.to_owned(), n.to_owned()));
     let mut out = Vec::new();
     for r in v["Results"].as_array().into_iter().flatten() {
         for x in r["Vulnerabilities"].as_array().into_iter().flatten() {
@@ -159,6 +241,12 @@ fn trivy(v: &Value) -> Vec<Advisory> {
                 package: name.into(),
                 affected: Affected::Exactly(ver.into()),
                 source: "trivy",
+                details: Details {
+                    severity: trivy_severity(x),
+                    published: x["PublishedDate"].as_str().and_then(crate::sla::date_of),
+                    fix: trivy_fix(x),
+                    target_os: target_os.clone(),
+                },
             });
         }
     }
@@ -166,6 +254,11 @@ fn trivy(v: &Value) -> Vec<Advisory> {
 }
 
 fn grype(v: &Value) -> Vec<Advisory> {
+    let d = &v["distro"];
+    let target_os = d["name"]
+        .as_str()
+        .zip(d["version"].as_str())
+        .map(|(f, n)| (f.to_owned(), n.to_owned()));
     let mut out = Vec::new();
     for m in v["matches"].as_array().into_iter().flatten() {
         let art = &m["artifact"];
@@ -202,9 +295,41 @@ fn grype(v: &Value) -> Vec<Advisory> {
             package: name.into(),
             affected: Affected::Exactly(ver.into()),
             source: "grype",
+            details: Details {
+                severity: grype_severity(&m["vulnerability"]),
+                published: None,
+                fix: grype_fix(&m["vulnerability"]["fix"]),
+                target_os: target_os.clone(),
+            },
         });
     }
     out
+}
+
+/// Grype's `severity` (`Negligible` is low), else the rating of its `cvss[].vector`.
+fn grype_severity(v: &Value) -> Option<Severity> {
+    v["severity"]
+        .as_str()
+        .and_then(crate::sla::severity_word)
+        .or_else(|| {
+            v["cvss"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["vector"].as_str().and_then(crate::sla::cvss_rating))
+                .max_by_key(|s| crate::sla::rank(*s))
+        })
+}
+
+/// Grype's `fix.state` and `fix.versions`.
+fn grype_fix(f: &Value) -> FixState {
+    match f["state"].as_str() {
+        Some("fixed") => {
+            FixState::Available(f["versions"][0].as_str().unwrap_or_default().to_owned())
+        }
+        Some("not-fixed" | "wont-fix") => FixState::NotAvailable,
+        _ => FixState::Unknown,
+    }
 }
 
 /// Read advisories from a file (OSV record, Trivy or Grype report, by shape) or a directory of them.
@@ -241,6 +366,47 @@ pub fn load(path: &Path) -> Result<Vec<Advisory>, AdvisoryError> {
     }
 }
 
+/// Warnings for scanner reports that do not look made for the image with
+/// inventory `inv`: another OS or release, or packages at versions not installed.
+pub fn mismatches(advisories: &[Advisory], inv: &crate::inventory::Inventory) -> Vec<String> {
+    use std::collections::BTreeSet;
+    let mut out = BTreeSet::new();
+    let major = |v: &str| v.split('.').next().unwrap_or_default().to_owned();
+    for a in advisories {
+        if let (Some((family, release)), Some(os)) = (&a.details.target_os, &inv.os)
+            && (!family.eq_ignore_ascii_case(&os.id) || major(release) != major(&os.version_id))
+        {
+            out.insert(format!(
+                "the {} report is for {family} {release}, but the image is {} {}: \
+                     its findings may not apply (scan the image itself)",
+                a.source, os.id, os.version_id
+            ));
+        }
+    }
+    let mut absent: std::collections::BTreeMap<&str, BTreeSet<String>> = Default::default();
+    for a in advisories {
+        if let Affected::Exactly(v) = &a.affected
+            && !inv.packages.iter().any(|p| a.affects(p))
+        {
+            absent
+                .entry(a.source)
+                .or_default()
+                .insert(format!("{} {v}", a.package));
+        }
+    }
+    for (source, pkgs) in absent {
+        let shown: Vec<&str> = pkgs.iter().take(3).map(String::as_str).collect();
+        out.insert(format!(
+            "the {source} report lists {} package version(s) not installed in this image ({}{}): \
+             was it made for another image, or before patching?",
+            pkgs.len(),
+            shown.join(", "),
+            if pkgs.len() > 3 { ", ..." } else { "" }
+        ));
+    }
+    out.into_iter().collect()
+}
+
 impl Advisory {
     /// Does this advisory apply to the installed package `p`?
     pub fn affects(&self, p: &Package) -> bool {
@@ -263,6 +429,25 @@ impl Advisory {
                         (intro == "0" || !lt(&p.version, intro))
                             && fixed.as_deref().is_none_or(|f| lt(&p.version, f))
                     })
+            }
+        }
+    }
+
+    /// Does a fix exist for the installed package `p`? OSV: the range that
+    /// matched has a `fixed` event; reports: what they say (`None`: unknown).
+    pub fn fix_exists(&self, p: &Package) -> Option<bool> {
+        match (&self.affected, &self.details.fix) {
+            (_, FixState::Available(_)) => Some(true),
+            (_, FixState::NotAvailable) => Some(false),
+            (Affected::Exactly(_), FixState::Unknown) => None,
+            (Affected::Ranges(ranges, _), FixState::Unknown) => {
+                let eco = p.ecosystem;
+                let ge = |a: &str, b: &str| compare(eco, a, b).is_ok_and(|o| o != Ordering::Less);
+                Some(ranges.iter().any(|(intro, fixed)| {
+                    fixed.as_deref().is_some_and(|f| {
+                        (intro == "0" || ge(&p.version, intro)) && !ge(&p.version, f)
+                    })
+                }))
             }
         }
     }
@@ -298,6 +483,7 @@ mod tests {
             package: "requests".into(),
             affected: Affected::Ranges(vec![("2.3.0".into(), Some("2.31.0".into()))], vec![]),
             source: "osv",
+            details: Details::default(),
         };
         assert!(a.affects(&pkg("2.3.0")));
         assert!(a.affects(&pkg("2.30.0")));

@@ -183,7 +183,16 @@ fn platform_evidence(
         digests,
     };
     let d = documents(store, docs, p, &image, epoch, o)?;
-    let provenance = signed_provenance(&d, p, &image, epoch, o);
+    let tests = crate::patch_checks::for_platform(
+        store,
+        docs,
+        &p.journal,
+        p.recipes
+            .iter()
+            .map(|r| (r.recipe.as_str(), r.result.as_str())),
+        o.read,
+    )?;
+    let provenance = signed_provenance(&d, p, &tests, &image, epoch, o);
     let mut journal_files = vec![d.journal];
     journal_files.extend(d.journal_blobs);
     let mut artifacts = vec![
@@ -382,6 +391,7 @@ fn signed_documents(d: &Documents) -> Vec<(&'static str, &'static str, String)> 
 fn signed_provenance(
     d: &Documents,
     p: &PlatformResult,
+    tests: &std::collections::BTreeMap<String, Vec<crate::patch_checks::TestResult>>,
     image: &ImageSubject<'_>,
     epoch: u64,
     o: &EvidenceOptions<'_>,
@@ -395,6 +405,13 @@ fn signed_provenance(
             sha256,
         })
         .collect();
+    let tests: std::collections::BTreeMap<&str, Vec<serde_json::Value>> = tests
+        .iter()
+        .map(|(id, t)| {
+            let v = t.iter().filter_map(|t| serde_json::to_value(t).ok());
+            (id.as_str(), v.collect())
+        })
+        .collect();
     let results: Vec<provenance::RecipeRun<'_>> = p
         .recipes
         .iter()
@@ -404,6 +421,7 @@ fn signed_provenance(
             result: r.result.as_str(),
             fixes: &r.cves,
             error: r.error.as_ref().map(|e| e.message.as_str()),
+            tests: tests.get(r.recipe.as_str()).map_or(&[], Vec::as_slice),
         })
         .collect();
     let deps: Vec<provenance::RecipeDependency> = o

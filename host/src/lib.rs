@@ -24,10 +24,12 @@ pub mod attest;
 pub mod error;
 #[cfg(feature = "sandbox")]
 pub mod evidence;
+pub mod explore;
 pub mod image;
 pub mod inventory;
 pub mod license;
 pub mod matching;
+pub mod patch_checks;
 pub mod recipe_build;
 pub mod recipe_new;
 pub mod record;
@@ -40,6 +42,7 @@ pub mod sandbox;
 pub mod sbom;
 #[cfg(feature = "sandbox")]
 pub mod scan;
+pub mod sla;
 pub mod version;
 
 pub use rootwasm_core::{commit, ecosystem, journal, recipe, rootfs, scope, session};

@@ -259,6 +259,7 @@ impl PatchedImage {
         if let Ok(st) = &statement {
             out.push(self.check_subject(st));
             out.extend(self.check_documents(st));
+            out.push(Check::new("tests", self.check_tests(st, read)));
         }
         // 2. Every layer and diff_id.
         let m = &self.docs.manifest;
@@ -292,6 +293,55 @@ impl PatchedImage {
             },
         ));
         out
+    }
+
+    /// The signed per-patch test results of this platform, recomputed from
+    /// the image: the package databases against the patched files, and the
+    /// replayed layer's diff_id (the `journal` check replays it).
+    fn check_tests(
+        &self,
+        st: &serde_json::Value,
+        read: &ReadOptions<'_>,
+    ) -> Result<String, String> {
+        let prefix = format!("recipe-results/{}/", self.platform);
+        let recorded: Vec<(String, String, serde_json::Value)> =
+            st["predicate"]["runDetails"]["byproducts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|b| b["name"].as_str().is_some_and(|n| n.starts_with(&prefix)))
+                .map(|b| &b["annotations"])
+                .filter_map(|a| {
+                    let id = a["recipe"].as_str()?.to_owned();
+                    Some((id, a["result"].as_str()?.to_owned(), a["tests"].clone()))
+                })
+                .collect();
+        let (journal, _) = self.journal().map_err(|e| e.to_string())?;
+        let now = crate::patch_checks::for_platform(
+            self.store(),
+            &self.docs,
+            &journal,
+            recorded.iter().map(|(id, r, _)| (id.as_str(), r.as_str())),
+            read,
+        )
+        .map_err(|e| e.to_string())?;
+        let mut n = 0;
+        for (id, result, tests) in &recorded {
+            let want = serde_json::to_value(now.get(id).cloned().unwrap_or_default())
+                .map_err(|e| e.to_string())?;
+            let got = if tests.is_null() {
+                serde_json::json!([])
+            } else {
+                tests.clone()
+            };
+            if got != want {
+                return Err(format!(
+                    "recipe {id} ({result}): the signed test results {got} differ from the image's {want}"
+                ));
+            }
+            n += want.as_array().map_or(0, Vec::len);
+        }
+        Ok(format!("{n} signed test results recomputed from the image"))
     }
 
     /// The provenance statement, if its envelope verifies with `key`.

@@ -5,8 +5,9 @@
 //! `fixable` (installed version in the recipe's range and its check says
 //! vulnerable), `fixed` (its check says the fix is present), `not-affected`
 //! (installed, but outside the range or the check finds nothing to fix).
-//! Advisories given as OSV, Trivy or Grype JSON add `no-fix-available` for
-//! what they report and no recipe fixes.
+//! Advisories given as OSV, Trivy or Grype JSON add what they report and no
+//! recipe fixes: `no-recipe` where a fixed version exists, else
+//! `no-fix-available`. Every finding carries its SLA status (`crate::sla`).
 
 use crate::advisory::Advisory;
 use crate::image::error::ImageError;
@@ -35,10 +36,16 @@ pub struct Finding {
     pub location: String,
     /// The recipe that covers it.
     pub recipe: String,
-    /// `fixable`, `fixed` or `not-affected`.
+    /// `fixable`, `fixed`, `not-affected`, `no-recipe` or `no-fix-available`.
     pub status: String,
     /// Why, from the recipe's check.
     pub detail: String,
+    /// Severity: the advisories', else the recipe's.
+    pub severity: crate::recipe::Severity,
+    /// Publication date, `YYYY-MM-DD`: the advisories', else the recipe's.
+    pub published: Option<String>,
+    /// Where it stands against the SLA.
+    pub sla: crate::sla::Sla,
 }
 
 /// One platform's scan.
@@ -50,6 +57,8 @@ pub struct PlatformScan {
     pub inventory: Inventory,
     /// Findings.
     pub findings: Vec<Finding>,
+    /// Advisory reports that do not look made for this image.
+    pub warnings: Vec<String>,
 }
 
 /// Scan every platform of `source` against `recipes`.
@@ -59,6 +68,7 @@ pub fn scan(
     recipes: &[Recipe],
     advisories: &[Advisory],
     read: &ReadOptions<'_>,
+    clock: &crate::sla::Clock,
 ) -> Result<Vec<PlatformScan>, ImageError> {
     let store = source.store.as_ref();
     let targets = platforms(store, &source.top)?;
@@ -66,7 +76,9 @@ pub fn scan(
     let mut out = Vec::new();
     for (platform, desc) in targets {
         let Docs {
-            manifest, diff_ids, ..
+            manifest,
+            diff_ids,
+            config,
         } = load_docs(store, &desc)?;
         let mut merged = Merged::with_limits(read.limits);
         read_layers(
@@ -87,8 +99,17 @@ pub fn scan(
             .collect();
         let unanswered = advisory_findings(advisories, &inv, &findings);
         findings.extend(unanswered);
+        let patched = crate::sla::patched_on(&config);
+        crate::sla::annotate(
+            &mut findings,
+            advisories,
+            &patches,
+            patched.as_deref(),
+            clock,
+        );
         out.push(PlatformScan {
             platform,
+            warnings: crate::advisory::mismatches(advisories, &inv),
             inventory: inv,
             findings,
         });
@@ -152,6 +173,9 @@ fn recipe_findings(
                 recipe: r.manifest.id.clone(),
                 status: status.into(),
                 detail: detail.clone(),
+                severity: v.severity,
+                published: Some(v.published.clone()),
+                sla: crate::sla::Sla::NotAffected,
             });
         }
     }
@@ -173,14 +197,34 @@ fn advisory_findings(advisories: &[Advisory], inv: &Inventory, found: &[Finding]
                 .chain(&out)
                 .any(|f| f.location == p.location && f.vulnerability == a.id);
             if !covered && !seen {
+                let (status, detail) = match (a.fix_exists(p), &a.details.fix) {
+                    (Some(true), crate::advisory::FixState::Available(v)) => (
+                        "no-recipe",
+                        format!("reported by {}; fixed in {v}; no recipe yet", a.source),
+                    ),
+                    (Some(true), _) => (
+                        "no-recipe",
+                        format!(
+                            "reported by {}; a fixed version exists; no recipe yet",
+                            a.source
+                        ),
+                    ),
+                    _ => (
+                        "no-fix-available",
+                        format!("reported by {}; no fix exists", a.source),
+                    ),
+                };
                 out.push(Finding {
                     vulnerability: a.id.clone(),
                     package: p.name.clone(),
                     version: p.version.clone(),
                     location: p.location.clone(),
                     recipe: String::new(),
-                    status: "no-fix-available".into(),
-                    detail: format!("reported by {}; no recipe fixes it", a.source),
+                    status: status.into(),
+                    detail,
+                    severity: crate::recipe::Severity::Unknown,
+                    published: None,
+                    sla: crate::sla::Sla::NotAffected,
                 });
             }
         }

@@ -124,6 +124,8 @@ pub struct RecipeRun<'a> {
     pub fixes: &'a [String],
     /// Why it failed, if it did.
     pub error: Option<&'a str>,
+    /// Its test results (`{name, result, detail}`; see `crate::patch_checks`), if it applied.
+    pub tests: &'a [Value],
 }
 
 /// Everything the provenance says.
@@ -170,6 +172,9 @@ fn result(r: &RecipeRun<'_>) -> Value {
     body.insert("fixes".into(), json!(r.fixes));
     if let Some(e) = r.error {
         body.insert("error".into(), json!(e));
+    }
+    if !r.tests.is_empty() {
+        body.insert("tests".into(), json!(r.tests));
     }
     let body = Value::Object(body);
     let bytes = super::to_bytes(&body);
@@ -303,6 +308,7 @@ mod tests {
                 result: "applied",
                 fixes: &fixes,
                 error: None,
+                tests: &[],
             }],
         };
         f(&input)

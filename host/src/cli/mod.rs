@@ -1,6 +1,7 @@
 //! Command-line verbs.
 
 mod apply;
+mod explore;
 mod key;
 mod limits;
 mod recipe;
@@ -9,6 +10,7 @@ mod review;
 mod run;
 mod sbom;
 mod scan;
+mod serve;
 pub(crate) mod text;
 
 use clap::{Parser, Subcommand};
@@ -63,6 +65,10 @@ enum Command {
     Replay(review::Target),
     /// Check the signature, subject, layers, and that the journal explains the patch layer.
     Verify(review::VerifyArgs),
+    /// Write the Patch Explorer page: one self-contained HTML file per patched image.
+    Explore(explore::ExploreArgs),
+    /// Serve the evidence of a directory of patched images over HTTP (read-only, bearer tokens).
+    Serve(serve::ServeArgs),
     /// The key that signs provenance.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -82,6 +88,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(a) => review::diff(a),
         Command::Replay(t) => review::replay(t),
         Command::Verify(a) => review::verify(a),
+        Command::Explore(a) => explore::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
 

@@ -18,12 +18,12 @@ use super::text::{Keep, escape_bytes, escape_str, safe};
 #[derive(Args, Debug)]
 pub struct Target {
     /// A patched image: oci:<dir>[:<tag>] or docker://<registry>/<repo>:<tag>.
-    image: String,
+    pub(super) image: String,
     /// For a multi-platform image, which platform (e.g. linux/arm64).
     #[arg(long)]
-    platform: Option<String>,
+    pub(super) platform: Option<String>,
     #[command(flatten)]
-    registry: super::registry::RegistryArgs,
+    pub(super) registry: super::registry::RegistryArgs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -50,6 +50,20 @@ pub struct AttestationArgs {
     /// Which document.
     #[arg(value_enum)]
     kind: Kind,
+    /// With `vex`: add an `affected` statement, with an action statement, for
+    /// every vulnerability a scan finds open (needs --recipes). The result is
+    /// derived from the attached document, not the signed one.
+    #[arg(long, requires = "recipes")]
+    vex_all: bool,
+    /// Recipes to scan with (for --vex-all).
+    #[arg(long)]
+    recipes: Option<PathBuf>,
+    /// Advisories to scan with (for --vex-all). Repeatable.
+    #[arg(long = "advisories")]
+    advisories: Vec<PathBuf>,
+    /// "Today" for SLA due dates (for --vex-all), RFC 3339.
+    #[arg(long)]
+    now: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -96,7 +110,7 @@ pub struct VerifyArgs {
     json: bool,
 }
 
-fn opened(t: &Target) -> anyhow::Result<PatchedImage> {
+pub(super) fn opened(t: &Target) -> anyhow::Result<PatchedImage> {
     Ok(open(
         &t.image,
         t.platform.as_deref(),
@@ -105,7 +119,7 @@ fn opened(t: &Target) -> anyhow::Result<PatchedImage> {
 }
 
 /// The public key `verify`, `history` and `diff` check the signature with.
-fn public_key(t: &Trust) -> anyhow::Result<rootwasm::attest::key::PublicKey> {
+pub(super) fn public_key(t: &Trust) -> anyhow::Result<rootwasm::attest::key::PublicKey> {
     let key_path = match &t.key {
         Some(k) => k.clone(),
         None => {
@@ -148,7 +162,7 @@ fn verified_first(p: &PatchedImage, t: &Trust) -> ExitCode {
 /// `PatchedImage::verify`'s checks, and that the envelope holds only the one
 /// signature apply made: an added one changes no signed claim, but a reader
 /// that trusts "any signature verifies" should not meet one we did not make.
-fn checks(
+pub(super) fn checks(
     p: &PatchedImage,
     key: &rootwasm::attest::key::PublicKey,
 ) -> Vec<rootwasm::review::Check> {
@@ -193,7 +207,7 @@ fn read_options() -> ReadOptions<'static> {
 
 pub fn attestation(a: AttestationArgs) -> anyhow::Result<ExitCode> {
     let p = opened(&a.target)?;
-    let bytes = match a.kind {
+    let mut bytes = match a.kind {
         Kind::Sbom => p.file(ARTIFACT_CYCLONEDX)?,
         Kind::CdxVex => p.file_titled(ARTIFACT_CYCLONEDX, CDX_VEX_TITLE)?,
         Kind::Spdx => p.file(ARTIFACT_SPDX)?,
@@ -201,6 +215,19 @@ pub fn attestation(a: AttestationArgs) -> anyhow::Result<ExitCode> {
         Kind::Provenance => p.file(ARTIFACT_INTOTO)?,
         Kind::Journal => p.file(ARTIFACT_JOURNAL)?,
     };
+    if let (true, Kind::Vex, Some(recipes)) = (a.vex_all, a.kind, &a.recipes) {
+        let clock = rootwasm::sla::Clock {
+            policy: Default::default(),
+            today: rootwasm::sla::today(a.now.as_deref())?,
+        };
+        let scan =
+            super::explore::scan(&a.target.image, recipes, &a.advisories, &p.platform, &clock)?;
+        let mut doc: serde_json::Value = serde_json::from_slice(&bytes)?;
+        rootwasm::sla::add_open_statements(&mut doc, &scan.findings, &scan.inventory);
+        bytes = rootwasm::attest::to_bytes(&doc);
+    } else if a.vex_all {
+        bail!("--vex-all goes with `vex`");
+    }
     use std::io::{IsTerminal, Write};
     let mut out = std::io::stdout();
     // Raw for a pipe (jq, a file): exactly the bytes whose sha256 the

@@ -24,6 +24,12 @@ pub struct ScanArgs {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// SLA policy (TOML: days per severity, e.g. `critical = 7`) [default: 7/14/60/180, unrated 7].
+    #[arg(long = "sla")]
+    sla: Option<PathBuf>,
+    /// "Today" for SLA due dates, RFC 3339 [default: the clock].
+    #[arg(long)]
+    now: Option<String>,
     /// Where compiled components and layer indexes are cached.
     #[arg(long)]
     cache_dir: Option<PathBuf>,
@@ -64,9 +70,23 @@ pub fn run(a: ScanArgs) -> anyhow::Result<ExitCode> {
     for p in &a.advisories {
         advisories.extend(rootwasm::advisory::load(p)?);
     }
-    let platforms = rootwasm::scan::scan(&sandbox, &src, &recipes, &advisories, &read)
+    let clock = rootwasm::sla::Clock {
+        policy: match &a.sla {
+            Some(p) => rootwasm::sla::Policy::load(p)?,
+            None => Default::default(),
+        },
+        today: rootwasm::sla::today(a.now.as_deref())?,
+    };
+    let platforms = rootwasm::scan::scan(&sandbox, &src, &recipes, &advisories, &read, &clock)
         .with_context(|| format!("scanning {}", a.image))?;
     for p in &platforms {
+        for w in &p.warnings {
+            eprintln!(
+                "rootwasm: warning: {}: {}",
+                safe(&p.platform.to_string()),
+                escape_str(w, Keep::Lines)
+            );
+        }
         for w in &p.inventory.warnings {
             eprintln!(
                 "rootwasm: warning: {}: {}",
@@ -122,17 +142,23 @@ fn print_platform(p: &rootwasm::scan::PlatformScan) {
         println!("  no recipe targets a package installed here");
     } else {
         println!(
-            "\n  {:<16} {:<14} {:<18} {:<28} STATUS",
-            "VULNERABILITY", "PACKAGE", "VERSION", "RECIPE"
+            "\n  {:<16} {:<14} {:<18} {:<28} {:<16} {:<9} {:<16} DUE",
+            "VULNERABILITY", "PACKAGE", "VERSION", "RECIPE", "STATUS", "SEVERITY", "SLA"
         );
         for f in &p.findings {
             println!(
-                "  {:<16} {:<14} {:<18} {:<28} {}",
+                "  {:<16} {:<14} {:<18} {:<28} {:<16} {:<9} {:<16} {}",
                 safe(&f.vulnerability.to_string()),
                 safe(&f.package.to_string()),
                 safe(&f.version.to_string()),
                 safe(&f.recipe.to_string()),
-                safe(&f.status.to_string())
+                safe(&f.status.to_string()),
+                serde_json::to_value(f.severity)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                f.sla.label(),
+                f.sla.due().unwrap_or("-")
             );
         }
     }

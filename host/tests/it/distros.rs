@@ -216,9 +216,11 @@ fn alpine_packages_purls_licenses_and_advisories() {
         (Some("apk"), Some("1.2.5-r0"), Some("musl"))
     );
     assert_eq!(findings_for(&scan, "CVE-2024-0001").len(), 1);
+    // The advisory has a fixed version and no recipe covers it: a fix is
+    // pending (no-recipe), not "no fix available".
     assert_eq!(
         findings_for(&scan, "CVE-2024-0001")[0]["status"],
-        "no-fix-available"
+        "no-recipe"
     );
     assert!(findings_for(&scan, "CVE-2024-0002").is_empty());
     assert_eq!(findings_for(&scan, "CVE-2024-0003").len(), 1);

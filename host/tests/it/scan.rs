@@ -158,7 +158,7 @@ fn advisories_from_osv_trivy_and_grype() {
             );
             assert_eq!(
                 status("CVE-2024-35195"),
-                ["no-fix-available"],
+                ["no-recipe"],
                 "{source}: {findings:?}"
             );
             assert_eq!(
