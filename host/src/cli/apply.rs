@@ -99,6 +99,16 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--journal-dir {}: cannot create it", dir.display()))?;
     }
     let recipes = load_recipes(&a.recipes, &a.only)?;
+    // Under --recipe, the rest of the directory may complete a chosen
+    // upgrade (a library its new version needs): run only if needed.
+    let companions: Vec<Recipe> = if a.only.is_empty() {
+        Vec::new()
+    } else {
+        load_recipes(&a.recipes, &[])?
+            .into_iter()
+            .filter(|r| !a.only.contains(&r.manifest.id))
+            .collect()
+    };
     let epoch = source_date_epoch(a.source_date_epoch)?;
     let cache_root = a
         .cache_dir
@@ -111,6 +121,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let progress = |m: &str| eprintln!("rootwasm: {}", safe(m));
     let opts = ApplyOptions {
         recipes: &recipes,
+        companions: &companions,
         on_failure: if a.fail_fast {
             OnFailure::Stop
         } else {
@@ -136,7 +147,15 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e).with_context(|| format!("patching {}", a.image)),
     };
-    let sealed = seal(&a, &output, &src, &recipes, &platforms, image, &opts, epoch)?;
+    let ran = |r: &&Recipe| {
+        (platforms.iter().flat_map(|p| &p.recipes)).any(|x| x.recipe == r.manifest.id)
+    };
+    let used: Vec<Recipe> = recipes
+        .iter()
+        .chain(companions.iter().filter(ran))
+        .cloned()
+        .collect();
+    let sealed = seal(&a, &output, &src, &used, &platforms, image, &opts, epoch)?;
     progress(&format!("writing {}", a.output));
     let top = sealed.image().top.digest.clone();
     sink::write(&output, &sealed).with_context(|| format!("writing {}", a.output))?;
@@ -311,7 +330,10 @@ fn missed_recipes(
         if results.iter().any(|(_, r)| {
             matches!(
                 r.result,
-                RecipeStatus::Applied | RecipeStatus::AlreadyFixed | RecipeStatus::Failed
+                RecipeStatus::Applied
+                    | RecipeStatus::AlreadyFixed
+                    | RecipeStatus::Failed
+                    | RecipeStatus::Refused
             )
         }) {
             continue;

@@ -103,7 +103,7 @@ fn dpkg_query(root: &Path, pkg: &str) -> String {
 }
 
 /// Every path of a tree with what dpkg cares about: kind, mode, bytes or target.
-fn tree(root: &Path) -> BTreeMap<String, String> {
+pub(crate) fn tree(root: &Path) -> BTreeMap<String, String> {
     use std::os::unix::fs::PermissionsExt;
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
@@ -130,7 +130,7 @@ fn tree(root: &Path) -> BTreeMap<String, String> {
 
 /// Differences between two trees, ignoring dpkg's own bookkeeping of a run
 /// (backup status, locks, logs, trigger state), which rootwasm does not write.
-fn tree_diff(ours: &Path, oracle: &Path) -> Vec<String> {
+pub(crate) fn tree_diff(ours: &Path, oracle: &Path) -> Vec<String> {
     let skip = |p: &str| {
         p == "var/lib/dpkg/status-old"
             || p.starts_with("var/lib/dpkg/lock")

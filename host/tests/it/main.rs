@@ -5,6 +5,7 @@ mod apply;
 mod attest;
 mod backport;
 mod bad_images;
+mod bookworm;
 mod boundaries;
 mod budgets;
 mod determinism;
