@@ -12,6 +12,7 @@ mod determinism;
 mod distro_versions;
 mod distros;
 mod dpkg;
+mod dpkg_deps;
 mod hardening;
 mod hostile;
 mod images;
