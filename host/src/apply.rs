@@ -603,17 +603,13 @@ fn plan_upgrades(
 
 /// The database the recipes left must break nothing that was whole before.
 fn still_whole(before: &Database, view: &dyn RootView, platform: &str) -> Result<(), ApplyError> {
-    let was: std::collections::BTreeSet<_> = before
-        .problems()
-        .into_iter()
-        .map(|p| p.to_string())
-        .collect();
+    let was: std::collections::BTreeSet<_> = before.problems().iter().map(|p| p.key()).collect();
     let after = Database::read(view).map_err(|e| ApplyError::Broken(platform.into(), e))?;
     let new: Vec<String> = after
         .problems()
-        .into_iter()
+        .iter()
+        .filter(|p| !was.contains(&p.key()))
         .map(|p| p.to_string())
-        .filter(|p| !was.contains(p))
         .collect();
     if new.is_empty() {
         Ok(())

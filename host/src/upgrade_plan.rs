@@ -146,8 +146,11 @@ pub fn plan(db: &Database, cands: &[Candidate<'_>], ups: &[Vec<Upgrade>]) -> Pla
     }
 }
 
-fn key(p: Problem) -> (String, &'static str, String) {
-    (p.package, p.field, p.relation)
+/// A problem's identity across versions ([`Problem::key`]).
+type Key = (String, &'static str, Vec<String>);
+
+fn key(p: Problem) -> Key {
+    p.key()
 }
 
 fn refusal(ups: &[Upgrade], why: &str) -> String {
@@ -178,7 +181,7 @@ fn simulate(db: &Database, chosen: &BTreeSet<usize>, ups: &[Vec<Upgrade>]) -> Da
 /// unmet relations, and binary packages of one source version split.
 fn breaks(
     db: &Database,
-    baseline: &BTreeSet<(String, &'static str, String)>,
+    baseline: &BTreeSet<Key>,
     chosen: &BTreeSet<usize>,
     ups: &[Vec<Upgrade>],
 ) -> Vec<Break> {
@@ -242,7 +245,7 @@ fn splits(
 /// needs: those mending what it would break alone.
 fn join_needs(
     db: &Database,
-    baseline: &BTreeSet<(String, &'static str, String)>,
+    baseline: &BTreeSet<Key>,
     chosen: &BTreeSet<usize>,
     ups: &[Vec<Upgrade>],
     groups: &mut Groups,

@@ -87,6 +87,18 @@ pub(crate) fn load_recipes(dir: &Path, only: &[String]) -> anyhow::Result<Vec<Re
     Ok(recipes)
 }
 
+/// Under --recipe, the rest of the directory may complete a chosen
+/// upgrade (a library its new version needs): run only if needed.
+fn load_companions(dir: &Path, only: &[String]) -> anyhow::Result<Vec<Recipe>> {
+    if only.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(load_recipes(dir, &[])?
+        .into_iter()
+        .filter(|r| !only.contains(&r.manifest.id))
+        .collect())
+}
+
 pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let input = Reference::parse(&a.image)?;
     let output = Reference::parse(&a.output)?;
@@ -99,16 +111,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--journal-dir {}: cannot create it", dir.display()))?;
     }
     let recipes = load_recipes(&a.recipes, &a.only)?;
-    // Under --recipe, the rest of the directory may complete a chosen
-    // upgrade (a library its new version needs): run only if needed.
-    let companions: Vec<Recipe> = if a.only.is_empty() {
-        Vec::new()
-    } else {
-        load_recipes(&a.recipes, &[])?
-            .into_iter()
-            .filter(|r| !a.only.contains(&r.manifest.id))
-            .collect()
-    };
+    let companions = load_companions(&a.recipes, &a.only)?;
     let epoch = source_date_epoch(a.source_date_epoch)?;
     let cache_root = a
         .cache_dir

@@ -291,6 +291,17 @@ pub struct Problem {
     pub names: Vec<String>,
 }
 
+impl Problem {
+    /// What the problem is about, versions left out: the same relation of
+    /// the same package on the same names, unmet before and after an
+    /// upgrade, is not a break the upgrade made.
+    pub fn key(&self) -> (String, &'static str, Vec<String>) {
+        let mut names = self.names.clone();
+        names.sort();
+        (self.package.clone(), self.field, names)
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
