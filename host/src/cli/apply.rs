@@ -99,6 +99,19 @@ fn load_companions(dir: &Path, only: &[String]) -> anyhow::Result<Vec<Recipe>> {
         .collect())
 }
 
+/// The recipes the evidence names: the chosen ones and the companions that ran.
+fn used_recipes(
+    recipes: &[Recipe],
+    companions: &[Recipe],
+    platforms: &[rootwasm::apply::PlatformResult],
+) -> Vec<Recipe> {
+    let ran = |r: &&Recipe| {
+        (platforms.iter().flat_map(|p| &p.recipes)).any(|x| x.recipe == r.manifest.id)
+    };
+    let extra = companions.iter().filter(ran);
+    recipes.iter().chain(extra).cloned().collect()
+}
+
 pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let input = Reference::parse(&a.image)?;
     let output = Reference::parse(&a.output)?;
@@ -150,14 +163,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e).with_context(|| format!("patching {}", a.image)),
     };
-    let ran = |r: &&Recipe| {
-        (platforms.iter().flat_map(|p| &p.recipes)).any(|x| x.recipe == r.manifest.id)
-    };
-    let used: Vec<Recipe> = recipes
-        .iter()
-        .chain(companions.iter().filter(ran))
-        .cloned()
-        .collect();
+    let used = used_recipes(&recipes, &companions, &platforms);
     let sealed = seal(&a, &output, &src, &used, &platforms, image, &opts, epoch)?;
     progress(&format!("writing {}", a.output));
     let top = sealed.image().top.digest.clone();
