@@ -9,7 +9,7 @@
 //! has its patch layer replaced, not stacked: what the earlier layer did is
 //! carried into the new journal, so the journal alone still explains it.
 
-use crate::error::RunError;
+use crate::error::{RunError, RunErrorKind};
 use crate::image::cache::LayerCache;
 use crate::image::error::ImageError;
 use crate::image::layer::{EntryKind, LayerIndex, LayerLimits, read_layer};
@@ -20,6 +20,7 @@ use crate::image::patch::build_layer;
 use crate::image::sink::{Blob, OutputImage};
 use crate::image::source::{BlobStore, Source, Top};
 use crate::image::view::{Docs, ReadOptions, load_docs, read_layers};
+use crate::inventory::dpkg_deps::Database;
 use crate::journal::{Blobs, Entry, Journal, Op, State};
 use crate::matching::{Match, match_recipe};
 use crate::recipe::Recipe;
@@ -28,6 +29,7 @@ use crate::rootfs::{Kind, RootView};
 use crate::run::{Outcome, RunOptions, run};
 use crate::sandbox::Sandbox;
 use crate::session::Overlay;
+use crate::upgrade_plan::{self, Candidate, Plan};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -45,6 +47,9 @@ pub enum OnFailure {
 pub struct ApplyOptions<'a> {
     /// The recipes to try, in order.
     pub recipes: &'a [Recipe],
+    /// Recipes run only when a chosen one needs them to keep the dpkg
+    /// database whole (the rest of `--recipes` under `--recipe`).
+    pub companions: &'a [Recipe],
     /// Failure policy.
     pub on_failure: OnFailure,
     /// Clock for recipes and mtimes; default: the input config's `created`.
@@ -71,6 +76,9 @@ pub enum RecipeStatus {
     NotAffected,
     /// It failed; its changes were discarded.
     Failed,
+    /// Not applied: it would leave dependencies broken (no recipe
+    /// completes it, or one it needs failed). The error says what is missing.
+    Refused,
 }
 
 impl RecipeStatus {
@@ -82,6 +90,7 @@ impl RecipeStatus {
             RecipeStatus::NotApplicable => "not-applicable",
             RecipeStatus::NotAffected => "not-affected",
             RecipeStatus::Failed => "failed",
+            RecipeStatus::Refused => "refused",
         }
     }
 }
@@ -151,6 +160,12 @@ pub enum ApplyError {
     /// A recipe failed under `--fail-fast`.
     #[error("stopped at the first failure (--fail-fast): {0}")]
     FailFast(RunError),
+    /// The recipes left the dpkg database with broken dependencies that the
+    /// plan did not foresee (a recipe installed other than its `.deb` says).
+    #[error(
+        "platform {0}: the patched dpkg database has broken dependencies: {1}; no image was written"
+    )]
+    Broken(String, String),
 }
 
 /// One platform after patching: its (possibly new) manifest and new blobs.
@@ -194,7 +209,7 @@ pub fn apply<'a>(
     let any_failed = platforms
         .iter()
         .flat_map(|p| &p.recipes)
-        .any(|r| r.result == RecipeStatus::Failed);
+        .any(|r| matches!(r.result, RecipeStatus::Failed | RecipeStatus::Refused));
     Ok(Applied {
         platforms,
         output: OutputImage {
@@ -364,7 +379,8 @@ fn read_base(
     // Read only what some recipe may read, what the inventory needs to
     // match recipes to installed versions, and what an earlier patch
     // changed (its before-states are the base's).
-    let capture = crate::matching::capture_for(opts.recipes).with_paths(carried_paths);
+    let capture = crate::matching::capture_for(opts.recipes.iter().chain(opts.companions))
+        .with_paths(carried_paths);
     let read_opts = ReadOptions {
         limits: opts.layer_limits,
         cache: opts.layer_cache.as_ref(),
@@ -429,8 +445,41 @@ struct Ran {
     records: Vec<PatchRecord>,
 }
 
-/// Run each recipe that matches the inventory on the view the ones before
-/// it left.
+/// A fresh result for `recipe`, not applicable until decided otherwise.
+fn result_for(recipe: &Recipe) -> RecipeResult {
+    let m = &recipe.manifest;
+    RecipeResult {
+        recipe: m.id.clone(),
+        package: m.target.package.clone(),
+        version_before: None,
+        version_after: None,
+        cves: m.fixes.iter().map(|f| f.id.clone()).collect(),
+        result: RecipeStatus::NotApplicable,
+        error: None,
+    }
+}
+
+/// The result of a recipe that will not run because its package is not
+/// installed in a version it patches; `None` if it may run.
+fn skip_unmatched(inv: &crate::inventory::Inventory, recipe: &Recipe) -> Option<RecipeResult> {
+    let mut rr = result_for(recipe);
+    match match_recipe(inv, recipe) {
+        Match::NotInstalled => Some(rr),
+        Match::Installed {
+            affected,
+            unaffected,
+        } if affected.is_empty() => {
+            rr.result = RecipeStatus::NotAffected;
+            rr.version_before = unaffected.first().map(|p| p.version.clone());
+            Some(rr)
+        }
+        _ => None,
+    }
+}
+
+/// Run the recipes that match the inventory, in the groups the upgrade plan
+/// makes (each on the view the ones before it left), and check that the
+/// dpkg database they leave is as whole as before.
 fn run_recipes(
     sandbox: &Sandbox,
     img: &BaseImage,
@@ -439,6 +488,28 @@ fn run_recipes(
 ) -> Result<Ran, ApplyError> {
     let mut view: Arc<dyn RootView + Send + Sync> = Arc::new(img.full.clone());
     let inv = crate::inventory::inventory(view.as_ref());
+    let all: Vec<(&Recipe, bool)> = (opts.recipes.iter().map(|r| (r, true)))
+        .chain(opts.companions.iter().map(|r| (r, false)))
+        .collect();
+    let mut results: Vec<Option<RecipeResult>> = vec![None; all.len()];
+    let mut cands = Vec::new();
+    for (i, (r, selected)) in all.iter().enumerate() {
+        let skipped = skip_unmatched(&inv, r);
+        let runnable = skipped.is_none();
+        if *selected {
+            results[i] = skipped;
+        }
+        cands.push(Candidate {
+            recipe: r,
+            selected: *selected && runnable,
+        });
+    }
+    let (db, plan) = plan_upgrades(view.as_ref(), &cands, &mut results);
+    if opts.on_failure == OnFailure::Stop
+        && let Some(e) = results.iter().flatten().find_map(|r| r.error.clone())
+    {
+        return Err(ApplyError::FailFast(e));
+    }
     let mut ran = Ran {
         results: Vec::new(),
         journal: Journal::default(),
@@ -449,44 +520,142 @@ fn run_recipes(
             records(img.docs.manifest.annotations.as_ref())
         },
     };
-    for recipe in opts.recipes {
-        let m = &recipe.manifest;
-        let mut rr = RecipeResult {
-            recipe: m.id.clone(),
-            package: m.target.package.clone(),
-            version_before: None,
-            version_after: None,
-            cves: m.fixes.iter().map(|f| f.id.clone()).collect(),
-            result: RecipeStatus::NotApplicable,
-            error: None,
-        };
-        // Recipes run only where their package is installed in a version they patch.
-        match match_recipe(&inv, recipe) {
-            Match::NotInstalled => {
-                ran.results.push(rr);
-                continue;
-            }
-            Match::Installed {
-                affected,
-                unaffected,
-            } if affected.is_empty() => {
-                rr.result = RecipeStatus::NotAffected;
-                rr.version_before = unaffected.first().map(|p| p.version.clone());
-                ran.results.push(rr);
-                continue;
-            }
-            _ => {}
+    for group in &plan.groups {
+        let members: Vec<&Recipe> = group.iter().map(|i| all[*i].0).collect();
+        let out = run_group(
+            sandbox, img, platform, opts, &members, &inv, &mut ran, &mut view,
+        )?;
+        for (i, rr) in group.iter().zip(out) {
+            results[*i] = Some(rr);
         }
-        (opts.progress)(&format!("running {} on {platform}", m.id));
-        let r = run(sandbox, recipe, view.clone(), &options(img, &inv, recipe));
+    }
+    ran.results = results.into_iter().flatten().collect();
+    if let Some(db) = db {
+        still_whole(&db, view.as_ref(), platform)?;
+    }
+    Ok(ran)
+}
+
+/// The dpkg database as installed, and the plan; recipes refused by the
+/// plan (or whose artifacts cannot be read) get their results here.
+fn plan_upgrades(
+    view: &dyn RootView,
+    cands: &[Candidate<'_>],
+    results: &mut [Option<RecipeResult>],
+) -> (Option<Database>, Plan) {
+    let refuse = |r: &Recipe, msg: String| RecipeResult {
+        result: RecipeStatus::Refused,
+        error: Some(RunError::new(
+            RunErrorKind::Dependencies,
+            &r.manifest.id,
+            msg,
+        )),
+        ..result_for(r)
+    };
+    let db = match Database::read(view) {
+        Ok(db) => db,
+        Err(e) => {
+            // Without a readable database no upgrade can be judged: refuse them.
+            let e =
+                format!("the dpkg database cannot be read, so dependencies cannot be checked: {e}");
+            let mut sel = Vec::new();
+            for (i, c) in cands.iter().enumerate() {
+                let deb = c.recipe.artifacts.keys().any(|k| k.ends_with(".deb"));
+                if c.selected && deb {
+                    results[i] = Some(refuse(c.recipe, e.clone()));
+                }
+                sel.push(Candidate {
+                    recipe: c.recipe,
+                    selected: c.selected && !deb,
+                });
+            }
+            let ups = vec![Vec::new(); cands.len()];
+            return (None, upgrade_plan::plan(&Database::default(), &sel, &ups));
+        }
+    };
+    let mut ups = Vec::new();
+    let mut sel = Vec::new();
+    for (i, c) in cands.iter().enumerate() {
+        let u = match upgrade_plan::upgrades(c.recipe, &db) {
+            Ok(u) => u,
+            Err(e) => {
+                if c.selected {
+                    results[i] = Some(refuse(
+                        c.recipe,
+                        format!("cannot read what it installs: {e}"),
+                    ));
+                }
+                Vec::new()
+            }
+        };
+        sel.push(Candidate {
+            recipe: c.recipe,
+            selected: c.selected && results[i].is_none(),
+        });
+        ups.push(u);
+    }
+    let plan = upgrade_plan::plan(&db, &sel, &ups);
+    for (i, why) in &plan.refused {
+        let mut rr = refuse(cands[*i].recipe, why.clone());
+        rr.version_before = ups[*i].first().map(|u| u.old.version.to_string());
+        results[*i] = Some(rr);
+    }
+    (Some(db), plan)
+}
+
+/// The database the recipes left must break nothing that was whole before.
+fn still_whole(before: &Database, view: &dyn RootView, platform: &str) -> Result<(), ApplyError> {
+    let was: std::collections::BTreeSet<_> = before.problems().iter().map(|p| p.key()).collect();
+    let after = Database::read(view).map_err(|e| ApplyError::Broken(platform.into(), e))?;
+    let new: Vec<String> = after
+        .problems()
+        .iter()
+        .filter(|p| !was.contains(&p.key()))
+        .map(|p| p.to_string())
+        .collect();
+    if new.is_empty() {
+        Ok(())
+    } else {
+        Err(ApplyError::Broken(platform.into(), new.join("; ")))
+    }
+}
+
+/// Run one group of recipes; keep their changes only if none failed.
+// Long: one loop with the per-outcome bookkeeping, then keep-or-discard.
+fn run_group(
+    sandbox: &Sandbox,
+    img: &BaseImage,
+    platform: &str,
+    opts: &ApplyOptions<'_>,
+    members: &[&Recipe],
+    inv: &crate::inventory::Inventory,
+    ran: &mut Ran,
+    view: &mut Arc<dyn RootView + Send + Sync>,
+) -> Result<Vec<RecipeResult>, ApplyError> {
+    let mut gview = view.clone();
+    let mut journal = Journal::default();
+    let mut blobs = Blobs::default();
+    let mut recs = ran.records.clone();
+    let mut out = Vec::new();
+    let mut failed: Option<RunError> = None;
+    for recipe in members {
+        let mut rr = result_for(recipe);
+        if let Some(f) = &failed {
+            rr.result = RecipeStatus::Refused;
+            rr.error = Some(group_error(&rr.recipe, f));
+            out.push(rr);
+            continue;
+        }
+        (opts.progress)(&format!("running {} on {platform}", rr.recipe));
+        let r = run(sandbox, recipe, gview.clone(), &options(img, inv, recipe));
         rr.result = match r.outcome {
             Outcome::Applied { report } => {
-                record_applied(&mut ran.records, recipe, &report, &mut rr);
-                append(&mut ran.journal, &r.changes.entries);
+                record_applied(&mut recs, recipe, &report, &mut rr);
+                append(&mut journal, &r.changes.entries);
                 for (_, b) in r.changes.blobs.iter() {
-                    ran.blobs.insert(b.to_vec());
+                    blobs.insert(b.to_vec());
                 }
-                view = Arc::new(Overlay::new(view.clone(), &r.changes));
+                gview = Arc::new(Overlay::new(gview.clone(), &r.changes));
                 RecipeStatus::Applied
             }
             Outcome::AlreadyFixed => RecipeStatus::AlreadyFixed,
@@ -495,13 +664,41 @@ fn run_recipes(
                 if opts.on_failure == OnFailure::Stop {
                     return Err(ApplyError::FailFast(e));
                 }
+                failed = Some(e.clone());
                 rr.error = Some(e);
                 RecipeStatus::Failed
             }
         };
-        ran.results.push(rr);
+        out.push(rr);
     }
-    Ok(ran)
+    if let Some(f) = &failed {
+        // Discard the whole group: what applied needs what failed.
+        for rr in out.iter_mut().filter(|r| r.result == RecipeStatus::Applied) {
+            rr.result = RecipeStatus::Refused;
+            rr.version_after = None;
+            rr.error = Some(group_error(&rr.recipe, f));
+        }
+        return Ok(out);
+    }
+    append(&mut ran.journal, &journal.entries);
+    for (_, b) in blobs.iter() {
+        ran.blobs.insert(b.to_vec());
+    }
+    ran.records = recs;
+    *view = gview;
+    Ok(out)
+}
+
+fn group_error(recipe: &str, failed: &RunError) -> RunError {
+    RunError::new(
+        RunErrorKind::Dependencies,
+        recipe,
+        format!(
+            "not applied: it must be applied together with {}, which failed ({}); \
+             fix that one and apply both",
+            failed.recipe, failed.message
+        ),
+    )
 }
 
 /// A run on `img`: its clock, and the installs of the recipe's target the

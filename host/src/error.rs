@@ -27,6 +27,9 @@ pub enum RunErrorKind {
     CheckFailed,
     /// Writing the changes into the tree failed.
     Commit,
+    /// Refused before running: applying it (without a recipe that failed
+    /// or is missing) would leave installed packages' dependencies broken.
+    Dependencies,
 }
 
 /// A recipe run that did not succeed. Its staged changes were discarded.

@@ -43,6 +43,7 @@ pub mod sbom;
 #[cfg(feature = "sandbox")]
 pub mod scan;
 pub mod sla;
+pub mod upgrade_plan;
 pub mod version;
 
 pub use rootwasm_core::{commit, ecosystem, journal, recipe, rootfs, scope, session};

@@ -69,8 +69,10 @@ pub fn match_recipe<'a>(inv: &'a Inventory, recipe: &Recipe) -> Match<'a> {
 /// What to read from an image's layers for `recipes`: the files the
 /// inventory readers need (to match recipes to installed versions) plus
 /// everything the recipes may read (their read and write scopes).
-pub fn capture_for(recipes: &[Recipe]) -> crate::image::view::Capture {
-    let scopes = recipes.iter().flat_map(|r| {
+pub fn capture_for<'a>(
+    recipes: impl IntoIterator<Item = &'a Recipe>,
+) -> crate::image::view::Capture {
+    let scopes = recipes.into_iter().flat_map(|r| {
         r.manifest
             .capabilities
             .read

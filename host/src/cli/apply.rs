@@ -96,6 +96,31 @@ pub(crate) fn load_recipes(dir: &Path, only: &[String]) -> anyhow::Result<Vec<Re
     Ok(recipes)
 }
 
+/// Under --recipe, the rest of the directory may complete a chosen
+/// upgrade (a library its new version needs): run only if needed.
+fn load_companions(dir: &Path, only: &[String]) -> anyhow::Result<Vec<Recipe>> {
+    if only.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(load_recipes(dir, &[])?
+        .into_iter()
+        .filter(|r| !only.contains(&r.manifest.id))
+        .collect())
+}
+
+/// The recipes the evidence names: the chosen ones and the companions that ran.
+fn used_recipes(
+    recipes: &[Recipe],
+    companions: &[Recipe],
+    platforms: &[rootwasm::apply::PlatformResult],
+) -> Vec<Recipe> {
+    let ran = |r: &&Recipe| {
+        (platforms.iter().flat_map(|p| &p.recipes)).any(|x| x.recipe == r.manifest.id)
+    };
+    let extra = companions.iter().filter(ran);
+    recipes.iter().chain(extra).cloned().collect()
+}
+
 pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let input = Reference::parse(&a.image)?;
     let output = Reference::parse(&a.output)?;
@@ -110,6 +135,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--journal-dir {}: cannot create it", dir.display()))?;
     }
     let recipes = load_recipes(&a.recipes, &a.only)?;
+    let companions = load_companions(&a.recipes, &a.only)?;
     let epoch = source_date_epoch(a.source_date_epoch)?;
     let cache_root = a
         .cache_dir
@@ -122,6 +148,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     let progress = |m: &str| eprintln!("rootwasm: {}", safe(m));
     let opts = ApplyOptions {
         recipes: &recipes,
+        companions: &companions,
         on_failure: if a.fail_fast {
             OnFailure::Stop
         } else {
@@ -147,7 +174,8 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e).with_context(|| format!("patching {}", a.image)),
     };
-    let sealed = seal(&a, &output, &src, &recipes, &platforms, image, &opts, epoch)?;
+    let used = used_recipes(&recipes, &companions, &platforms);
+    let sealed = seal(&a, &output, &src, &used, &platforms, image, &opts, epoch)?;
     progress(&format!("writing {}", a.output));
     let top = sealed.image().top.digest.clone();
     let pushed = sink::write_with(&output, &sealed, &registry)
@@ -359,7 +387,10 @@ fn missed_recipes(
         if results.iter().any(|(_, r)| {
             matches!(
                 r.result,
-                RecipeStatus::Applied | RecipeStatus::AlreadyFixed | RecipeStatus::Failed
+                RecipeStatus::Applied
+                    | RecipeStatus::AlreadyFixed
+                    | RecipeStatus::Failed
+                    | RecipeStatus::Refused
             )
         }) {
             continue;

@@ -426,6 +426,7 @@ fn rerun(p: PatchedImage, dir: &std::path::Path) -> anyhow::Result<rootwasm::rev
         &source,
         &ApplyOptions {
             recipes: &recipes,
+            companions: &[],
             on_failure: OnFailure::Stop,
             source_date_epoch: None,
             layer_limits: LayerLimits::default(),

@@ -13,6 +13,7 @@
 
 pub mod apk;
 pub mod copyright;
+pub mod dpkg_deps;
 pub mod rpmdb;
 
 use crate::ecosystem::Ecosystem;

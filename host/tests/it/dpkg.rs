@@ -103,7 +103,7 @@ fn dpkg_query(root: &Path, pkg: &str) -> String {
 }
 
 /// Every path of a tree with what dpkg cares about: kind, mode, bytes or target.
-fn tree(root: &Path) -> BTreeMap<String, String> {
+pub(crate) fn tree(root: &Path) -> BTreeMap<String, String> {
     use std::os::unix::fs::PermissionsExt;
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
@@ -118,6 +118,9 @@ fn tree(root: &Path) -> BTreeMap<String, String> {
             } else if m.is_dir() {
                 stack.push(p.clone());
                 format!("dir {mode:o}")
+            } else if !m.is_file() {
+                // Device nodes, fifos (a debootstrapped /dev): never read.
+                format!("special {mode:o} {:?}", m.file_type())
             } else {
                 let b = std::fs::read(&p).unwrap();
                 format!("file {mode:o} {}", rootwasm_testimage::digest(&b))
@@ -130,7 +133,7 @@ fn tree(root: &Path) -> BTreeMap<String, String> {
 
 /// Differences between two trees, ignoring dpkg's own bookkeeping of a run
 /// (backup status, locks, logs, trigger state), which rootwasm does not write.
-fn tree_diff(ours: &Path, oracle: &Path) -> Vec<String> {
+pub(crate) fn tree_diff(ours: &Path, oracle: &Path) -> Vec<String> {
     let skip = |p: &str| {
         p == "var/lib/dpkg/status-old"
             || p.starts_with("var/lib/dpkg/lock")
