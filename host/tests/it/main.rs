@@ -15,6 +15,7 @@ mod hardening;
 mod hostile;
 mod images;
 mod layer_semantics;
+mod maintscripts;
 mod reproducible;
 mod review;
 mod review_unverified;
