@@ -30,6 +30,7 @@
 
 mod context;
 pub mod dpkg;
+pub mod maintscript;
 mod host;
 pub mod patch;
 pub mod python;

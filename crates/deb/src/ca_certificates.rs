@@ -268,6 +268,11 @@ pub fn plan(s: &Snapshot) -> Result<Vec<Op>, Error> {
     Ok(ops)
 }
 
+/// `update-ca-certificates` alone, from the conf as it is.
+pub fn update_only(s: &Snapshot) -> Result<Vec<Op>, Error> {
+    update(s, s.conf.as_deref().unwrap_or_default())
+}
+
 /// `update-ca-certificates` (no `--fresh`), then `openssl rehash .`.
 fn update(s: &Snapshot, conf: &str) -> Result<Vec<Op>, Error> {
     let mut ops = Vec::new();

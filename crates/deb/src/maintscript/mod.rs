@@ -13,7 +13,10 @@
 
 mod commands;
 mod eval;
+mod scope;
 pub mod shell;
+
+pub use scope::scope;
 
 use crate::Error;
 use std::collections::{BTreeMap, BTreeSet};
