@@ -208,3 +208,195 @@ fn subject_hashes_match_openssl() {
     }
     assert!(n > 100, "only {n} hash links");
 }
+
+/// The installed version's `.deb`, from Debian's archive (cached beside the
+/// image): `recipe new --installed OLD.deb` lets a recipe remove what the
+/// new version dropped.
+fn old_deb(out: &Path, pkg: &str, version: &str) -> PathBuf {
+    let dir = repo().join("target/bookworm-installed-debs");
+    std::fs::create_dir_all(&dir).unwrap();
+    for list in std::fs::read_dir(out.join("lists")).unwrap().flatten() {
+        let name = list.file_name().to_string_lossy().into_owned();
+        if !name.ends_with("_Packages") {
+            continue;
+        }
+        let text = std::fs::read_to_string(list.path()).unwrap();
+        for st in text.split("\n\n") {
+            let field = |f: &str| {
+                st.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{f}: ")))
+                    .map(str::to_owned)
+            };
+            if field("Package").as_deref() != Some(pkg)
+                || field("Version").as_deref() != Some(version)
+            {
+                continue;
+            }
+            let file = field("Filename").unwrap();
+            let local = dir.join(file.rsplit('/').next().unwrap());
+            if !local.exists() {
+                let base = if name.contains("debian-security") {
+                    "http://deb.debian.org/debian-security"
+                } else {
+                    "http://deb.debian.org/debian"
+                };
+                let st = std::process::Command::new("curl")
+                    .args(["-sfo"])
+                    .arg(&local)
+                    .arg(format!("{base}/{file}"))
+                    .status()
+                    .unwrap();
+                assert!(st.success(), "downloading {file}");
+            }
+            return local;
+        }
+    }
+    panic!("{pkg} {version} is in none of the image's apt lists")
+}
+
+/// Paths that differ between two trees: kind, mode, owner, bytes, link target.
+fn tree_diff(a: &Path, b: &Path) -> Vec<String> {
+    fn walk(root: &Path, rel: &Path, out: &mut std::collections::BTreeMap<String, String>) {
+        let Ok(rd) = std::fs::read_dir(root.join(rel)) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let r = rel.join(e.file_name());
+            let p = root.join(&r);
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let key = format!("/{}", r.display());
+            let desc = if m.is_symlink() {
+                format!("link {}", std::fs::read_link(&p).unwrap().display())
+            } else if m.is_dir() {
+                walk(root, &r, out);
+                format!("dir {:o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid())
+            } else if m.is_file() {
+                use sha2::Digest;
+                let h = hex::encode(sha2::Sha256::digest(std::fs::read(&p).unwrap()));
+                format!("file {:o} {}:{} {h}", m.mode() & 0o7777, m.uid(), m.gid())
+            } else {
+                "other".into()
+            };
+            out.insert(key, desc);
+        }
+    }
+    let (mut x, mut y) = (Default::default(), Default::default());
+    walk(a, Path::new(""), &mut x);
+    walk(b, Path::new(""), &mut y);
+    let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+    keys.into_iter()
+        .filter(|k| x.get(*k) != y.get(*k))
+        .cloned()
+        .collect()
+}
+
+/// What dpkg leaves that is not the package's doing: its logs and backups,
+/// and debconf's answer cache (which rootwasm does not rewrite).
+const DPKG_NOISE: &[&str] = &[
+    "/var/log/dpkg.log",
+    "/var/lib/dpkg/status-old",
+    "/var/cache/debconf/config.dat",
+    "/var/cache/debconf/config.dat-old",
+    "/var/cache/debconf/templates.dat",
+    "/var/cache/debconf/templates.dat-old",
+    "/var/lib/dpkg/triggers/Unincorp",
+];
+
+/// `dpkg -i` of the new `.deb` (scripts run) on one copy of the image and
+/// the generated recipe (`rootwasm run --commit`) on another: returns the
+/// paths that differ, beyond [`DPKG_NOISE`].
+fn versus_dpkg(pkg: &str) -> Vec<String> {
+    let out = bookworm();
+    let tsv = std::fs::read_to_string(out.join("outdated.tsv")).unwrap();
+    let row: Vec<&str> = tsv
+        .lines()
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .find(|r| r[0] == pkg)
+        .unwrap();
+    let tmp = tempfile::tempdir_in(repo().join("target")).unwrap();
+    let recipes = tmp.path().join("recipes");
+    std::fs::create_dir_all(recipes.join("dpkg-upgrade")).unwrap();
+    std::fs::copy(
+        repo().join("recipes/dpkg-upgrade/component.wasm"),
+        recipes.join("dpkg-upgrade/component.wasm"),
+    )
+    .unwrap();
+    let deb = out.join("debs").join(row[4]);
+    let old = old_deb(&out, pkg, row[2]);
+    let o = crate::support::rootwasm(&[
+        "recipe",
+        "new",
+        "distro-upgrade",
+        "--deb",
+        deb.to_str().unwrap(),
+        "--installed",
+        old.to_str().unwrap(),
+        "--fix",
+        "TEST-0000-0001",
+        "--recipes",
+        recipes.to_str().unwrap(),
+    ]);
+    assert!(
+        o.status.success(),
+        "recipe new {pkg}: {:?}",
+        crate::support::text(&o)
+    );
+    let recipe = std::fs::read_dir(&recipes)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap() != "dpkg-upgrade")
+        .unwrap();
+    let (a, b) = (tmp.path().join("dpkg"), tmp.path().join("rootwasm"));
+    for d in [&a, &b] {
+        let st = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(out.join("root"))
+            .arg(d)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    std::fs::copy(&deb, a.join("tmp/new.deb")).unwrap();
+    let st = std::process::Command::new("chroot")
+        .arg(&a)
+        .args([
+            "env",
+            "-i",
+            "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+            "DEBIAN_FRONTEND=noninteractive",
+            "LC_ALL=C",
+        ])
+        .args(["dpkg", "--force-depends", "-i", "/tmp/new.deb"])
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "dpkg -i {pkg}: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    std::fs::remove_file(a.join("tmp/new.deb")).unwrap();
+    let o = crate::support::rootwasm(&[
+        "run",
+        recipe.to_str().unwrap(),
+        "--rootfs",
+        b.to_str().unwrap(),
+        "--commit",
+    ]);
+    assert!(
+        o.status.success(),
+        "rootwasm run {pkg}: {:?}",
+        crate::support::text(&o)
+    );
+    tree_diff(&a, &b)
+        .into_iter()
+        .filter(|p| !DPKG_NOISE.contains(&p.as_str()) && !p.starts_with("/dev/"))
+        .collect()
+}
+
+/// ca-certificates: the distrusted roots leave the bundle and the hash
+/// links exactly as the real postinst and update-ca-certificates do.
+#[test]
+fn ca_certificates_trust_store_equals_dpkg() {
+    assert_eq!(versus_dpkg("ca-certificates"), Vec::<String>::new());
+}
