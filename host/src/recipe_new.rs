@@ -203,7 +203,11 @@ fn installed(
 /// Capabilities: the package's own paths, the `.dpkg-dist` beside each
 /// conffile, and its database records. Read adds what the component
 /// consults to refuse what it cannot reproduce. Returns (read, write).
-fn capabilities(deb: &Deb, old: Option<&Deb>, old_paths: Vec<String>) -> (Vec<String>, Vec<String>) {
+fn capabilities(
+    deb: &Deb,
+    old: Option<&Deb>,
+    old_paths: Vec<String>,
+) -> (Vec<String>, Vec<String>) {
     let pkg = deb.package();
     let info = deb.info_name();
     let mut write: Vec<String> = deb

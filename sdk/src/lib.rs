@@ -30,8 +30,8 @@
 
 mod context;
 pub mod dpkg;
-pub mod maintscript;
 mod host;
+pub mod maintscript;
 pub mod patch;
 pub mod python;
 mod types;

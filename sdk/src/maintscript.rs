@@ -24,7 +24,11 @@ fn kind(k: Kind) -> maintscript::Kind {
 
 impl Facts for ImageFacts<'_, '_> {
     fn kind(&mut self, path: &str, follow: bool) -> Option<maintscript::Kind> {
-        let m = if follow { self.0.stat(path) } else { self.0.lstat(path) };
+        let m = if follow {
+            self.0.stat(path)
+        } else {
+            self.0.lstat(path)
+        };
         m.ok().flatten().map(|m| kind(m.kind))
     }
     fn read(&mut self, path: &str) -> Option<Vec<u8>> {
@@ -77,19 +81,26 @@ pub fn apply_file_effect(cx: &mut Context, e: &Effect) -> Result<()> {
         }
         Effect::Rename { from, to } => cx.rename(from, to)?,
         Effect::WriteFile(p, data) => {
-            let same = cx.lstat(p)?.is_some_and(|m| m.kind == Kind::File)
-                && cx.read(p)? == *data;
+            let same = cx.lstat(p)?.is_some_and(|m| m.kind == Kind::File) && cx.read(p)? == *data;
             if !same {
                 let mode = cx.stat(p)?.map_or(0o644, |m| m.mode & 0o7777);
                 cx.write_file(p, data, mode)?;
             }
         }
-        Effect::Chmod(p, mode) => cx.chmod(p, *mode)?,
+        Effect::Chmod(p, mode) => {
+            if cx.stat(p)?.is_some_and(|m| m.mode & 0o7777 != *mode) {
+                cx.chmod(p, *mode)?;
+            }
+        }
         Effect::Chown(p, spec, _) => {
             if !matches!(spec.as_str(), "root" | "root:root") {
-                return Err(Error::msg(format!("chown {spec} {p}: only root is handled")));
+                return Err(Error::msg(format!(
+                    "chown {spec} {p}: only root is handled"
+                )));
             }
-            cx.chown(p, 0, 0)?;
+            if cx.stat(p)?.is_some_and(|m| (m.uid, m.gid) != (0, 0)) {
+                cx.chown(p, 0, 0)?;
+            }
         }
         other => {
             return Err(Error::msg(format!(
@@ -122,7 +133,8 @@ pub fn ca_certificates(cx: &mut Context, config_script: &str, conf: bool) -> Res
     for op in &ops {
         match op {
             Op::Write(p, data) => {
-                let same = cx.lstat(p)?.is_some_and(|m| m.kind == Kind::File) && cx.read(p)? == *data;
+                let same =
+                    cx.lstat(p)?.is_some_and(|m| m.kind == Kind::File) && cx.read(p)? == *data;
                 if !same {
                     cx.write_file(p, data, 0o644)?;
                     changed += 1;

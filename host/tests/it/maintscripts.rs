@@ -3,7 +3,7 @@
 //! from the image and new preinst/postinst/config from the `.deb`.
 
 use crate::support::repo;
-use rootwasm_deb::maintscript::{self, Facts, Kind, Upgrade};
+use rootwasm_deb::maintscript::{self, Effect, Facts, Kind, Upgrade};
 use rootwasm_deb::{Deb, EntryKind, Limits};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -181,6 +181,53 @@ fn every_bookworm_upgrade_is_evaluated() {
     }
     eprintln!("{table}");
     assert_eq!(results.len(), 40);
+    let refused: Vec<&String> = results
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(p, _)| p)
+        .collect();
+    assert!(refused.is_empty(), "refused: {refused:?}\n{table}");
+    let effects = |pkg: &str| {
+        results
+            .iter()
+            .find(|(p, _)| p == pkg)
+            .and_then(|(_, r)| r.as_ref().ok())
+            .map(|p| p.effects.clone())
+            .unwrap()
+    };
+    // The version-gated conffile moves (apt, perl-base, tzdata) do nothing here,
+    // nor do the service and debconf lines (libc6, libpam*, sudo, util-linux).
+    for pkg in [
+        "apt",
+        "perl-base",
+        "libc6",
+        "libpam0g",
+        "libpam-modules",
+        "sudo",
+        "util-linux",
+        "openssl",
+    ] {
+        assert_eq!(effects(pkg), Vec::new(), "{pkg}");
+    }
+    assert_eq!(
+        effects("ca-certificates"),
+        vec![Effect::CaCertificatesConfigure]
+    );
+    assert_eq!(effects("libpam-runtime"), vec![Effect::PamAuthUpdate]);
+    // tzdata's postinst rewrites /etc/timezone from debconf's answer, which its
+    // config script took from /etc/localtime: the same bytes.
+    assert_eq!(
+        effects("tzdata"),
+        vec![Effect::WriteFile(
+            "/etc/timezone".into(),
+            b"Etc/UTC\n".to_vec()
+        )]
+    );
+    assert!(
+        effects("libpython3.11-stdlib")
+            .iter()
+            .all(|e| *e == Effect::Bytecode)
+    );
 }
 
 /// Our subject hash is OpenSSL's: every `<hash>.<n>` link the real
@@ -300,6 +347,9 @@ const DPKG_NOISE: &[&str] = &[
     "/var/cache/debconf/templates.dat",
     "/var/cache/debconf/templates.dat-old",
     "/var/lib/dpkg/triggers/Unincorp",
+    "/var/log/alternatives.log",
+    // ldconfig's own cache of file stats; ld.so.cache itself is the same.
+    "/var/cache/ldconfig/aux-cache",
 ];
 
 /// `dpkg -i` of the new `.deb` (scripts run) on one copy of the image and
@@ -399,4 +449,36 @@ fn versus_dpkg(pkg: &str) -> Vec<String> {
 #[test]
 fn ca_certificates_trust_store_equals_dpkg() {
     assert_eq!(versus_dpkg("ca-certificates"), Vec::<String>::new());
+}
+
+/// The packages whose scripts the issue found refused, against `dpkg -i`
+/// of the same `.deb` with its scripts: the trees are equal, apart from
+/// dpkg's noise. python's bytecode is the one deliberate difference: dpkg
+/// recompiles every module; rootwasm removes the stale `.pyc` of replaced
+/// modules and keeps the others, still valid (their sources are unchanged).
+#[test]
+fn script_packages_equal_dpkg() {
+    let mut report = String::new();
+    for pkg in [
+        "perl-base",
+        "tzdata",
+        "apt",
+        "sudo",
+        "libc6",
+        "libpam0g",
+        "libpam-modules",
+        "libpam-runtime",
+        "openssl",
+        "libpython3.11-stdlib",
+        "util-linux",
+    ] {
+        let d: Vec<String> = versus_dpkg(pkg)
+            .into_iter()
+            .filter(|p| !p.contains("/__pycache__"))
+            .collect();
+        if !d.is_empty() {
+            report.push_str(&format!("{pkg}: {d:?}\n"));
+        }
+    }
+    assert!(report.is_empty(), "{report}");
 }

@@ -31,8 +31,8 @@
 //! override of a path the package installs.
 
 use debversion::Version;
-use rootwasm_sdk::dpkg::deb::{Deb, EntryKind, Limits, Stanza, md5_hex, md5sums};
 use rootwasm_sdk::dpkg::deb::maintscript::{self, Effect, Plan, Upgrade};
+use rootwasm_sdk::dpkg::deb::{Deb, EntryKind, Limits, Stanza, md5_hex, md5sums};
 use rootwasm_sdk::dpkg::{self, ADMIN, Installed, Layout};
 use rootwasm_sdk::maintscript::{ImageFacts, apply_file_effect};
 use rootwasm_sdk::{Check, Context, Error, Kind, PackageChange, Recipe, Report, Result};
@@ -356,7 +356,8 @@ fn install_data(
                 }
                 let before = cur.map(|m| (m.kind, m.size));
                 if e.path.ends_with(".py")
-                    && (before != Some((Kind::File, data.len() as u64)) || cx.read(&e.path)? != *data)
+                    && (before != Some((Kind::File, data.len() as u64))
+                        || cx.read(&e.path)? != *data)
                 {
                     py.push(e.path.clone());
                 }
@@ -527,11 +528,13 @@ fn scripts(cx: &mut Context, deb: &Deb, inst: &Installed) -> Result<Plan> {
             EntryKind::Symlink(_) => maintscript::Kind::Symlink,
             _ => maintscript::Kind::File,
         };
-        up.new_files.insert(e.path.trim_end_matches('/').to_owned(), k);
+        up.new_files
+            .insert(e.path.trim_end_matches('/').to_owned(), k);
     }
     for s in ["preinst", "postinst", "config"] {
         if let Some(t) = deb.control_files.get(s) {
-            up.new_scripts.insert(s.into(), String::from_utf8_lossy(t).into_owned());
+            up.new_scripts
+                .insert(s.into(), String::from_utf8_lossy(t).into_owned());
         }
     }
     if inst.layout == Layout::Status {

@@ -382,7 +382,13 @@ pub(super) fn run(it: &mut Interp, name: &str, args: &[Val], stdin: Option<&str>
                 },
                 _ => Effect::Chown(normalize(path), spec.clone(), base == "chgrp"),
             };
-            let meta = it.facts.meta(path);
+            // A file the package ships is unpacked with the archive's mode
+            // first, so the script's chmod/chown is applied after it.
+            let meta = if it.up.new_files.contains_key(&normalize(path)) {
+                None
+            } else {
+                it.facts.meta(path)
+            };
             let already = match (&e, meta) {
                 (Effect::Chmod(_, m), Some((have, _, _))) => *m == have,
                 (Effect::Chown(_, spec, false), Some((_, 0, 0))) => {
@@ -493,6 +499,10 @@ pub(super) fn run(it: &mut Interp, name: &str, args: &[Val], stdin: Option<&str>
             it.print(None);
             st(None)
         }
+        "adduser" | "useradd" | "addgroup" | "groupadd" => {
+            it.stop(format!("it creates users or groups ({base})"))
+        }
+        "dpkg-divert" => it.stop("it manages diversions (dpkg-divert)"),
         _ => it.stop(format!("it runs `{base}`, which rootwasm does not model")),
     }
 }

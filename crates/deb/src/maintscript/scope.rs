@@ -42,7 +42,9 @@ const CA_WRITES: &[&str] = &[
     "/etc/ssl/certs/*",
 ];
 
-const WRITERS: &[&str] = &["rm", "touch", "mkdir", "ln", "mv", "chmod", "chown", "chgrp", "rmdir"];
+const WRITERS: &[&str] = &[
+    "rm", "touch", "mkdir", "ln", "mv", "chmod", "chown", "chgrp", "rmdir",
+];
 
 /// `(read, write)` capability globs for evaluating `scripts` (their texts)
 /// of a package whose files are `files`.
@@ -55,9 +57,15 @@ pub fn scope(scripts: &[&str], files: &[String]) -> (Vec<String>, Vec<String>) {
         if text.contains("update-ca-certificates") {
             ca = true;
         }
-        if ["py3compile", "py3clean", "pycompile", "py_compile", "remove_bytecode"]
-            .iter()
-            .any(|w| text.contains(w))
+        if [
+            "py3compile",
+            "py3clean",
+            "pycompile",
+            "py_compile",
+            "remove_bytecode",
+        ]
+        .iter()
+        .any(|w| text.contains(w))
         {
             bytecode = true;
         }
@@ -128,7 +136,9 @@ fn walk(n: &Node, read: &mut Vec<String>, write: &mut Vec<String>) {
             rest.iter().for_each(|(_, c)| walk(c, read, write));
         }
         Node::List(v) => v.iter().for_each(|c| walk(c, read, write)),
-        Node::If { arms, otherwise, .. } => {
+        Node::If {
+            arms, otherwise, ..
+        } => {
             for (c, b) in arms {
                 walk(c, read, write);
                 walk(b, read, write);
@@ -162,7 +172,8 @@ fn path_glob(word: &str) -> Option<String> {
         .find(['$', '`', '*', '?', '[', '"', '\'', ' ', '\\', '{', '('])
         .unwrap_or(w.len());
     let lit = &w[..end];
-    if lit == "/" || lit.starts_with("/dev/") || lit.starts_with("/proc") || lit.starts_with("/run") {
+    if lit == "/" || lit.starts_with("/dev/") || lit.starts_with("/proc") || lit.starts_with("/run")
+    {
         return None;
     }
     let e = escape(lit.trim_end_matches('/'));
@@ -188,8 +199,14 @@ mod tests {
 
     #[test]
     fn paths() {
-        assert_eq!(path_glob("\"$DPKG_ROOT\"/etc/security/opasswd").as_deref(), Some("/etc/security/opasswd"));
-        assert_eq!(path_glob("\"/usr/share/zoneinfo/$TIMEZONE\"").as_deref(), Some("/usr/share/zoneinfo/**"));
+        assert_eq!(
+            path_glob("\"$DPKG_ROOT\"/etc/security/opasswd").as_deref(),
+            Some("/etc/security/opasswd")
+        );
+        assert_eq!(
+            path_glob("\"/usr/share/zoneinfo/$TIMEZONE\"").as_deref(),
+            Some("/usr/share/zoneinfo/**")
+        );
         assert_eq!(path_glob("/dev/null"), None);
         let (r, w) = scope(&["#!/bin/sh\nrm -f /etc/x\n[ -e /etc/y ] || true\n"], &[]);
         assert!(w.contains(&"/etc/x".to_owned()) && !w.contains(&"/etc/y".to_owned()));
