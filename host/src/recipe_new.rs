@@ -176,12 +176,12 @@ fn toml_list(items: &[String]) -> String {
     out
 }
 
+/// The installed version, the old version's paths and its `.deb`, if given.
+type InstalledInfo = (Option<String>, Vec<String>, Option<Deb>);
+
 /// The installed version (`--installed VERSION` or the old `.deb`'s) and,
-/// from an old `.deb`, its paths.
-fn installed(
-    o: &DistroUpgrade,
-    pkg: &str,
-) -> Result<(Option<String>, Vec<String>, Option<Deb>), NewError> {
+/// from an old `.deb`, its paths and scripts.
+fn installed(o: &DistroUpgrade, pkg: &str) -> Result<InstalledInfo, NewError> {
     Ok(match &o.installed {
         None => (None, Vec::new(), None),
         Some(Installed::Version(v)) => (Some(v.clone()), Vec::new(), None),

@@ -98,10 +98,11 @@ impl Snapshot {
                 Some(Kind::File) => Node::File(facts.read(&path).unwrap_or_default()),
                 Some(Kind::Symlink) => {
                     let t = facts.readlink(&path).unwrap_or_default();
-                    if t.starts_with('/') && !t.starts_with(&format!("{ETC}/")) {
-                        if let Some(d) = facts.read(&t) {
-                            s.targets.insert(t.clone(), d);
-                        }
+                    if t.starts_with('/')
+                        && !t.starts_with(&format!("{ETC}/"))
+                        && let Some(d) = facts.read(&t)
+                    {
+                        s.targets.insert(t.clone(), d);
                     }
                     Node::Symlink(t)
                 }

@@ -203,7 +203,6 @@ fn every_bookworm_upgrade_is_evaluated() {
         "libc6",
         "libpam0g",
         "libpam-modules",
-        "sudo",
         "util-linux",
         "openssl",
     ] {
@@ -214,6 +213,14 @@ fn every_bookworm_upgrade_is_evaluated() {
         vec![Effect::CaCertificatesConfigure]
     );
     assert_eq!(effects("libpam-runtime"), vec![Effect::PamAuthUpdate]);
+    // sudo's postinst gives the unpacked /etc/sudoers (0644 in the archive) 0440.
+    assert_eq!(
+        effects("sudo"),
+        vec![
+            Effect::Chown("/etc/sudoers".into(), "root:root".into(), false),
+            Effect::Chmod("/etc/sudoers".into(), 0o440)
+        ]
+    );
     // tzdata's postinst rewrites /etc/timezone from debconf's answer, which its
     // config script took from /etc/localtime: the same bytes.
     assert_eq!(

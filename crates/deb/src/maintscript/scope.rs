@@ -49,6 +49,9 @@ const WRITERS: &[&str] = &[
 /// `(read, write)` capability globs for evaluating `scripts` (their texts)
 /// of a package whose files are `files`.
 pub fn scope(scripts: &[&str], files: &[String]) -> (Vec<String>, Vec<String>) {
+    if scripts.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
     let mut read: Vec<String> = MODEL_READS.iter().map(|s| (*s).to_owned()).collect();
     let mut write = Vec::new();
     let mut ca = false;

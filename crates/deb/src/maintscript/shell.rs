@@ -779,7 +779,7 @@ pub fn parts(w: &str) -> Vec<Part> {
                 let q = in_dq;
                 flush(&mut out, &mut lit, q);
                 in_dq = !in_dq;
-                if !in_dq && matches!(out.last(), None) {
+                if !in_dq && out.last().is_none() {
                     out.push(Part::Lit(String::new(), true));
                 } else if in_dq {
                     // An empty "" still makes a (quoted, empty) field.
