@@ -27,6 +27,10 @@ if [ "${1:-}" = "--tests" ]; then
     [ -x /usr/bin/time ] || missing="$missing time"
     # librpm is the rpmvercmp oracle (through Debian's python3) and builds the rpmdb fixture.
     command -v rpmbuild >/dev/null || missing="$missing rpm"
+    # The realistic bookworm image (scripts/bookworm-image.sh) and the
+    # installed versions' .debs the maintainer-script tests fetch.
+    command -v debootstrap >/dev/null || missing="$missing debootstrap"
+    command -v curl >/dev/null || missing="$missing curl"
     /usr/bin/python3 -c 'import rpm' 2>/dev/null || missing="$missing python3-rpm"
     # The catalog's behaviour tests run Debian's interpreters, and install
     # packages with the real npm and gem (host/tests/it/catalog.rs).

@@ -176,12 +176,15 @@ fn toml_list(items: &[String]) -> String {
     out
 }
 
+/// The installed version, the old version's paths and its `.deb`, if given.
+type InstalledInfo = (Option<String>, Vec<String>, Option<Deb>);
+
 /// The installed version (`--installed VERSION` or the old `.deb`'s) and,
-/// from an old `.deb`, its paths.
-fn installed(o: &DistroUpgrade, pkg: &str) -> Result<(Option<String>, Vec<String>), NewError> {
+/// from an old `.deb`, its paths and scripts.
+fn installed(o: &DistroUpgrade, pkg: &str) -> Result<InstalledInfo, NewError> {
     Ok(match &o.installed {
-        None => (None, Vec::new()),
-        Some(Installed::Version(v)) => (Some(v.clone()), Vec::new()),
+        None => (None, Vec::new(), None),
+        Some(Installed::Version(v)) => (Some(v.clone()), Vec::new(), None),
         Some(Installed::Deb(p)) => {
             let (_, old) = read_deb(p)?;
             if old.package() != pkg {
@@ -192,7 +195,7 @@ fn installed(o: &DistroUpgrade, pkg: &str) -> Result<(Option<String>, Vec<String
                 )));
             }
             let paths = old.data.iter().map(|e| e.path.clone()).collect();
-            (Some(old.version().to_owned()), paths)
+            (Some(old.version().to_owned()), paths, Some(old))
         }
     })
 }
@@ -200,7 +203,11 @@ fn installed(o: &DistroUpgrade, pkg: &str) -> Result<(Option<String>, Vec<String
 /// Capabilities: the package's own paths, the `.dpkg-dist` beside each
 /// conffile, and its database records. Read adds what the component
 /// consults to refuse what it cannot reproduce. Returns (read, write).
-fn capabilities(deb: &Deb, old_paths: Vec<String>) -> (Vec<String>, Vec<String>) {
+fn capabilities(
+    deb: &Deb,
+    old: Option<&Deb>,
+    old_paths: Vec<String>,
+) -> (Vec<String>, Vec<String>) {
     let pkg = deb.package();
     let info = deb.info_name();
     let mut write: Vec<String> = deb
@@ -234,7 +241,7 @@ fn capabilities(deb: &Deb, old_paths: Vec<String>) -> (Vec<String>, Vec<String>)
         format!("/var/lib/dpkg/status.d/{pkg}"),
         format!("/var/lib/dpkg/status.d/{pkg}.*"),
     ]);
-    let write: Vec<String> = write
+    let mut write: Vec<String> = write
         .into_iter()
         .map(|p| {
             if p.starts_with("/var/lib/dpkg/") {
@@ -252,8 +259,45 @@ fn capabilities(deb: &Deb, old_paths: Vec<String>) -> (Vec<String>, Vec<String>)
         "/var/lib/dpkg/diversions".to_owned(),
         "/var/lib/dpkg/statoverride".to_owned(),
     ]);
-
+    let (sr, sw) = script_scope(deb, old);
+    for p in sw {
+        if !write.contains(&p) {
+            write.push(p);
+        }
+    }
+    for p in sr {
+        if !read.contains(&p) {
+            read.push(p);
+        }
+    }
+    for p in &write {
+        if !read.contains(p) {
+            read.push(p.clone());
+        }
+    }
     (read, write)
+}
+
+/// What evaluating the maintainer scripts reads and changes: the new
+/// version's, and the old one's prerm/postrm (the new ones stand in for
+/// them when only the installed version is known).
+fn script_scope(deb: &Deb, old: Option<&Deb>) -> (Vec<String>, Vec<String>) {
+    let mut texts: Vec<String> = ["preinst", "postinst", "config", "prerm", "postrm"]
+        .iter()
+        .filter_map(|s| deb.control_files.get(*s))
+        .map(|t| String::from_utf8_lossy(t).into_owned())
+        .collect();
+    if let Some(old) = old {
+        texts.extend(
+            ["prerm", "postrm"]
+                .iter()
+                .filter_map(|s| old.control_files.get(*s))
+                .map(|t| String::from_utf8_lossy(t).into_owned()),
+        );
+    }
+    let files: Vec<String> = deb.data.iter().map(|e| e.path.clone()).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    rootwasm_deb::maintscript::scope(&refs, &files)
 }
 
 /// `--fix` ids, else the changelog's CVE/GHSA ids newer than `installed`.
@@ -397,7 +441,7 @@ pub fn distro_upgrade(o: &DistroUpgrade) -> Result<PathBuf, NewError> {
     let (bytes, deb) = read_deb(&o.deb)?;
     let (pkg, ver, arch) = (deb.package(), deb.version(), deb.architecture());
     let may_remove = matches!(o.installed, Some(Installed::Deb(_)));
-    let (installed, old_paths) = installed(o, pkg)?;
+    let (installed, old_paths, old_deb) = installed(o, pkg)?;
     if let Some(inst) = &installed
         && version(inst)? >= version(ver)?
     {
@@ -415,7 +459,7 @@ pub fn distro_upgrade(o: &DistroUpgrade) -> Result<PathBuf, NewError> {
     let id = recipe_id(pkg, ver, arch);
     let dir = o.recipes_dir.join(&id);
 
-    let (read, write) = capabilities(&deb, old_paths);
+    let (read, write) = capabilities(&deb, old_deb.as_ref(), old_paths);
     let unpacked: u64 = deb
         .data
         .iter()

@@ -237,66 +237,9 @@ pub fn update_md5sums(cx: &mut Context<'_>, inst: &Installed, changed: &[String]
     Ok(())
 }
 
-/// Why a maintainer script cannot be skipped, or `None` if running it would
-/// change nothing.
-///
-/// rootwasm never runs maintainer scripts (they are programs from the image
-/// or the package). A script whose only commands are comments, `set -e` and
-/// `exit 0` does nothing, and neither does a bare `ldconfig` (the library
-/// keeps its soname, so the linker cache stays right). Anything else is
-/// refused, naming what it would have done.
-pub fn script_refusal(name: &str, text: &str) -> Option<String> {
-    let effective: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter(|l| !matches!(*l, "set -e" | "exit 0" | "ldconfig"))
-        .collect();
-    if effective.is_empty() {
-        return None;
-    }
-    const KNOWN: &[(&str, &str)] = &[
-        ("adduser", "creates users or groups"),
-        ("useradd", "creates users or groups"),
-        ("groupadd", "creates users or groups"),
-        ("addgroup", "creates users or groups"),
-        ("update-alternatives", "manages alternatives"),
-        ("dpkg-divert", "manages diversions"),
-        ("dpkg-maintscript-helper", "moves or removes conffiles"),
-        ("systemctl", "manages services"),
-        ("deb-systemd", "manages services"),
-        ("invoke-rc.d", "manages services"),
-        ("update-rc.d", "manages services"),
-        ("debconf", "asks debconf questions"),
-    ];
-    let what = KNOWN
-        .iter()
-        .find(|(cmd, _)| effective.iter().any(|l| l.contains(cmd)))
-        .map(|(cmd, what)| format!("it {what} ({cmd})"))
-        .unwrap_or_else(|| format!("it runs commands, starting with `{}`", effective[0]));
-    Some(format!(
-        "the maintainer script {name} cannot be reproduced without running it: {what}; \
-         rootwasm never runs maintainer scripts, so this package must be upgraded by a rebuild \
-         or a recipe written for it"
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scripts() {
-        assert_eq!(
-            script_refusal("postinst", "#!/bin/sh\nset -e\n# x\n\nexit 0\n"),
-            None
-        );
-        assert_eq!(script_refusal("postinst", "#!/bin/sh\nldconfig\n"), None);
-        let r = script_refusal("postinst", "#!/bin/sh\nset -e\nadduser --system foo\n").unwrap();
-        assert!(r.contains("creates users"), "{r}");
-        let r = script_refusal("postinst", "#!/bin/sh\nln -sf /etc/ssl /usr/lib/ssl\n").unwrap();
-        assert!(r.contains("`ln -sf /etc/ssl /usr/lib/ssl`"), "{r}");
-    }
 
     #[test]
     fn conffiles() {

@@ -31,6 +31,7 @@
 mod context;
 pub mod dpkg;
 mod host;
+pub mod maintscript;
 pub mod patch;
 pub mod python;
 mod types;

@@ -12,8 +12,10 @@
 //! malformed input is an [`Error`] naming what was wrong, never a panic.
 
 mod archive;
+pub mod ca_certificates;
 pub mod changelog;
 pub mod control;
+pub mod maintscript;
 pub mod md5sums;
 
 pub use archive::{Deb, Entry, EntryKind, Limits};

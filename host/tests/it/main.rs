@@ -22,6 +22,7 @@ mod layer_semantics;
 mod oci_layout;
 mod patch_tests;
 mod registry;
+mod maintscripts;
 mod reproducible;
 mod review;
 mod review_unverified;

@@ -18,14 +18,23 @@
 //!   `info/` files (`.list`, `.md5sums`, `.conffiles`, `.shlibs`, `.symbols`,
 //!   `.triggers`, scripts), or the distroless `status.d/` files.
 //!
+//! - evaluates the maintainer scripts dpkg would run for this upgrade from
+//!   this installed version (`rootwasm_deb::maintscript`) and applies what
+//!   they would change: files they write or remove, the CA trust store
+//!   (`update-ca-certificates`), stale Python bytecode; the no-ops (services,
+//!   debconf, version-gated conffile moves) are listed in the report's notes.
+//!
 //! It refuses, changing nothing, when the upgrade needs something it cannot
-//! reproduce: a maintainer script that does anything, a trigger other than
-//! ldconfig, a file trigger another package registered on these paths, a
-//! diversion or a stat override of a path the package installs.
+//! reproduce: script lines it cannot model (quoted in the error), a trigger
+//! other than ldconfig or one the package already declared, a file trigger
+//! another package registered on these paths, a diversion or a stat
+//! override of a path the package installs.
 
 use debversion::Version;
+use rootwasm_sdk::dpkg::deb::maintscript::{self, Effect, Plan, Upgrade};
 use rootwasm_sdk::dpkg::deb::{Deb, EntryKind, Limits, Stanza, md5_hex, md5sums};
 use rootwasm_sdk::dpkg::{self, ADMIN, Installed, Layout};
+use rootwasm_sdk::maintscript::{ImageFacts, apply_file_effect};
 use rootwasm_sdk::{Check, Context, Error, Kind, PackageChange, Recipe, Report, Result};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -166,8 +175,15 @@ impl Recipe for DpkgUpgrade {
         let (deb, name) = load(cx)?;
         let inst = target(cx, &deb, &name)?.map_err(Error::msg)?;
         refuse_what_dpkg_would_run(cx, &deb, &inst)?;
-        let conffiles = install_data(cx, &deb, &inst)?;
-        remove_obsolete(cx, &deb, &inst)?;
+        let plan = scripts(cx, &deb, &inst)?;
+        let mut py = Vec::new();
+        let conffiles = install_data(cx, &deb, &inst, &mut py)?;
+        remove_obsolete(cx, &deb, &inst, &mut py)?;
+        let mut notes = vec![format!(
+            "installed {name} over {} {}",
+            inst.name, inst.version
+        )];
+        apply_plan(cx, &deb, &plan, &py, &mut notes)?;
         write_database(cx, &deb, &inst, &conffiles)?;
         Ok(Report {
             fixed: Vec::new(),
@@ -178,10 +194,7 @@ impl Recipe for DpkgUpgrade {
                 version_before: inst.version.clone(),
                 version_after: deb.version().to_owned(),
             }],
-            notes: vec![format!(
-                "installed {name} over {} {}",
-                inst.name, inst.version
-            )],
+            notes,
         })
     }
 }
@@ -190,38 +203,24 @@ rootwasm_sdk::export_recipe!(DpkgUpgrade);
 
 /// Refuse what an upgrade by dpkg would run and we cannot reproduce.
 fn refuse_what_dpkg_would_run(cx: &mut Context, deb: &Deb, inst: &Installed) -> Result<()> {
-    // dpkg runs: old prerm upgrade, new preinst upgrade, old postrm upgrade, new postinst configure.
-    for s in ["preinst", "postinst", "config"] {
-        if let Some(text) = deb.control_files.get(s)
-            && let Some(why) = dpkg::script_refusal(
-                &format!("{s} of {}", deb.version()),
-                &String::from_utf8_lossy(text),
-            )
-        {
-            return Err(Error::msg(why));
-        }
-    }
-    if inst.layout == Layout::Status {
-        for s in ["prerm", "postrm"] {
-            let path = inst.info_file(s);
-            if cx.exists(&path)? {
-                let text = cx.read_to_string(&path)?;
-                if let Some(why) = dpkg::script_refusal(&format!("{s} of {}", inst.version), &text)
-                {
-                    return Err(Error::msg(why));
-                }
-            }
-        }
-    }
     if let Some(t) = deb.control_files.get("triggers") {
         for l in String::from_utf8_lossy(t).lines().map(str::trim) {
             if l.is_empty() || l.starts_with('#') {
                 continue;
             }
-            if !matches!(l, "activate-noawait ldconfig" | "activate ldconfig") {
+            // An interest the installed version already registered stays registered.
+            let declared = inst.layout == Layout::Status
+                && l.starts_with("interest")
+                && cx.exists(&inst.info_file("triggers"))?
+                && cx
+                    .read_to_string(&inst.info_file("triggers"))?
+                    .lines()
+                    .any(|o| o.trim() == l);
+            if !declared && !matches!(l, "activate-noawait ldconfig" | "activate ldconfig") {
                 return Err(Error::msg(format!(
                     "the package declares the trigger `{l}`, which rootwasm cannot run; \
-                     only the ldconfig trigger is handled (the library keeps its soname)"
+                     only the ldconfig trigger and interests the installed version already \
+                     declared are handled"
                 )));
             }
         }
@@ -275,7 +274,12 @@ fn refuse_what_dpkg_would_run(cx: &mut Context, deb: &Deb, inst: &Installed) -> 
 
 /// Unpack the data tar. Returns the `Conffiles` lines (path, md5 of the new
 /// distributed version) in the package's order.
-fn install_data(cx: &mut Context, deb: &Deb, inst: &Installed) -> Result<Vec<(String, String)>> {
+fn install_data(
+    cx: &mut Context,
+    deb: &Deb,
+    inst: &Installed,
+    py: &mut Vec<String>,
+) -> Result<Vec<(String, String)>> {
     let new_conffiles = deb.conffiles();
     let old_conffiles: BTreeMap<String, String> = inst
         .conffiles()
@@ -349,6 +353,13 @@ fn install_data(cx: &mut Context, deb: &Deb, inst: &Installed) -> Result<Vec<(St
                         "{} is a file in the new package but a directory in the image",
                         e.path
                     )));
+                }
+                let before = cur.map(|m| (m.kind, m.size));
+                if e.path.ends_with(".py")
+                    && (before != Some((Kind::File, data.len() as u64))
+                        || cx.read(&e.path)? != *data)
+                {
+                    py.push(e.path.clone());
                 }
                 put_file(cx, &e.path, data, e.mode, e.uid, e.gid)?;
             }
@@ -424,7 +435,12 @@ fn own(cx: &mut Context, path: &str, uid: u32, gid: u32) -> Result<()> {
 /// grants (and says so in the `remove-obsolete` parameter) only when it was
 /// given the old `.deb`; without it, an upgrade that drops files is refused
 /// before anything outside scope is touched.
-fn remove_obsolete(cx: &mut Context, deb: &Deb, inst: &Installed) -> Result<()> {
+fn remove_obsolete(
+    cx: &mut Context,
+    deb: &Deb,
+    inst: &Installed,
+    py: &mut Vec<String>,
+) -> Result<()> {
     let list = inst.info_file("list");
     if inst.layout != Layout::Status || !cx.exists(&list)? {
         return Ok(());
@@ -483,11 +499,138 @@ fn remove_obsolete(cx: &mut Context, deb: &Deb, inst: &Installed) -> Result<()> 
         match meta {
             Some(m) if m.kind == Kind::Dir && cx.read_dir(p)?.is_empty() => cx.remove(p)?,
             Some(m) if m.kind == Kind::Dir => {}
-            Some(_) => cx.remove(p)?,
+            Some(_) => {
+                if p.ends_with(".py") {
+                    py.push(p.to_owned());
+                }
+                cx.remove(p)?
+            }
             None => {}
         }
     }
     Ok(())
+}
+
+/// What dpkg's scripts would do for this upgrade, decided before anything
+/// is unpacked (dpkg's order: old prerm, new preinst, old postrm, config,
+/// new postinst).
+fn scripts(cx: &mut Context, deb: &Deb, inst: &Installed) -> Result<Plan> {
+    let mut up = Upgrade {
+        package: deb.package().to_owned(),
+        arch: inst.arch.clone(),
+        old_version: inst.version.clone(),
+        new_version: deb.version().to_owned(),
+        ..Default::default()
+    };
+    for e in &deb.data {
+        let k = match e.kind {
+            EntryKind::Dir => maintscript::Kind::Dir,
+            EntryKind::Symlink(_) => maintscript::Kind::Symlink,
+            _ => maintscript::Kind::File,
+        };
+        up.new_files
+            .insert(e.path.trim_end_matches('/').to_owned(), k);
+    }
+    for s in ["preinst", "postinst", "config"] {
+        if let Some(t) = deb.control_files.get(s) {
+            up.new_scripts
+                .insert(s.into(), String::from_utf8_lossy(t).into_owned());
+        }
+    }
+    if inst.layout == Layout::Status {
+        for s in ["prerm", "postrm"] {
+            let path = inst.info_file(s);
+            if cx.exists(&path)? {
+                up.old_scripts.insert(s.into(), cx.read_to_string(&path)?);
+            }
+        }
+    }
+    let plan = maintscript::evaluate(&up, &mut ImageFacts(cx)).map_err(|e| Error::msg(e.0))?;
+    if plan.effects.contains(&Effect::PamAuthUpdate) {
+        for e in &deb.data {
+            if let EntryKind::File(data) = &e.kind
+                && e.path.starts_with("/usr/share/pam-configs/")
+                && cx.read(&e.path).ok().as_deref() != Some(data.as_slice())
+            {
+                return Err(Error::msg(format!(
+                    "{} changes {}, so pam-auth-update in its postinst would regenerate \
+                     /etc/pam.d/common-*; rootwasm does not run it",
+                    deb.package(),
+                    e.path
+                )));
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// Apply the scripts' effects to the unpacked tree, in dpkg's order.
+fn apply_plan(
+    cx: &mut Context,
+    deb: &Deb,
+    plan: &Plan,
+    py: &[String],
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let config = deb
+        .control_files
+        .get("config")
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .unwrap_or_default();
+    let mut bytecode = false;
+    for e in &plan.effects {
+        match e {
+            Effect::Bytecode => bytecode = true,
+            Effect::PamAuthUpdate => notes.push(
+                "pam-auth-update --package: no profile under /usr/share/pam-configs changes, so it \
+                 would write /etc/pam.d/common-* as they are"
+                    .into(),
+            ),
+            Effect::CaCertificatesConfigure | Effect::UpdateCaCertificates => {
+                let conf = *e == Effect::CaCertificatesConfigure;
+                let n = rootwasm_sdk::maintscript::ca_certificates(cx, &config, conf)?;
+                notes.push(format!(
+                    "update-ca-certificates: /etc/ca-certificates.conf and /etc/ssl/certs updated as \
+                     the script does ({n} change(s))"
+                ));
+            }
+            other => apply_file_effect(cx, other)?,
+        }
+    }
+    if bytecode {
+        let n = remove_stale_bytecode(cx, py)?;
+        notes.push(format!(
+            "Python bytecode: {n} stale __pycache__ file(s) of the {} replaced or removed module(s) \
+             removed (Python recompiles them on import); bytecode of unchanged modules is kept, \
+             still valid since their sources keep their size and mtime",
+            py.len()
+        ));
+    }
+    notes.extend(plan.notes.iter().cloned());
+    Ok(())
+}
+
+/// Remove `__pycache__/<module>.*.pyc` beside each replaced or removed `.py`.
+fn remove_stale_bytecode(cx: &mut Context, py: &[String]) -> Result<usize> {
+    let mut n = 0;
+    for p in py {
+        let Some((dir, file)) = p.rsplit_once('/') else {
+            continue;
+        };
+        let stem = file.trim_end_matches(".py");
+        let cache = format!("{dir}/__pycache__");
+        if cx.lstat(&cache)?.is_none_or(|m| m.kind != Kind::Dir) {
+            continue;
+        }
+        for e in cx.read_dir(&cache)? {
+            let rest = e.name.strip_prefix(stem).and_then(|r| r.strip_prefix('.'));
+            if rest.is_some_and(|r| r.ends_with(".pyc") && !r[..r.len() - 4].contains('/')) {
+                cx.remove(&format!("{cache}/{}", e.name))?;
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// `path` with every symlinked parent directory resolved (the last component
