@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Subcommand;
-use rootwasm::recipe_new::{DistroUpgrade, Installed};
+use rootwasm::recipe_new::{DistroUpgrade, Installed, Written};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,9 +42,17 @@ pub enum NewCommand {
         #[arg(long = "fix", value_name = "ID")]
         fixes: Vec<String>,
         /// The recipes directory: the recipe is written to <DIR>/<id>/, and
-        /// <DIR>/dpkg-upgrade/component.wasm is the component it uses.
+        /// <DIR>/dpkg-upgrade/component.wasm is the component it uses
+        /// (written there from this binary when missing).
         #[arg(long, default_value = "recipes")]
         recipes: PathBuf,
+        /// Read the changelog from this sibling .deb (same source and
+        /// version) when the package ships none.
+        #[arg(long, value_name = "SIBLING.deb")]
+        changelog_from: Option<PathBuf>,
+        /// Replace an existing, different recipe with the same id.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -94,6 +102,8 @@ pub fn run(c: RecipeCommand) -> anyhow::Result<ExitCode> {
             installed,
             fixes,
             recipes,
+            changelog_from,
+            force,
         }) => {
             let installed = installed.map(|s| {
                 if s.ends_with(".deb") {
@@ -102,17 +112,29 @@ pub fn run(c: RecipeCommand) -> anyhow::Result<ExitCode> {
                     Installed::Version(s)
                 }
             });
-            let dir = rootwasm::recipe_new::distro_upgrade(&DistroUpgrade {
+            let changelog = changelog_from
+                .map(|p| rootwasm::recipe_new::changelog_of(&p))
+                .transpose()?;
+            let out = rootwasm::recipe_new::distro_upgrade(&DistroUpgrade {
                 deb,
                 installed,
                 fixes,
                 recipes_dir: recipes,
+                changelog,
+                installed_changelog: None,
+                force,
             })?;
+            let dir = out.dir;
             // Loading it back checks the manifest and every pin.
             let recipe = rootwasm::recipe::Recipe::load(&dir)
                 .with_context(|| format!("checking the new recipe in {}", dir.display()))?;
             let m = &recipe.manifest;
-            println!("wrote {}", dir.join("recipe.toml").display());
+            let verb = match out.written {
+                Written::New => "wrote",
+                Written::Replaced => "replaced",
+                Written::Unchanged => "unchanged",
+            };
+            println!("{verb} {}", dir.join("recipe.toml").display());
             println!(
                 "  {} {}: fixes {}",
                 m.target.package,
