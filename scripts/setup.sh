@@ -21,6 +21,11 @@ if [ "${1:-}" = "--tests" ]; then
     # librpm is the rpmvercmp oracle (through Debian's python3) and builds the rpmdb fixture.
     command -v rpmbuild >/dev/null || missing="$missing rpm"
     /usr/bin/python3 -c 'import rpm' 2>/dev/null || missing="$missing python3-rpm"
+    # `recipe sync` tests build a Debian repository with Debian's own tools and sign it.
+    command -v apt-ftparchive >/dev/null || missing="$missing apt-utils"
+    command -v gpg >/dev/null || missing="$missing gpg"
+    command -v xz >/dev/null || missing="$missing xz-utils"
+    [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing="$missing debian-archive-keyring"
     if [ -n "$missing" ]; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null

@@ -40,6 +40,7 @@ pub mod sandbox;
 pub mod sbom;
 #[cfg(feature = "sandbox")]
 pub mod scan;
+pub mod sync;
 pub mod version;
 
 pub use rootwasm_core::{commit, ecosystem, journal, recipe, rootfs, scope, session};

@@ -136,17 +136,21 @@ fn own_changelog(deb: &Deb) -> Result<Option<String>, NewError> {
     else {
         return Ok(None);
     };
-    gunzip_text(raw).map(Some).map_err(|e| {
-        NewError::Invalid(format!("{pkg}: reading changelog.Debian.gz: {e}"))
-    })
+    gunzip_text(raw)
+        .map(Some)
+        .map_err(|e| NewError::Invalid(format!("{pkg}: reading changelog.Debian.gz: {e}")))
+}
+
+/// The changelog a `.deb` ships, if any.
+pub fn shipped_changelog(path: &Path) -> Result<Option<String>, NewError> {
+    let (_, deb) = read_deb(path)?;
+    own_changelog(&deb)
 }
 
 /// The changelog a sibling `.deb` ships (`recipe new --changelog-from`).
 pub fn changelog_of(path: &Path) -> Result<String, NewError> {
-    let (_, deb) = read_deb(path)?;
-    own_changelog(&deb)?.ok_or_else(|| {
-        NewError::Invalid(format!("{} ships no changelog either", path.display()))
-    })
+    shipped_changelog(path)?
+        .ok_or_else(|| NewError::Invalid(format!("{} ships no changelog either", path.display())))
 }
 
 /// A gzip-compressed text file, at most 64 MiB unpacked.
@@ -181,12 +185,15 @@ fn new_entries<'a>(
 ) -> Result<Vec<&'a changelog::Entry>, NewError> {
     let own = source_version(installed);
     let floor = version(own)?;
-    let stop = entries.iter().position(|e| e.version == own).unwrap_or_else(|| {
-        entries
-            .iter()
-            .position(|e| version(&e.version).is_ok_and(|v| v <= floor))
-            .unwrap_or(entries.len())
-    });
+    let stop = entries
+        .iter()
+        .position(|e| e.version == own)
+        .unwrap_or_else(|| {
+            entries
+                .iter()
+                .position(|e| version(&e.version).is_ok_and(|v| v <= floor))
+                .unwrap_or(entries.len())
+        });
     let had = |e: &changelog::Entry| {
         installed_changelog.is_some_and(|old| old.iter().any(|o| o.version == e.version))
     };
@@ -205,7 +212,10 @@ fn changelog_fixes(
     let old = installed_changelog.map(changelog::parse);
     let chosen: Vec<&changelog::Entry> = match installed {
         Some(inst) => new_entries(&entries, inst, old.as_deref())?,
-        None => entries.iter().filter(|e| e.version == deb.version()).collect(),
+        None => entries
+            .iter()
+            .filter(|e| e.version == deb.version())
+            .collect(),
     };
     let mut out: Vec<Fix> = Vec::new();
     // Oldest first, so each id gets the date of the upload that first fixed it.
@@ -396,7 +406,12 @@ fn component_pin(o: &DistroUpgrade) -> Result<(String, Sha256Hex), NewError> {
             std::fs::write(&component, DPKG_UPGRADE).map_err(io(&component))?;
             DPKG_UPGRADE.to_vec()
         }
-        Err(e) => return Err(NewError::Io { path: component, source: e }),
+        Err(e) => {
+            return Err(NewError::Io {
+                path: component,
+                source: e,
+            });
+        }
     };
     Ok((component_rel, Sha256Hex::of(&bytes)))
 }
@@ -512,10 +527,7 @@ fn render(r: &Rendered<'_>) -> String {
 pub fn distro_upgrade(o: &DistroUpgrade) -> Result<Outcome, NewError> {
     let (bytes, deb) = read_deb(&o.deb)?;
     let (pkg, ver, arch) = (deb.package(), deb.version(), deb.architecture());
-    let may_remove = matches!(
-        o.installed,
-        Some(Installed::Deb(_) | Installed::Listed(..))
-    );
+    let may_remove = matches!(o.installed, Some(Installed::Deb(_) | Installed::Listed(..)));
     let (installed, old_paths) = installed(o, pkg)?;
     if let Some(inst) = &installed
         && version(inst)? >= version(ver)?
@@ -618,7 +630,14 @@ mod tests {
         ] {
             assert!(super::valid_vulnerability_id(ok), "{ok}");
         }
-        for bad in ["TZDATA-2026F", "CVE-24-1", "GHSA-12-34", "cve-2024-45490", "DSA-x-1", ""] {
+        for bad in [
+            "TZDATA-2026F",
+            "CVE-24-1",
+            "GHSA-12-34",
+            "cve-2024-45490",
+            "DSA-x-1",
+            "",
+        ] {
             assert!(!super::valid_vulnerability_id(bad), "{bad}");
         }
     }

@@ -23,4 +23,5 @@ mod scan;
 mod session;
 mod sink;
 mod support;
+mod sync;
 mod versions;
