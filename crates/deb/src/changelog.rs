@@ -228,4 +228,12 @@ mod tests {
         assert_eq!(e[0].iso_date().as_deref(), Some("2024-09-24"));
         assert!(e[1].cves().is_empty());
     }
+
+    #[test]
+    fn only_items_that_fix_claim_their_ids() {
+        // Items as libxml2's and glibc's bookworm changelogs word them.
+        let text = "libxml2 (2.9.14+dfsg-1.3~deb12u6) bookworm; urgency=high\n\n  * Fix CVE-2026-0990: `xmlCatalogXMLResolveURI()` will recurse\n    infinitely. (Closes: #1125695)\n  * Fix unit tests for CVE-2025-49794 and -49796.\n  * Amend d/p/CVE-2025-7425.patch to better reflect the original fix.\n  * Security fixes:\n    - CVE-2023-39615: out-of-bounds read\n    - debian/patches/any/local-CVE-2024-2961-iso-2022-cn-ext.diff: upstreamed.\n    - Fixes y2038 regression in nscd following CVE-2024-33601 and\n      CVE-2024-33602 fix.\n\n -- A <a@b.c>  Sun, 07 Jun 2026 17:53:53 +0200\n";
+        let e = parse(text);
+        assert_eq!(e[0].fixed_ids(), ["CVE-2026-0990", "CVE-2023-39615"]);
+    }
 }
