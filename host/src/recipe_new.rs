@@ -183,7 +183,15 @@ fn new_entries<'a>(
     installed: &str,
     installed_changelog: Option<&[changelog::Entry]>,
 ) -> Result<Vec<&'a changelog::Entry>, NewError> {
-    let own = source_version(installed);
+    let mut own = source_version(installed);
+    // A binary may carry an epoch its source's entries lack (bsdutils
+    // `1:2.38.1-5+deb12u1` of util-linux `2.38.1-5+deb12u1`).
+    if !entries.iter().any(|e| e.version == own)
+        && let Some((_, bare)) = own.split_once(':')
+        && entries.iter().all(|e| !e.version.contains(':'))
+    {
+        own = bare;
+    }
     let floor = version(own)?;
     let stop = entries
         .iter()
