@@ -40,6 +40,11 @@ if [ "${1:-}" = "--tests" ]; then
     # Headless Chromium opens the Patch Explorer page (explore.rs, through Selenium).
     command -v chromium >/dev/null || missing="$missing chromium"
     command -v chromedriver >/dev/null || missing="$missing chromium-driver"
+    # `recipe sync` tests build a Debian repository with Debian's own tools and sign it.
+    command -v apt-ftparchive >/dev/null || missing="$missing apt-utils"
+    command -v gpg >/dev/null || missing="$missing gpg"
+    command -v xz >/dev/null || missing="$missing xz-utils"
+    [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing="$missing debian-archive-keyring"
     if [ -n "$missing" ]; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null

@@ -43,6 +43,7 @@ pub mod sbom;
 #[cfg(feature = "sandbox")]
 pub mod scan;
 pub mod sla;
+pub mod sync;
 pub mod upgrade_plan;
 pub mod version;
 

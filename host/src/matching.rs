@@ -41,6 +41,26 @@ pub fn same_architecture(t: &crate::recipe::Target, p: &Package) -> bool {
     })
 }
 
+/// Whether `version` is below `range` (`deb` ranges: a `>=`/`>>` bound it
+/// fails), as opposed to above it or not comparable.
+pub fn below_range(eco: Ecosystem, version: &str, range: &str) -> bool {
+    eco == Ecosystem::Deb
+        && range.split(',').map(str::trim).any(|c| {
+            (c.starts_with(">=") || c.starts_with(">>")) && matches(eco, version, c) == Ok(false)
+        })
+}
+
+/// Whether `recipe` patches `version`: in its range, or, for a distro
+/// upgrade, below it. The distribution's newer package fixes older versions
+/// too (its own check still compares installed < new); a range's lower
+/// bound only says which version its fix list was read against.
+pub fn patches(recipe: &Recipe, version: &str) -> bool {
+    let t = &recipe.manifest.target;
+    matches(t.ecosystem, version, &t.affected).unwrap_or(false)
+        || (recipe.manifest.patch_type == crate::recipe::PatchType::DistroUpgrade
+            && below_range(t.ecosystem, version, &t.affected))
+}
+
 /// Match `recipe` against `inv`.
 pub fn match_recipe<'a>(inv: &'a Inventory, recipe: &Recipe) -> Match<'a> {
     let t = &recipe.manifest.target;
@@ -59,7 +79,7 @@ pub fn match_recipe<'a>(inv: &'a Inventory, recipe: &Recipe) -> Match<'a> {
     }
     let (affected, unaffected) = installed
         .into_iter()
-        .partition(|p| matches(eco, &p.version, &t.affected).unwrap_or(false));
+        .partition(|p| patches(recipe, &p.version));
     Match::Installed {
         affected,
         unaffected,

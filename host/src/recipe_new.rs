@@ -2,11 +2,12 @@
 //! fixed `.deb`, so a fix can exist as soon as the distribution publishes it.
 //!
 //! Everything in the recipe comes from the package itself: the target and
-//! affected range from its control file, the vulnerabilities from its
-//! `changelog.Debian.gz` entries newer than the installed version, and the
-//! capabilities from its file list. The `.deb` is copied beside the
-//! recipe.toml and pinned by sha256; the shared `dpkg-upgrade` component
-//! does the installing.
+//! affected range (`<< new`: a distribution's upgrade fixes every older
+//! version) from its control file, the vulnerabilities from the items of
+//! its `changelog.Debian.gz` entries above the installed version's own entry
+//! that fix something, and the capabilities from its file list. The `.deb`
+//! is copied beside the recipe.toml and pinned by sha256; the shared
+//! `dpkg-upgrade` component does the installing. See docs/recipes.md.
 
 use crate::journal::Sha256Hex;
 use crate::recipe_build::SHARED_COMPONENT;
@@ -23,7 +24,15 @@ pub enum Installed {
     Deb(PathBuf),
     /// Only the installed version.
     Version(String),
+    /// The installed version and the paths dpkg lists for it (its
+    /// `info/<pkg>.list` in the image), as good as its `.deb`.
+    Listed(String, Vec<String>),
 }
+
+/// The shared `dpkg-upgrade` component this binary was built with: written
+/// next to the recipes when they have none, so `recipe new` and `sync` work
+/// in any directory. Its hash is pinned in every recipe like any component.
+pub const DPKG_UPGRADE: &[u8] = include_bytes!("../../recipes/dpkg-upgrade/component.wasm");
 
 /// Options for [`distro_upgrade`].
 #[derive(Clone, Debug)]
@@ -37,6 +46,37 @@ pub struct DistroUpgrade {
     /// The recipes directory; the recipe goes into `<dir>/<id>/`, and the
     /// shared component is `<dir>/dpkg-upgrade/component.wasm`.
     pub recipes_dir: PathBuf,
+    /// The changelog text to read when the `.deb` ships none (a sibling
+    /// binary of the same source and version ships it).
+    pub changelog: Option<String>,
+    /// The installed package's own changelog (from the image): entries it
+    /// already has are never claimed.
+    pub installed_changelog: Option<String>,
+    /// Replace an existing recipe with the same id that differs.
+    pub force: bool,
+}
+
+/// What [`distro_upgrade`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Written {
+    /// A new recipe.
+    New,
+    /// The same recipe was already there, byte for byte.
+    Unchanged,
+    /// A different recipe with the same id was replaced (`force`).
+    Replaced,
+}
+
+/// The recipe written.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Its directory.
+    pub dir: PathBuf,
+    /// New, unchanged or replaced.
+    pub written: Written,
+    /// The ids it claims to fix.
+    pub fixes: Vec<String>,
 }
 
 /// Why no recipe could be written.
@@ -80,9 +120,8 @@ struct Fix {
     published: String,
 }
 
-/// The ids (CVE and GHSA) in changelog entries newer than `installed`, with
-/// the date of the entry that first fixed each.
-fn changelog_fixes(deb: &Deb, installed: Option<&str>) -> Result<Vec<Fix>, NewError> {
+/// The deb's own changelog text, or `None` when it ships none.
+fn own_changelog(deb: &Deb) -> Result<Option<String>, NewError> {
     let pkg = deb.package();
     let candidates = [
         format!("/usr/share/doc/{pkg}/changelog.Debian.gz"),
@@ -95,33 +134,102 @@ fn changelog_fixes(deb: &Deb, installed: Option<&str>) -> Result<Vec<Fix>, NewEr
             _ => None,
         })
     else {
-        return Err(NewError::Invalid(format!(
-            "{pkg} ships no changelog.Debian.gz (its /usr/share/doc/{pkg} may link to another \
-             package's); name the fixed vulnerabilities with --fix CVE-YYYY-NNNN"
-        )));
+        return Ok(None);
     };
+    gunzip_text(raw)
+        .map(Some)
+        .map_err(|e| NewError::Invalid(format!("{pkg}: reading changelog.Debian.gz: {e}")))
+}
+
+/// The changelog a `.deb` ships, if any.
+pub fn shipped_changelog(path: &Path) -> Result<Option<String>, NewError> {
+    let (_, deb) = read_deb(path)?;
+    own_changelog(&deb)
+}
+
+/// The changelog a sibling `.deb` ships (`recipe new --changelog-from`).
+pub fn changelog_of(path: &Path) -> Result<String, NewError> {
+    shipped_changelog(path)?
+        .ok_or_else(|| NewError::Invalid(format!("{} ships no changelog either", path.display())))
+}
+
+/// A gzip-compressed text file, at most 64 MiB unpacked.
+pub fn gunzip_text(raw: &[u8]) -> std::io::Result<String> {
     let mut text = String::new();
-    flate2::read::GzDecoder::new(raw.as_slice())
+    flate2::read::GzDecoder::new(raw)
         .take(64 << 20)
-        .read_to_string(&mut text)
-        .map_err(|e| NewError::Invalid(format!("{pkg}: reading changelog.Debian.gz: {e}")))?;
-    let entries = changelog::parse(&text);
-    let floor = installed.map(version).transpose()?;
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// The version a binary's changelog entry has: a binNMU (`+bN`) has no
+/// entry of its own in the source changelog.
+fn source_version(v: &str) -> &str {
+    match v.rsplit_once("+b") {
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => v,
+    }
+}
+
+/// The entries an upgrade from `installed` brings, newest first: those
+/// above the installed version's own entry, by position (a changelog lists
+/// uploads in the order they built on each other, so an older upload from
+/// another suite that sorts higher, like unstable's `1.3` above bookworm's
+/// `1.3~deb12u4`, is below it and already included). Without that entry,
+/// the entries from the top while they sort above `installed`. Entries the
+/// installed package's own changelog already has are never new.
+fn new_entries<'a>(
+    entries: &'a [changelog::Entry],
+    installed: &str,
+    installed_changelog: Option<&[changelog::Entry]>,
+) -> Result<Vec<&'a changelog::Entry>, NewError> {
+    let mut own = source_version(installed);
+    // A binary may carry an epoch its source's entries lack (bsdutils
+    // `1:2.38.1-5+deb12u1` of util-linux `2.38.1-5+deb12u1`).
+    if !entries.iter().any(|e| e.version == own)
+        && let Some((_, bare)) = own.split_once(':')
+        && entries.iter().all(|e| !e.version.contains(':'))
+    {
+        own = bare;
+    }
+    let floor = version(own)?;
+    let stop = entries
+        .iter()
+        .position(|e| e.version == own)
+        .unwrap_or_else(|| {
+            entries
+                .iter()
+                .position(|e| version(&e.version).is_ok_and(|v| v <= floor))
+                .unwrap_or(entries.len())
+        });
+    let had = |e: &changelog::Entry| {
+        installed_changelog.is_some_and(|old| old.iter().any(|o| o.version == e.version))
+    };
+    Ok(entries[..stop].iter().filter(|e| !had(e)).collect())
+}
+
+/// The ids (CVE and GHSA) that the new entries' items fix, with the date of
+/// the entry that first fixed each.
+fn changelog_fixes(
+    text: &str,
+    deb: &Deb,
+    installed: Option<&str>,
+    installed_changelog: Option<&str>,
+) -> Result<Vec<Fix>, NewError> {
+    let entries = changelog::parse(text);
+    let old = installed_changelog.map(changelog::parse);
+    let chosen: Vec<&changelog::Entry> = match installed {
+        Some(inst) => new_entries(&entries, inst, old.as_deref())?,
+        None => entries
+            .iter()
+            .filter(|e| e.version == deb.version())
+            .collect(),
+    };
     let mut out: Vec<Fix> = Vec::new();
     // Oldest first, so each id gets the date of the upload that first fixed it.
-    for e in entries.iter().rev() {
-        // An entry whose version dpkg could not parse is not an upload to compare.
-        let Ok(v) = version(&e.version) else {
-            continue;
-        };
-        if floor.as_ref().is_some_and(|f| v <= *f) {
-            continue;
-        }
-        if floor.is_none() && e.version != deb.version() {
-            continue;
-        }
+    for e in chosen.into_iter().rev() {
         let date = e.iso_date().unwrap_or_else(|| "1970-01-01".into());
-        for id in e.cves().into_iter().chain(ghsa_ids(&e.changes)) {
+        for id in e.fixed_ids() {
             if !out.iter().any(|f| f.id == id) {
                 out.push(Fix {
                     id,
@@ -133,19 +241,19 @@ fn changelog_fixes(deb: &Deb, installed: Option<&str>) -> Result<Vec<Fix>, NewEr
     Ok(out)
 }
 
-/// `GHSA-xxxx-xxxx-xxxx` ids in text.
-fn ghsa_ids(text: &str) -> Vec<String> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-        .filter(|w| {
-            let parts: Vec<&str> = w.split('-').collect();
-            parts.len() == 4
-                && parts[0] == "GHSA"
-                && parts[1..]
-                    .iter()
-                    .all(|p| p.len() == 4 && p.bytes().all(|b| b.is_ascii_alphanumeric()))
-        })
-        .map(str::to_owned)
-        .collect()
+/// Whether `id` names a vulnerability the way scanners and VEX consumers
+/// do: `CVE-YYYY-N…`, `GHSA-xxxx-xxxx-xxxx`, or Debian's own `DSA-N-N`,
+/// `DLA-N-N` and `TEMP-N-X` (the security tracker's ids for issues without a CVE).
+pub fn valid_vulnerability_id(id: &str) -> bool {
+    let digits = |s: &str, min: usize| s.len() >= min && s.bytes().all(|b| b.is_ascii_digit());
+    let parts: Vec<&str> = id.split('-').collect();
+    match parts.as_slice() {
+        ["CVE", y, n] => y.len() == 4 && digits(y, 4) && digits(n, 4),
+        ["DSA" | "DLA", n, r] => digits(n, 1) && digits(r, 1),
+        ["TEMP", n, x] => digits(n, 1) && !x.is_empty() && x.bytes().all(|b| b.is_ascii_hexdigit()),
+        ["GHSA", ..] => changelog::ghsa_ids(id) == [id],
+        _ => false,
+    }
 }
 
 /// A recipe id from the package and version: `debian-libexpat1-2.5.0-1-deb12u5`.
@@ -185,6 +293,7 @@ fn installed(o: &DistroUpgrade, pkg: &str) -> Result<InstalledInfo, NewError> {
     Ok(match &o.installed {
         None => (None, Vec::new(), None),
         Some(Installed::Version(v)) => (Some(v.clone()), Vec::new(), None),
+        Some(Installed::Listed(v, paths)) => (Some(v.clone()), paths.clone(), None),
         Some(Installed::Deb(p)) => {
             let (_, old) = read_deb(p)?;
             if old.package() != pkg {
@@ -303,40 +412,60 @@ fn script_scope(deb: &Deb, old: Option<&Deb>) -> (Vec<String>, Vec<String>) {
 /// `--fix` ids, else the changelog's CVE/GHSA ids newer than `installed`.
 fn fixes_for(o: &DistroUpgrade, deb: &Deb, installed: Option<&str>) -> Result<Vec<Fix>, NewError> {
     let (pkg, ver) = (deb.package(), deb.version());
-    let fixes: Vec<Fix> = if o.fixes.is_empty() {
-        changelog_fixes(deb, installed)?
-    } else {
-        o.fixes
+    if let Some(bad) = o.fixes.iter().find(|id| !valid_vulnerability_id(id)) {
+        return Err(NewError::Invalid(format!(
+            "--fix {bad:?} is not a vulnerability id: use CVE-YYYY-NNNN, GHSA-xxxx-xxxx-xxxx, \
+             or Debian's DSA-NNNN-N, DLA-NNNN-N or TEMP-NNNNNNN-XXXXXX"
+        )));
+    }
+    if !o.fixes.is_empty() {
+        return Ok(o
+            .fixes
             .iter()
             .map(|id| Fix {
                 id: id.clone(),
                 published: "1970-01-01".into(),
             })
-            .collect()
+            .collect());
+    }
+    let Some(text) = own_changelog(deb)?.or_else(|| o.changelog.clone()) else {
+        return Err(NewError::Invalid(format!(
+            "{pkg} ships no changelog.Debian.gz (its /usr/share/doc/{pkg} may link to another \
+             package's); name the fixed vulnerabilities with --fix CVE-YYYY-NNNN"
+        )));
     };
+    let fixes = changelog_fixes(&text, deb, installed, o.installed_changelog.as_deref())?;
     if fixes.is_empty() {
         return Err(NewError::Invalid(format!(
-            "the changelog of {pkg} {ver} names no CVE or GHSA newer than {}; \
+            "the changelog of {pkg} {ver} fixes no CVE or GHSA above {}; \
              name the fixed vulnerabilities with --fix",
             installed.unwrap_or("the previous upload")
         )));
     }
-
     Ok(fixes)
 }
 
-/// The shared component's path relative to the recipe, and its sha256.
+/// The shared component's path relative to the recipe, and its sha256: the
+/// recipes directory's own, else the one built into this binary, written there.
 fn component_pin(o: &DistroUpgrade) -> Result<(String, Sha256Hex), NewError> {
     let component_rel = format!("../dpkg-upgrade/{SHARED_COMPONENT}");
-    let component = o.recipes_dir.join("dpkg-upgrade").join(SHARED_COMPONENT);
-    let component_sha = Sha256Hex::of(&std::fs::read(&component).map_err(|e| {
-        NewError::Invalid(format!(
-            "{}: {e}; build it first with `rootwasm recipe build {}`",
-            component.display(),
-            o.recipes_dir.join("dpkg-upgrade").display()
-        ))
-    })?);
-    Ok((component_rel, component_sha))
+    let dir = o.recipes_dir.join("dpkg-upgrade");
+    let component = dir.join(SHARED_COMPONENT);
+    let bytes = match std::fs::read(&component) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+            std::fs::write(&component, DPKG_UPGRADE).map_err(io(&component))?;
+            DPKG_UPGRADE.to_vec()
+        }
+        Err(e) => {
+            return Err(NewError::Io {
+                path: component,
+                source: e,
+            });
+        }
+    };
+    Ok((component_rel, Sha256Hex::of(&bytes)))
 }
 
 /// What a generated recipe.toml says.
@@ -367,9 +496,12 @@ fn render(r: &Rendered<'_>) -> String {
     let _ = writeln!(
         t,
         "# Written by `rootwasm recipe new distro-upgrade` from {}.\n\
-         # The fixes are the CVE/GHSA ids in its changelog entries newer than {}.\n",
+         # The fixes are the CVE/GHSA ids fixed by its changelog entries above {}.\n\
+         # The upgrade fixes every older version too: affected is `<< new`.\n",
         r.file_name,
-        r.installed.unwrap_or("the previous upload")
+        r.installed
+            .map(|v| format!("{v}'s"))
+            .unwrap_or_else(|| "the previous upload's".into())
     );
     let _ = writeln!(t, "id = {}", toml_str(r.id));
     t.push_str("type = \"distro-upgrade\"\n");
@@ -384,7 +516,7 @@ fn render(r: &Rendered<'_>) -> String {
     let _ = writeln!(
         t,
         "origin = {}",
-        toml_str(&format!("Debian source package {} {}", r.source, r.ver))
+        toml_str(&format!("Debian source package {}", r.source))
     );
     for f in r.fixes {
         let _ = write!(
@@ -416,9 +548,14 @@ fn render(r: &Rendered<'_>) -> String {
     );
     let _ = write!(
         t,
-        "\n[params]\npackage = {}\ndeb = {}\n# The old version's paths are in scope (from --installed OLD.deb).\nremove-obsolete = {}\n",
+        "\n[params]\npackage = {}\ndeb = {}\n{}remove-obsolete = {}\n",
         toml_str(r.pkg),
         toml_str(r.file_name),
+        if r.may_remove {
+            "# The old version's paths are in scope (from its file list).\n"
+        } else {
+            ""
+        },
         toml_str(if r.may_remove { "true" } else { "false" })
     );
     let _ = write!(
@@ -436,11 +573,13 @@ fn render(r: &Rendered<'_>) -> String {
     t
 }
 
-/// Write `<recipes_dir>/<id>/recipe.toml` and the `.deb` beside it. Returns the recipe directory.
-pub fn distro_upgrade(o: &DistroUpgrade) -> Result<PathBuf, NewError> {
+/// Write `<recipes_dir>/<id>/recipe.toml` and the `.deb` beside it. An
+/// existing recipe with the same id is left alone when it is the same, and
+/// refused unless `force` when it differs.
+pub fn distro_upgrade(o: &DistroUpgrade) -> Result<Outcome, NewError> {
     let (bytes, deb) = read_deb(&o.deb)?;
     let (pkg, ver, arch) = (deb.package(), deb.version(), deb.architecture());
-    let may_remove = matches!(o.installed, Some(Installed::Deb(_)));
+    let may_remove = matches!(o.installed, Some(Installed::Deb(_) | Installed::Listed(..)));
     let (installed, old_paths, old_deb) = installed(o, pkg)?;
     if let Some(inst) = &installed
         && version(inst)? >= version(ver)?
@@ -450,7 +589,6 @@ pub fn distro_upgrade(o: &DistroUpgrade) -> Result<PathBuf, NewError> {
         )));
     }
     let fixes = fixes_for(o, &deb, installed.as_deref())?;
-    let (component_rel, component_sha) = component_pin(o)?;
     let file_name = o
         .deb
         .file_name()
@@ -458,6 +596,9 @@ pub fn distro_upgrade(o: &DistroUpgrade) -> Result<PathBuf, NewError> {
         .unwrap_or_else(|| format!("{pkg}_{ver}_{arch}.deb"));
     let id = recipe_id(pkg, ver, arch);
     let dir = o.recipes_dir.join(&id);
+    let toml_path = dir.join("recipe.toml");
+    let existing = std::fs::read_to_string(&toml_path).ok();
+    let (component_rel, component_sha) = component_pin(o)?;
 
     let (read, write) = capabilities(&deb, old_deb.as_ref(), old_paths);
     let unpacked: u64 = deb
@@ -468,18 +609,6 @@ pub fn distro_upgrade(o: &DistroUpgrade) -> Result<PathBuf, NewError> {
             _ => 0,
         })
         .sum();
-    let memory = (64u64 << 20) + 4 * (bytes.len() as u64 + unpacked);
-    let affected = match &installed {
-        Some(v) => format!(">= {v}, << {ver}"),
-        None => format!("<< {ver}"),
-    };
-    let source = deb
-        .control
-        .get("Source")
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or(pkg)
-        .to_owned();
-
     let t = render(&Rendered {
         file_name: &file_name,
         installed: installed.as_deref(),
@@ -487,36 +616,88 @@ pub fn distro_upgrade(o: &DistroUpgrade) -> Result<PathBuf, NewError> {
         pkg,
         ver,
         arch,
-        source: &source,
+        source: &source_of(&deb),
         fixes: &fixes,
-        affected: &affected,
+        affected: &format!("<< {ver}"),
         component_rel: &component_rel,
         component_sha: &component_sha,
         deb_sha: &Sha256Hex::of(&bytes),
         may_remove,
         read: &read,
         write: &write,
-        memory,
+        memory: (64u64 << 20) + 4 * (bytes.len() as u64 + unpacked),
         fuel: 20_000_000_000u64 + 200 * (bytes.len() as u64 + unpacked),
         written: (1u64 << 20) + 2 * unpacked,
     });
-    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let deb_out = dir.join(&file_name);
-    std::fs::write(&deb_out, &bytes).map_err(io(&deb_out))?;
-    let toml_path = dir.join("recipe.toml");
-    std::fs::write(&toml_path, t).map_err(io(&toml_path))?;
-    Ok(dir)
+    let written = match existing {
+        Some(e) if e == t && std::fs::read(dir.join(&file_name)).is_ok_and(|b| b == bytes) => {
+            Written::Unchanged
+        }
+        Some(_) if !o.force => {
+            return Err(NewError::Invalid(format!(
+                "{} already holds a different recipe {id}; keep it, or replace it with --force",
+                dir.display()
+            )));
+        }
+        Some(_) => Written::Replaced,
+        None => Written::New,
+    };
+    if written != Written::Unchanged {
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let deb_out = dir.join(&file_name);
+        std::fs::write(&deb_out, &bytes).map_err(io(&deb_out))?;
+        std::fs::write(&toml_path, t).map_err(io(&toml_path))?;
+    }
+    Ok(Outcome {
+        dir,
+        written,
+        fixes: fixes.into_iter().map(|f| f.id).collect(),
+    })
+}
+
+/// `Source: glibc (2.36-9+deb12u14)` or `Source: expat` with the binary's
+/// version: the source package and the version it was built from.
+fn source_of(deb: &Deb) -> String {
+    let field = deb.control.get("Source").unwrap_or(deb.package());
+    let mut parts = field.split_whitespace();
+    let name = parts.next().unwrap_or(deb.package());
+    let ver = parts
+        .next()
+        .map(|v| v.trim_matches(|c| c == '(' || c == ')'))
+        .unwrap_or(deb.version());
+    format!("{name} {ver}")
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn ghsa() {
-        assert_eq!(
-            super::ghsa_ids("fix for GHSA-5qpq-xqfv-j9pg (Closes: #1)"),
-            ["GHSA-5qpq-xqfv-j9pg"]
-        );
-        assert!(super::ghsa_ids("GHSA-12-34").is_empty());
+    fn vulnerability_ids() {
+        for ok in [
+            "CVE-2024-45490",
+            "CVE-2026-102633",
+            "GHSA-5qpq-xqfv-j9pg",
+            "DSA-5899-1",
+            "DLA-4123-1",
+            "TEMP-0000000-1C2F67",
+        ] {
+            assert!(super::valid_vulnerability_id(ok), "{ok}");
+        }
+        for bad in [
+            "TZDATA-2026F",
+            "CVE-24-1",
+            "GHSA-12-34",
+            "cve-2024-45490",
+            "DSA-x-1",
+            "",
+        ] {
+            assert!(!super::valid_vulnerability_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bin_nmus_have_the_source_entry() {
+        assert_eq!(super::source_version("1.0.9-2+b6"), "1.0.9-2");
+        assert_eq!(super::source_version("2.5.0-1+deb12u1"), "2.5.0-1+deb12u1");
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //!
 //! For every platform: the inventory, then for each recipe the installed
 //! packages it targets, with one status per vulnerability it fixes:
-//! `fixable` (installed version in the recipe's range and its check says
-//! vulnerable), `fixed` (its check says the fix is present), `not-affected`
-//! (installed, but outside the range or the check finds nothing to fix).
+//! `fixable` (installed version in the recipe's range, or below a distro
+//! upgrade's, and its check says vulnerable), `fixed` (its check says the
+//! fix is present), `not-affected` (installed, but above the range or the
+//! check finds nothing to fix), `unknown` (below a backport's range: the
+//! recipe cannot say, so the status never under-claims).
 //! Advisories given as OSV, Trivy or Grype JSON add what they report and no
 //! recipe fixes: `no-recipe` where a fixed version exists, else
 //! `no-fix-available`. Every finding carries its SLA status (`crate::sla`).
@@ -19,7 +21,6 @@ use crate::matching::same_name;
 use crate::recipe::Recipe;
 use crate::run::{RunOptions, check};
 use crate::sandbox::{CheckStatus, Sandbox};
-use crate::version::matches;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -36,7 +37,8 @@ pub struct Finding {
     pub location: String,
     /// The recipe that covers it.
     pub recipe: String,
-    /// `fixable`, `fixed`, `not-affected`, `no-recipe` or `no-fix-available`.
+    /// `fixable`, `fixed`, `not-affected`, `unknown`, `no-recipe` or
+    /// `no-fix-available`.
     pub status: String,
     /// Why, from the recipe's check.
     pub detail: String,
@@ -142,7 +144,8 @@ fn recipe_findings(
     };
     let checked = check(sandbox, r, view.clone(), &options);
     for p in installed {
-        let in_range = matches(t.ecosystem, &p.version, &t.affected).unwrap_or(false);
+        let in_range = crate::matching::patches(r, &p.version);
+        let below = !in_range && crate::matching::below_range(t.ecosystem, &p.version, &t.affected);
         // A rootwasm patch record for exactly this package and version.
         let recorded = patches.iter().any(|x| {
             x.recipe == r.manifest.id
@@ -154,6 +157,14 @@ fn recipe_findings(
             _ if recorded => (
                 "fixed",
                 format!("patched by rootwasm recipe {}", r.manifest.id),
+            ),
+            (_, false) if below => (
+                "unknown",
+                format!(
+                    "{} is below {}, the versions this recipe was made for: it may be \
+                     affected, and this recipe does not patch it",
+                    p.version, t.affected
+                ),
             ),
             (_, false) => (
                 "not-affected",

@@ -319,7 +319,9 @@ pub fn annotate(
                 recipe: record.map(|r| r.recipe.clone()),
                 patch_type: record.map(|r| r.patch_type),
             },
-            "fixable" | "no-recipe" => Fix::Available,
+            // `unknown` (below a backport's range) may be vulnerable: never
+            // under-claim it as not affected.
+            "fixable" | "no-recipe" | "unknown" => Fix::Available,
             "no-fix-available" => Fix::NoFix,
             _ => Fix::NotAffected,
         };

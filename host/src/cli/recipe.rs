@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Subcommand;
-use rootwasm::recipe_new::{DistroUpgrade, Installed};
+use rootwasm::recipe_new::{DistroUpgrade, Installed, Written};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,6 +21,41 @@ pub enum RecipeCommand {
     /// Write a new recipe.
     #[command(subcommand)]
     New(NewCommand),
+    /// Write the distro-upgrade recipes an image needs from Debian repositories.
+    ///
+    /// Reads each suite's InRelease (or Release and Release.gpg), verified
+    /// against --keyring, its Packages indexes checked by the Release's
+    /// SHA256, and each newer .deb checked by its index's; then writes one
+    /// recipe per outdated binary package into --out (as `recipe new
+    /// distro-upgrade` does). A bad signature or hash writes nothing; a
+    /// second run over the same input changes nothing.
+    Sync(SyncArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SyncArgs {
+    /// Image: oci:<dir>[:<tag>] or docker-archive:<file>.
+    image: String,
+    /// A repository root (holding dists/ and pool/): a directory or an http(s):// URL. Repeatable.
+    #[arg(long = "repo", required = true)]
+    repos: Vec<String>,
+    /// Suites, comma-separated (default: the image's codename, -updates and -security).
+    #[arg(long, value_delimiter = ',')]
+    dist: Vec<String>,
+    /// The recipes directory to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// The OpenPGP keyring the repositories must be signed by.
+    #[arg(long, default_value = "/usr/share/keyrings/debian-archive-keyring.gpg")]
+    keyring: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Replace existing, different recipes with the same id.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    limits: super::limits::LayerLimitArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -42,14 +77,23 @@ pub enum NewCommand {
         #[arg(long = "fix", value_name = "ID")]
         fixes: Vec<String>,
         /// The recipes directory: the recipe is written to <DIR>/<id>/, and
-        /// <DIR>/dpkg-upgrade/component.wasm is the component it uses.
+        /// <DIR>/dpkg-upgrade/component.wasm is the component it uses
+        /// (written there from this binary when missing).
         #[arg(long, default_value = "recipes")]
         recipes: PathBuf,
+        /// Read the changelog from this sibling .deb (same source and
+        /// version) when the package ships none.
+        #[arg(long, value_name = "SIBLING.deb")]
+        changelog_from: Option<PathBuf>,
+        /// Replace an existing, different recipe with the same id.
+        #[arg(long)]
+        force: bool,
     },
 }
 
 pub fn run(c: RecipeCommand) -> anyhow::Result<ExitCode> {
     match c {
+        RecipeCommand::Sync(a) => sync(a),
         RecipeCommand::Build { dir } if !dir.join("Cargo.toml").exists() => {
             // A recipes collection: shared components first (they re-pin
             // their users), then every recipe crate.
@@ -89,41 +133,114 @@ pub fn run(c: RecipeCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        RecipeCommand::New(NewCommand::DistroUpgrade {
-            deb,
-            installed,
-            fixes,
-            recipes,
-        }) => {
-            let installed = installed.map(|s| {
-                if s.ends_with(".deb") {
-                    Installed::Deb(s.into())
-                } else {
-                    Installed::Version(s)
-                }
-            });
-            let dir = rootwasm::recipe_new::distro_upgrade(&DistroUpgrade {
-                deb,
-                installed,
-                fixes,
-                recipes_dir: recipes,
-            })?;
-            // Loading it back checks the manifest and every pin.
-            let recipe = rootwasm::recipe::Recipe::load(&dir)
-                .with_context(|| format!("checking the new recipe in {}", dir.display()))?;
-            let m = &recipe.manifest;
-            println!("wrote {}", dir.join("recipe.toml").display());
-            println!(
-                "  {} {}: fixes {}",
-                m.target.package,
-                m.target.affected,
-                m.fixes
-                    .iter()
-                    .map(|f| f.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            Ok(ExitCode::SUCCESS)
+        RecipeCommand::New(n) => new(n),
+    }
+}
+
+fn new(n: NewCommand) -> anyhow::Result<ExitCode> {
+    let NewCommand::DistroUpgrade {
+        deb,
+        installed,
+        fixes,
+        recipes,
+        changelog_from,
+        force,
+    } = n;
+    let installed = installed.map(|s| {
+        if s.ends_with(".deb") {
+            Installed::Deb(s.into())
+        } else {
+            Installed::Version(s)
+        }
+    });
+    let changelog = changelog_from
+        .map(|p| rootwasm::recipe_new::changelog_of(&p))
+        .transpose()?;
+    let out = rootwasm::recipe_new::distro_upgrade(&DistroUpgrade {
+        deb,
+        installed,
+        fixes,
+        recipes_dir: recipes,
+        changelog,
+        installed_changelog: None,
+        force,
+    })?;
+    let dir = out.dir;
+    // Loading it back checks the manifest and every pin.
+    let recipe = rootwasm::recipe::Recipe::load(&dir)
+        .with_context(|| format!("checking the new recipe in {}", dir.display()))?;
+    let m = &recipe.manifest;
+    let verb = match out.written {
+        Written::New => "wrote",
+        Written::Replaced => "replaced",
+        Written::Unchanged => "unchanged",
+    };
+    println!("{verb} {}", dir.join("recipe.toml").display());
+    let ids: Vec<&str> = m.fixes.iter().map(|f| f.id.as_str()).collect();
+    println!(
+        "  {} {}: fixes {}",
+        m.target.package,
+        m.target.affected,
+        ids.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sync(a: SyncArgs) -> anyhow::Result<ExitCode> {
+    use super::text::safe;
+    let input = rootwasm::image::Reference::parse(&a.image)?;
+    let src =
+        rootwasm::image::source::open(&input).with_context(|| format!("opening {}", a.image))?;
+    let progress = |m: &str| eprintln!("rootwasm: {m}");
+    let read = rootwasm::image::view::ReadOptions {
+        limits: a.limits.limits(),
+        cache: None,
+        progress: &progress,
+    };
+    let report = rootwasm::sync::sync(
+        &src,
+        &rootwasm::sync::SyncOptions {
+            repos: a.repos,
+            dists: a.dist,
+            out: a.out,
+            keyring: a.keyring,
+            force: a.force,
+            read: &read,
+        },
+    )?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for s in &report.suites {
+        println!("read {}", safe(s));
+    }
+    for p in &report.packages {
+        let what = format!(
+            "{}:{} {} -> {} ({})",
+            safe(&p.package),
+            safe(&p.architecture),
+            safe(&p.installed),
+            safe(&p.version),
+            safe(&p.source)
+        );
+        match &p.reason {
+            Some(r) => println!("refused   {what}: {}", safe(r)),
+            None => println!(
+                "{:<9} {} {what}: {}",
+                p.status,
+                safe(p.recipe.as_deref().unwrap_or_default()),
+                safe(&p.fixes.join(", "))
+            ),
         }
     }
+    let count = |s: &str| report.packages.iter().filter(|p| p.status == s).count();
+    println!(
+        "{} new, {} unchanged, {} replaced, {} refused",
+        count("new"),
+        count("unchanged"),
+        count("replaced"),
+        count("refused")
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -313,7 +313,8 @@ fn recipe_new_reads_the_changelog_and_matches_the_committed_recipes() {
         );
     }
     assert!(!toml.contains("CVE-2024-45490"), "{toml}");
-    assert!(toml.contains("affected = \">= 2.5.0-1+deb12u2, << 2.5.0-1+deb12u5\""));
+    // Every older version is affected; the fixes are counted from the installed one.
+    assert!(toml.contains("affected = \"<< 2.5.0-1+deb12u5\""));
     // The committed recipe is exactly what the command writes.
     let committed =
         std::fs::read_to_string(repo().join("recipes").join(EXPAT_ID).join("recipe.toml")).unwrap();
@@ -589,13 +590,21 @@ fn refuses_bad_artifacts_architectures_versions_and_scripts() {
         1,
     );
 
-    // 3. The installed version is outside the affected range.
+    // 3. The installed version is above the affected range (below it, a
+    // distro upgrade still applies: `scan_below_a_range` in sync.rs).
     let (recipes, id) = new_recipe(
         &tmp.path().join("range"),
         &fixture(EXPAT_NEW),
-        "2.5.0-1+deb12u3",
+        "2.5.0-1+deb12u1",
         &[],
     );
+    let toml = recipes.join(&id).join("recipe.toml");
+    let t = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        t.replace("<< 2.5.0-1+deb12u5\"", "<< 2.5.0-1+deb12u2\""),
+    )
+    .unwrap();
     refused(
         &input,
         &recipes,
