@@ -522,9 +522,14 @@ fn run_recipes(
     };
     for group in &plan.groups {
         let members: Vec<&Recipe> = group.iter().map(|i| all[*i].0).collect();
-        let out = run_group(
-            sandbox, img, platform, opts, &members, &inv, &mut ran, &mut view,
-        )?;
+        let p = PlatformRun {
+            sandbox,
+            img,
+            platform,
+            opts,
+            inv: &inv,
+        };
+        let out = run_group(&p, &members, &mut ran, &mut view)?;
         for (i, rr) in group.iter().zip(out) {
             results[*i] = Some(rr);
         }
@@ -620,18 +625,30 @@ fn still_whole(before: &Database, view: &dyn RootView, platform: &str) -> Result
     }
 }
 
+/// What every recipe run of one platform shares.
+struct PlatformRun<'a> {
+    sandbox: &'a Sandbox,
+    img: &'a BaseImage,
+    platform: &'a str,
+    opts: &'a ApplyOptions<'a>,
+    inv: &'a crate::inventory::Inventory,
+}
+
 /// Run one group of recipes; keep their changes only if none failed.
 // Long: one loop with the per-outcome bookkeeping, then keep-or-discard.
 fn run_group(
-    sandbox: &Sandbox,
-    img: &BaseImage,
-    platform: &str,
-    opts: &ApplyOptions<'_>,
+    p: &PlatformRun<'_>,
     members: &[&Recipe],
-    inv: &crate::inventory::Inventory,
     ran: &mut Ran,
     view: &mut Arc<dyn RootView + Send + Sync>,
 ) -> Result<Vec<RecipeResult>, ApplyError> {
+    let PlatformRun {
+        sandbox,
+        img,
+        platform,
+        opts,
+        inv,
+    } = *p;
     let mut gview = view.clone();
     let mut journal = Journal::default();
     let mut blobs = Blobs::default();
