@@ -16,6 +16,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(realpath -m "${1:-target/bookworm}")
+# Tests build it from several threads at once: one builds, the others wait.
+mkdir -p "$(dirname "$out")"
+exec 9>"$out.lock"
+flock 9
 [ -f "$out/done" ] && exit 0
 [ "$(id -u)" = 0 ] || { echo "error: building $out needs root (debootstrap, chroot)" >&2; exit 1; }
 command -v debootstrap >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }

@@ -294,13 +294,16 @@ fn old_deb(out: &Path, pkg: &str, version: &str) -> PathBuf {
                 } else {
                     "http://deb.debian.org/debian"
                 };
+                // Tests run in parallel: download beside it, then rename.
+                let part = local.with_extension(format!("part{:?}", std::thread::current().id()));
                 let st = std::process::Command::new("curl")
                     .args(["-sfo"])
-                    .arg(&local)
+                    .arg(&part)
                     .arg(format!("{base}/{file}"))
                     .status()
                     .unwrap();
                 assert!(st.success(), "downloading {file}");
+                std::fs::rename(&part, &local).unwrap();
             }
             return local;
         }
@@ -389,7 +392,7 @@ fn versus_dpkg(pkg: &str) -> Vec<String> {
         "--installed",
         old.to_str().unwrap(),
         "--fix",
-        "TEST-0000-0001",
+        "CVE-2000-0001",
         "--recipes",
         recipes.to_str().unwrap(),
     ]);
