@@ -91,6 +91,7 @@ mod tests {
             Ecosystem::Npm,
             Ecosystem::Apk,
             Ecosystem::Rpm,
+            Ecosystem::Gem,
             Ecosystem::Generic,
         ] {
             assert_eq!(e.as_str().parse::<Ecosystem>().unwrap(), e);
@@ -98,7 +99,8 @@ mod tests {
             assert_eq!(serde_json::from_str::<Ecosystem>(&j).unwrap(), e);
         }
         assert_eq!("dpkg".parse::<Ecosystem>().unwrap(), Ecosystem::Deb);
-        assert!("gem".parse::<Ecosystem>().is_err());
+        assert_eq!("rubygems".parse::<Ecosystem>().unwrap(), Ecosystem::Gem);
+        assert!("cargo".parse::<Ecosystem>().is_err());
         assert!(serde_json::from_str::<Ecosystem>("\"TZDATA\"").is_err());
     }
 }
