@@ -69,8 +69,9 @@ echo "bookworm-image: $(wc -l <"$out/outdated.tsv") outdated packages" >&2
 mkdir -p "$out/lists"
 cp -a "$root/var/lib/apt/lists/." "$out/lists/"
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb "$root"/tmp/*
-# Owners as on disk (sudo's, /var/mail's group), not all root.
-tar --sort=name --mtime=@1 --numeric-owner -C "$root" -cf "$out/root.tar" .
+# Owners as on disk (sudo's, /var/mail's group), not all root; file times
+# kept, as `docker build` keeps them (Python's bytecode names its source's).
+tar --sort=name --numeric-owner -C "$root" -cf "$out/root.tar" .
 python3 - "$out" <<'EOF'
 import gzip, hashlib, json, os, sys
 out = sys.argv[1]

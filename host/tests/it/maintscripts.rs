@@ -464,8 +464,8 @@ fn ca_certificates_trust_store_equals_dpkg() {
 /// The packages whose scripts the issue found refused, against `dpkg -i`
 /// of the same `.deb` with its scripts: the trees are equal, apart from
 /// dpkg's noise. python's bytecode is the one deliberate difference: dpkg
-/// recompiles every module; rootwasm removes the stale `.pyc` of replaced
-/// modules and keeps the others, still valid (their sources are unchanged).
+/// recompiles every module; rootwasm removes the `.pyc` its new sources made
+/// stale, and Python recompiles them on import.
 #[test]
 fn script_packages_equal_dpkg() {
     let mut report = String::new();

@@ -385,7 +385,39 @@ fn install_data(
             }
         }
     }
+    stale_through_links(deb, py);
     Ok(conffiles)
+}
+
+/// A `.py` symlink's bytecode names its target's mtime and size, so it is
+/// stale when the target was replaced (python3.11's `_sysconfigdata_*`).
+fn stale_through_links(deb: &Deb, py: &mut Vec<String>) {
+    for e in &deb.data {
+        let EntryKind::Symlink(target) = &e.kind else {
+            continue;
+        };
+        let Some((dir, _)) = e.path.rsplit_once('/') else {
+            continue;
+        };
+        if !e.path.ends_with(".py") || py.contains(&e.path) {
+            continue;
+        }
+        let mut parts: Vec<&str> = if target.starts_with('/') {
+            Vec::new()
+        } else {
+            dir.split('/').filter(|p| !p.is_empty()).collect()
+        };
+        for t in target.split('/').filter(|t| !t.is_empty() && *t != ".") {
+            if t == ".." {
+                parts.pop();
+            } else {
+                parts.push(t);
+            }
+        }
+        if py.contains(&format!("/{}", parts.join("/"))) {
+            py.push(e.path.clone());
+        }
+    }
 }
 
 /// Write a file unless it already has these bytes, mode and owner.
