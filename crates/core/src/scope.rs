@@ -7,6 +7,7 @@
 
 use crate::rootfs::RootPath;
 use rootwasm_glob::Glob;
+use std::collections::HashSet;
 
 pub use rootwasm_glob::GlobError as PatternError;
 
@@ -34,37 +35,75 @@ impl std::fmt::Display for Access {
 /// A recipe's declared read and write scope. Write implies read.
 #[derive(Clone, Debug, Default)]
 pub struct Scope {
-    read: Vec<Glob>,
-    write: Vec<Glob>,
+    read: Patterns,
+    write: Patterns,
+}
+
+/// One pattern list. Generated recipes name thousands of exact paths (one
+/// per file of a package), and every call the sandbox serves asks: so exact
+/// paths and their ancestors are looked up in sets, and only patterns with
+/// wildcards are tried one by one.
+#[derive(Clone, Debug, Default)]
+struct Patterns {
+    exact: HashSet<String>,
+    /// Strict ancestors of the exact paths: directories on the way to them.
+    ancestors: HashSet<String>,
+    wild: Vec<Glob>,
+}
+
+impl Patterns {
+    fn new(texts: &[String]) -> Result<Self, PatternError> {
+        let mut out = Patterns::default();
+        for t in texts {
+            let g = Glob::new(t)?;
+            let Some(path) = g.literal() else {
+                out.wild.push(g);
+                continue;
+            };
+            let mut dir = path.as_str();
+            while let Some((parent, _)) = dir.rsplit_once('/').filter(|_| dir != "/") {
+                dir = if parent.is_empty() { "/" } else { parent };
+                if !out.ancestors.insert(dir.to_owned()) {
+                    break;
+                }
+            }
+            out.exact.insert(path);
+        }
+        Ok(out)
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        self.exact.contains(path) || self.wild.iter().any(|p| p.matches(path))
+    }
+
+    fn matches_or_leads_to(&self, path: &str) -> bool {
+        self.exact.contains(path)
+            || self.ancestors.contains(path)
+            || self
+                .wild
+                .iter()
+                .any(|p| p.matches(path) || p.may_contain(path))
+    }
 }
 
 impl Scope {
     /// Compile the `read` and `write` pattern lists.
     pub fn new(read: &[String], write: &[String]) -> Result<Self, PatternError> {
-        let compile = |v: &[String]| {
-            v.iter()
-                .map(|p| Glob::new(p))
-                .collect::<Result<Vec<_>, _>>()
-        };
         Ok(Scope {
-            read: compile(read)?,
-            write: compile(write)?,
+            read: Patterns::new(read)?,
+            write: Patterns::new(write)?,
         })
-    }
-
-    fn readable(&self) -> impl Iterator<Item = &Glob> {
-        self.read.iter().chain(&self.write)
     }
 
     /// May the recipe perform `access` on `path`?
     pub fn allows(&self, access: Access, path: &RootPath) -> bool {
         let path = path.as_str();
         match access {
-            Access::Write => self.write.iter().any(|p| p.matches(path)),
-            Access::Read => self.readable().any(|p| p.matches(path)),
-            Access::Stat => self
-                .readable()
-                .any(|p| p.matches(path) || p.may_contain(path)),
+            Access::Write => self.write.matches(path),
+            Access::Read => self.read.matches(path) || self.write.matches(path),
+            Access::Stat => {
+                self.read.matches_or_leads_to(path) || self.write.matches_or_leads_to(path)
+            }
         }
     }
 
@@ -123,6 +162,19 @@ mod tests {
         assert!(!s.allows(Access::Stat, &p("/etc/shadow")));
         assert!(!s.allows(Access::Stat, &p("/var")));
         assert!(!s.allows(Access::Read, &p("/etc")));
+    }
+
+    #[test]
+    fn exact_paths_answer_like_globs() {
+        let s = Scope::new(&["/etc/ssl/certs/ca.pem".into(), "/".into()], &[]).unwrap();
+        assert!(s.allows(Access::Read, &p("/etc/ssl/certs/ca.pem")));
+        assert!(s.allows(Access::Read, &p("/")));
+        assert!(!s.allows(Access::Read, &p("/etc/ssl")));
+        for dir in ["/etc", "/etc/ssl", "/etc/ssl/certs"] {
+            assert!(s.allows(Access::Stat, &p(dir)), "{dir}");
+        }
+        assert!(!s.allows(Access::Stat, &p("/etc/ssl/private")));
+        assert!(!s.allows(Access::Stat, &p("/etc/ssl/certs/ca.pem/x")));
     }
 
     #[test]

@@ -118,6 +118,20 @@ impl Glob {
         if s.is_empty() { "/".into() } else { s }
     }
 
+    /// The one path the pattern matches when it has no wildcard, as
+    /// `/a/b` (`/` for the root), so callers can look it up in a set.
+    pub fn literal(&self) -> Option<String> {
+        let mut s = String::new();
+        for seg in &self.segs {
+            let Seg::Literal(l) = seg else {
+                return None;
+            };
+            s.push('/');
+            s.push_str(l);
+        }
+        Some(if s.is_empty() { "/".into() } else { s })
+    }
+
     /// Does the absolute `path` match the whole pattern?
     pub fn matches(&self, path: &str) -> bool {
         let parts: Vec<&str> = parts(path).collect();
@@ -197,6 +211,10 @@ mod tests {
                 .may_contain("/etc/os-release")
         );
         assert_eq!(g.base(), "/usr/lib");
+        assert_eq!(g.literal(), None);
+        let l = Glob::new("/etc//os-release").unwrap();
+        assert_eq!(l.literal().as_deref(), Some("/etc/os-release"));
+        assert_eq!(Glob::new("/").unwrap().literal().as_deref(), Some("/"));
     }
 
     #[test]
