@@ -11,19 +11,24 @@
 //!   (`*.dist-info/RECORD`, sha256 in unpadded urlsafe base64) keep them:
 //!   the native equivalent of `dpkg --verify` and `pip`'s RECORD check for
 //!   exactly the paths the patch touched.
+//! - `dependencies`: for recipes that changed a dpkg database, the patched
+//!   database breaks no `Depends`, `Pre-Depends`, `Breaks` or `Conflicts`
+//!   that was whole in the input image, as `apt-get check` judges them
+//!   (`inventory::dpkg_deps`).
 //! - `replay`: the journal rebuilds the patch layer (its diff_id recorded).
 
+use crate::inventory::dpkg_deps::{Database, STATUS, STATUS_D};
 use crate::journal::Journal;
 use crate::rootfs::Kind;
 use crate::rootfs::{RootPath, RootView};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One check and its outcome.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestResult {
-    /// `recipe-check`, `package-database` or `replay`.
+    /// `recipe-check`, `package-database`, `dependencies` or `replay`.
     pub name: String,
     /// `passed`, `failed` or `skipped` (nothing to check).
     pub result: String,
@@ -41,12 +46,50 @@ impl TestResult {
     }
 }
 
-/// The package databases' files: what the tree must capture for [`package_database`].
+/// The package databases' files: what the tree must capture for
+/// [`package_database`] and [`dependencies`].
 pub const DATABASE_FILES: &[&str] = &[
     "/var/lib/dpkg/info/*.md5sums",
-    "/var/lib/dpkg/status.d/*.md5sums",
+    "/var/lib/dpkg/status",
+    "/var/lib/dpkg/status.d/*",
     "/**/*.dist-info/RECORD",
 ];
+
+/// Does `path` hold a dpkg database's package stanzas?
+fn is_dpkg_status(path: &str) -> bool {
+    path == STATUS || path.starts_with(&format!("{STATUS_D}/")) && !path.ends_with(".md5sums")
+}
+
+/// The dpkg database of `after` against the one of `before`: passed when
+/// no relation is broken that was whole before.
+pub fn dependencies(before: &dyn RootView, after: &dyn RootView) -> TestResult {
+    let read = |v: &dyn RootView| Database::read(v).map(|db| db.problems());
+    let (was, now) = match (read(before), read(after)) {
+        (Ok(was), Ok(now)) => (was, now),
+        (Err(e), _) | (_, Err(e)) => {
+            return TestResult::new("dependencies", "failed", format!("unreadable: {e}"));
+        }
+    };
+    let was: BTreeSet<_> = was.iter().map(|p| p.key()).collect();
+    let new: Vec<String> = now
+        .iter()
+        .filter(|p| !was.contains(&p.key()))
+        .map(|p| p.to_string())
+        .collect();
+    if new.is_empty() {
+        let n = Database::read(after).map(|d| d.packages.len()).unwrap_or(0);
+        TestResult::new(
+            "dependencies",
+            "passed",
+            format!(
+                "the dpkg database of {n} packages breaks no relation that was whole before, as \
+                 apt-get check judges them"
+            ),
+        )
+    } else {
+        TestResult::new("dependencies", "failed", new.join("; "))
+    }
+}
 
 /// The recipe's own check, from apply's result for it (`applied` means the
 /// check said vulnerable before and fixed on the patched tree).
@@ -221,20 +264,31 @@ pub fn tree(
     journal: &Journal,
     read: &crate::image::view::ReadOptions<'_>,
 ) -> Result<crate::image::merge::Merged, crate::image::ImageError> {
+    let paths = journal
+        .entries
+        .iter()
+        .filter_map(|e| RootPath::lexical(&e.path).ok());
+    let layers = docs.manifest.layers.len();
+    databases(store, docs, layers, paths, read)
+}
+
+/// The package databases (and `paths`) of the first `layers` layers.
+fn databases(
+    store: &dyn crate::image::source::BlobStore,
+    docs: &crate::image::view::Docs,
+    layers: usize,
+    paths: impl IntoIterator<Item = RootPath>,
+    read: &crate::image::view::ReadOptions<'_>,
+) -> Result<crate::image::merge::Merged, crate::image::ImageError> {
     let capture = crate::image::view::Capture::new(DATABASE_FILES.iter().copied())
         .expect("valid globs")
-        .with_paths(
-            journal
-                .entries
-                .iter()
-                .filter_map(|e| RootPath::lexical(&e.path).ok()),
-        );
+        .with_paths(paths);
     let mut merged = crate::image::merge::Merged::with_limits(read.limits);
     let m = &docs.manifest;
     crate::image::view::read_layers(
         store,
-        &m.layers,
-        &docs.diff_ids,
+        &m.layers[..layers],
+        &docs.diff_ids[..layers.min(docs.diff_ids.len())],
         0,
         &capture,
         &mut merged,
@@ -254,15 +308,65 @@ pub fn for_platform<'r>(
 ) -> Result<BTreeMap<String, Vec<TestResult>>, crate::image::ImageError> {
     let view = tree(store, docs, journal, read)?;
     let diff_id = docs.diff_ids.last().map(|d| d.as_str()).unwrap_or_default();
+    // Only recipes that changed a dpkg database get the dependency check; the
+    // input's database is read once, for all of them.
+    let changed_dpkg = |id: &str| {
+        journal
+            .entries
+            .iter()
+            .any(|e| e.recipe == id && is_dpkg_status(&e.path))
+    };
+    let recipes: Vec<(&str, &str)> = recipes.filter(|(_, r)| *r == "applied").collect();
+    let deps = if recipes.iter().any(|(id, _)| changed_dpkg(id)) {
+        let layers = docs.manifest.layers.len().saturating_sub(1);
+        let before = databases(store, docs, layers, [], read)?;
+        Some(dependencies(&before, &view))
+    } else {
+        None
+    };
     Ok(recipes
-        .filter(|(_, result)| *result == "applied")
+        .into_iter()
         .map(|(id, result)| {
-            let tests = vec![
-                recipe_check(result),
-                package_database(&view, journal, id),
-                replay(diff_id),
-            ];
+            let mut tests = vec![recipe_check(result), package_database(&view, journal, id)];
+            if changed_dpkg(id) {
+                tests.extend(deps.clone());
+            }
+            tests.push(replay(diff_id));
             (id.to_owned(), tests)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootfs::DirRoot;
+
+    fn root(status: &str) -> (tempfile::TempDir, DirRoot) {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("var/lib/dpkg")).unwrap();
+        std::fs::write(d.path().join("var/lib/dpkg/status"), status).unwrap();
+        let v = DirRoot::open(d.path()).unwrap();
+        (d, v)
+    }
+
+    const CURL: &str = "Package: curl\nStatus: install ok installed\nArchitecture: amd64\n\
+        Version: 2\nDepends: libcurl4 (= 2)\n\n";
+
+    #[test]
+    fn dependencies_fail_on_a_relation_the_patch_broke_only() {
+        let lib = |v: &str| {
+            format!(
+                "Package: libcurl4\nStatus: install ok installed\nArchitecture: amd64\nVersion: {v}\n\n"
+            )
+        };
+        let (_a, whole) = root(&format!("{CURL}{}", lib("2")));
+        let (_b, broken) = root(&format!("{CURL}{}", lib("1")));
+        assert_eq!(dependencies(&whole, &whole).result, "passed");
+        let t = dependencies(&whole, &broken);
+        assert_eq!(t.result, "failed");
+        assert!(t.detail.contains("libcurl4 (= 2)"), "{}", t.detail);
+        // Broken before already: not this patch's doing.
+        assert_eq!(dependencies(&broken, &broken).result, "passed");
+    }
 }

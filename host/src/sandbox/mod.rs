@@ -269,6 +269,10 @@ impl Sandbox {
             .consume_fuel(true)
             .epoch_interruption(true)
             .wasm_component_model(true);
+        // Recipe authors profile their guest code with `perf` (docs/recipes.md).
+        if std::env::var_os("ROOTWASM_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| {
             RunError::new(RunErrorKind::Load, "", format!("starting wasmtime: {e}"))
         })?;
