@@ -755,3 +755,36 @@ fn recipes_run_only_where_the_installed_version_matches() {
         "the recipe must not even run: {stderr}"
     );
 }
+
+/// `ROOTWASM_PERFMAP=1` (docs/benchmarks.md) writes perf's map of the
+/// guest's compiled functions, so `perf report` names recipe code.
+#[test]
+fn perfmap_names_guest_code_for_perf() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layers = [base_layer(tmp.path()), requests_layer()];
+    let img = image(&layers, "amd64");
+    let input = tmp.path().join("in");
+    write_layout(&input, &[(&img, "amd64")], "v1");
+    let out = tmp.path().join("out");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rootwasm"))
+        .args(["apply", &format!("oci:{}:v1", input.display())])
+        .arg("--recipes")
+        .arg(repo().join("recipes"))
+        .args(["--no-evidence", "--output"])
+        .arg(format!("oci:{}:patched", out.display()))
+        .env("ROOTWASM_CACHE_DIR", cache_dir())
+        .env("ROOTWASM_PERFMAP", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let map = std::path::PathBuf::from(format!("/tmp/perf-{}.map", child.id()));
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&map).unwrap_or_default();
+    let _ = std::fs::remove_file(&map);
+    assert!(
+        text.lines().any(|l| l.contains("wasm")),
+        "{map:?}: {text:.300}"
+    );
+}
