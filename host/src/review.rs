@@ -148,7 +148,13 @@ impl PatchedImage {
                     .annotation("org.opencontainers.image.title")
                     .unwrap_or_default()
                     .to_owned();
-                Ok((title, self.store().read(l, artifact_type)?))
+                let bytes = self.store().read_up_to(
+                    l,
+                    artifact_type,
+                    crate::image::source::MAX_EVIDENCE_FILE,
+                    "evidence files",
+                )?;
+                Ok((title, bytes))
             })
             .collect()
     }

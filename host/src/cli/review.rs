@@ -24,7 +24,13 @@ pub struct Target {
     pub(super) platform: Option<String>,
     #[command(flatten)]
     pub(super) registry: super::registry::RegistryArgs,
+    #[command(flatten)]
+    pub(super) limits: super::limits::LayerLimitArgs,
 }
+
+/// The layer limits of this command line, set when its image is opened:
+/// one process runs one command, and every check below reads layers.
+static LIMITS: std::sync::OnceLock<LayerLimits> = std::sync::OnceLock::new();
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Kind {
@@ -111,6 +117,7 @@ pub struct VerifyArgs {
 }
 
 pub(super) fn opened(t: &Target) -> anyhow::Result<PatchedImage> {
+    let _ = LIMITS.set(t.limits.limits());
     Ok(open(
         &t.image,
         t.platform.as_deref(),
@@ -199,7 +206,7 @@ fn progress(m: &str) {
 
 fn read_options() -> ReadOptions<'static> {
     ReadOptions {
-        limits: LayerLimits::default(),
+        limits: LIMITS.get().copied().unwrap_or_default(),
         cache: None,
         progress: &progress,
     }
@@ -429,7 +436,7 @@ fn rerun(p: PatchedImage, dir: &std::path::Path) -> anyhow::Result<rootwasm::rev
             companions: &[],
             on_failure: OnFailure::Stop,
             source_date_epoch: None,
-            layer_limits: LayerLimits::default(),
+            layer_limits: LIMITS.get().copied().unwrap_or_default(),
             progress: &progress,
             layer_cache: None,
         },

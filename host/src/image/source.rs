@@ -21,6 +21,11 @@ use std::sync::Mutex;
 /// 4 MiB that containerd and registries accept for manifests.
 pub const MAX_DOCUMENT: u64 = 4 << 20;
 
+/// Largest evidence file read whole (the journal, one of its blobs, an
+/// SBOM): a journal blob is a file a recipe wrote, which
+/// `--max-written-bytes` bounds at 1 GiB by default.
+pub const MAX_EVIDENCE_FILE: u64 = 1 << 30;
+
 /// Limits on the documents an image is made of.
 #[derive(Clone, Copy, Debug)]
 pub struct SourceLimits {
@@ -105,13 +110,26 @@ pub trait BlobStore: Send + Sync {
         None
     }
 
-    /// The whole blob, checked against `desc` (size and digest).
+    /// The whole document blob (at most [`MAX_DOCUMENT`] bytes), checked
+    /// against `desc` (size and digest).
     fn read(&self, desc: &Descriptor, what: &str) -> Result<Vec<u8>, ImageError> {
-        if desc.size > MAX_DOCUMENT {
+        self.read_up_to(desc, what, MAX_DOCUMENT, "documents")
+    }
+
+    /// The whole blob, at most `max` bytes (`kind` names the limit in the
+    /// error), checked against `desc` (size and digest).
+    fn read_up_to(
+        &self,
+        desc: &Descriptor,
+        what: &str,
+        max: u64,
+        kind: &str,
+    ) -> Result<Vec<u8>, ImageError> {
+        if desc.size > max {
             return Err(ImageError::malformed(
                 what,
                 format!(
-                    "{} bytes is larger than the {MAX_DOCUMENT}-byte limit for documents",
+                    "{} bytes is larger than the {max}-byte limit for {kind}",
                     desc.size
                 ),
             ));

@@ -235,6 +235,11 @@ fn sync_writes_every_recipe_once_with_exact_claims() {
         .map(|p| format!("{} {}", p["package"], p["reason"]))
         .collect();
     eprintln!("{new} new; refused: {refused:#?}");
+    std::fs::write(
+        std::env::temp_dir().join("rootwasm-sync-refused.txt"),
+        refused.join("\n"),
+    )
+    .ok();
     assert!(new >= 20, "{first:#}");
     assert!(out.join("dpkg-upgrade/component.wasm").is_file());
     // Every written recipe loads (hashes, scopes) as apply would load it.
@@ -317,6 +322,42 @@ fn sync_writes_every_recipe_once_with_exact_claims() {
         "{stdout}"
     );
     assert_eq!(tree_hash(&http_out), before);
+
+    // Image in, recipes synced, image patched, evidence checked: every
+    // synced recipe applies, and verify passes on the signed result.
+    let key = tmp.path().join("signing.pem");
+    let o = rootwasm(&["key", "generate", key.to_str().unwrap()]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let patched = format!("oci:{}:patched", tmp.path().join("out").display());
+    let o = apply_cmd(
+        &image,
+        &patched,
+        &out,
+        // 40 upgrades read more than the default 48 MiB of the image's
+        // files (docs/security.md): a legitimate image, so the limit is raised.
+        &[
+            "--json",
+            "--key",
+            key.to_str().unwrap(),
+            "--max-captured-bytes",
+            "1073741824",
+        ],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    let report = json(&o);
+    let results = report["platforms"][0]["recipes"].as_array().unwrap();
+    let applied = results.iter().filter(|r| r["result"] == "applied").count();
+    assert_eq!(applied, new, "{report:#}");
+    let public = tmp.path().join("signing.pem.pub.pem");
+    let o = rootwasm(&[
+        "verify",
+        &patched,
+        "--key",
+        public.to_str().unwrap(),
+        "--max-captured-bytes",
+        "1073741824",
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
 }
 
 #[test]
