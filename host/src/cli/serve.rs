@@ -1,8 +1,9 @@
-//! `rootwasm serve --images <DIR> --tokens <FILE>`: the evidence of patched
-//! images over HTTP, read-only (axum on tokio). See docs/api.md.
+//! `rootwasm serve --images <DIR> [--image docker://…] --tokens <FILE>`: the
+//! evidence of patched images over HTTP, read-only (axum on tokio). See
+//! docs/api.md.
 //!
 //! `{id}` is looked up in a catalog built at start from the layouts in
-//! `<DIR>`; it never becomes part of a path, so nothing outside the served
+//! `<DIR>` and the registry images; it never becomes part of a path, so nothing outside the served
 //! images can be named. Tokens are stored as their sha256 and compared in
 //! constant time. Concurrency and request bodies are bounded; every
 //! response carries an ETag equal to the sha256 of its body (for the
@@ -27,8 +28,13 @@ use subtle::ConstantTimeEq;
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Directory of OCI layouts (one subdirectory each) to serve.
-    #[arg(long)]
-    images: PathBuf,
+    #[arg(long, required_unless_present = "image")]
+    images: Option<PathBuf>,
+    /// A patched image in a registry to serve too, docker://<registry>/<repo>:<tag>. Repeatable.
+    #[arg(long = "image")]
+    image: Vec<String>,
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
     /// Bearer tokens, one `sha256:<64 hex>` (the token's SHA-256) per line.
     #[arg(long)]
     tokens: PathBuf,
@@ -52,9 +58,10 @@ pub struct ServeArgs {
 /// One served image: a tag of a layout (or an untagged layout's one image).
 #[derive(Clone, Debug, serde::Serialize)]
 struct Served {
-    /// `<layout>` or `<layout>~<tag>`: URL-safe (see docs/api.md).
+    /// `<layout>` or `<layout>~<tag>`, or `<registry>_<repo>~<tag>` with
+    /// `/` and `:` as `_`: URL-safe (see docs/api.md).
     id: String,
-    /// The layout's directory name.
+    /// The layout's directory name, or `<registry>/<repo>`.
     name: String,
     /// The tag, if any.
     tag: Option<String>,
@@ -70,15 +77,26 @@ struct App {
     recipes: Option<PathBuf>,
     advisories: Vec<PathBuf>,
     key: Option<rootwasm::attest::key::PublicKey>,
+    registry: rootwasm::image::registry::RegistryOptions,
 }
 
 pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let tokens = load_tokens(&a.tokens)?;
-    let images = catalog(&a.images)?;
+    let registry = a.registry.options();
+    let mut images = match &a.images {
+        Some(dir) => catalog(dir)?,
+        None => Vec::new(),
+    };
+    for r in &a.image {
+        images.push(remote(r, &registry)?);
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    if let Some(s) = images.iter().find(|s| !ids.insert(s.id.clone())) {
+        bail!("two served images have the id {}: serve one of them", s.id);
+    }
     eprintln!(
-        "rootwasm: serving {} image(s) from {} on http://{}",
+        "rootwasm: serving {} image(s) on http://{}",
         images.len(),
-        a.images.display(),
         a.listen
     );
     let key = match &a.key {
@@ -91,6 +109,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         recipes: a.recipes.clone(),
         advisories: a.advisories.clone(),
         key,
+        registry,
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -219,6 +238,33 @@ fn catalog(dir: &Path) -> anyhow::Result<Vec<Served>> {
     Ok(out)
 }
 
+/// A `docker://` image, opened once at start to check it has evidence and
+/// to learn its digest.
+fn remote(
+    reference: &str,
+    opts: &rootwasm::image::registry::RegistryOptions,
+) -> anyhow::Result<Served> {
+    let name = reference
+        .strip_prefix("docker://")
+        .with_context(|| format!("--image {reference}: use docker://<registry>/<repo>:<tag>"))?;
+    let (name, tag) = match name.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, t),
+        _ => bail!("--image {reference}: name the tag, docker://<registry>/<repo>:<tag>"),
+    };
+    let p = rootwasm::review::open(reference, None, opts)
+        .with_context(|| format!("--image {reference}"))?;
+    if p.artifacts.is_empty() {
+        bail!("--image {reference}: no evidence is attached (was it patched by rootwasm apply?)");
+    }
+    Ok(Served {
+        id: format!("{}~{tag}", name.replace(['/', ':'], "_")),
+        name: name.into(),
+        tag: Some(tag.into()),
+        digest: p.subject.digest.to_string(),
+        reference: reference.into(),
+    })
+}
+
 /// Is the request's bearer token one of ours? Every stored digest is
 /// compared, each in constant time.
 fn authorized(app: &App, headers: &HeaderMap) -> bool {
@@ -323,12 +369,8 @@ type Made = Result<(Vec<u8>, &'static str), (StatusCode, String)>;
 /// The bytes of one document of one served image (blocking: reads the layout).
 fn produce(app: &App, s: &Served, doc: &str, q: &DocQuery) -> Made {
     let not_found = |e: String| (StatusCode::NOT_FOUND, e);
-    let p = rootwasm::review::open(
-        &s.reference,
-        q.platform.as_deref(),
-        &rootwasm::image::registry::RegistryOptions::default(),
-    )
-    .map_err(|e| not_found(format!("{}: {e}", s.id)))?;
+    let p = rootwasm::review::open(&s.reference, q.platform.as_deref(), &app.registry)
+        .map_err(|e| not_found(format!("{}: {e}", s.id)))?;
     let file = |t: &str| p.file(t).map_err(|e| not_found(e.to_string()));
     match doc {
         "sbom" => match q.format.as_deref().unwrap_or("cyclonedx") {

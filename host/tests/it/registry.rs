@@ -708,3 +708,53 @@ fn a_multi_platform_index_with_credentials_from_auth_files_and_helpers() {
         "{err}"
     );
 }
+
+/// `rootwasm serve --image docker://…`: a patched image in a registry is
+/// served like a layout, behind the same tokens.
+#[test]
+fn serve_reads_a_patched_image_from_the_registry() {
+    use crate::serve::{TOKEN, curl, start_with};
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = Registry::start(&tmp.path().join("registry"));
+    let (layout, key) = input(tmp.path());
+    seed(&reg, &layout, "acme/app:v1");
+    let mut flags = reg.flags();
+    flags.extend(["--key".into(), key.display().to_string()]);
+    let patched = reg.image("acme/app:v1-patched");
+    let o = apply(&reg.image("acme/app:v1"), &patched, &flags);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let tokens = tmp.path().join("tokens");
+    let digest = rootwasm::journal::Sha256Hex::of(TOKEN.as_bytes());
+    std::fs::write(&tokens, format!("sha256:{digest}\n")).unwrap();
+    let flags = reg.flags();
+    let mut args: Vec<&str> = vec!["--image", patched.as_str()];
+    args.extend(flags.iter().map(String::as_str));
+    let server = start_with(&tokens, &args);
+    let auth = format!("Authorization: Bearer {TOKEN}");
+    let (status, _, body) = curl(&["-H", &auth, &format!("{}/v1/images/tags", server.base)]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let list: Value = serde_json::from_slice(&body).unwrap();
+    let id = format!("127.0.0.1_{}_acme_app~v1-patched", reg.port);
+    assert_eq!(list[0]["id"], id.as_str(), "{list}");
+    assert_eq!(list[0]["tag"], "v1-patched", "{list}");
+    // The VEX served is the one attached in the registry, byte for byte.
+    let (status, head, vex) = curl(&[
+        "-H",
+        &auth,
+        &format!("{}/v1/images/tags/{id}/vex", server.base),
+    ]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&vex));
+    assert!(
+        head.contains("content-type: application/openvex+json"),
+        "{head}"
+    );
+    let mut att = vec!["attestation".to_owned(), patched.clone(), "vex".into()];
+    att.extend(reg.flags());
+    let a: Vec<&str> = att.iter().map(String::as_str).collect();
+    let o = rootwasm(&a);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_eq!(vex, o.stdout);
+    // Without a token: 401, as for layouts.
+    let (status, _, _) = curl(&[&format!("{}/v1/images/tags/{id}/vex", server.base)]);
+    assert_eq!(status, 401);
+}

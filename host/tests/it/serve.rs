@@ -7,11 +7,11 @@ use crate::review::{Fixture, artifact_layer};
 use crate::support::*;
 use std::process::{Child, Command, Stdio};
 
-const TOKEN: &str = "test-token-2b7e151628aed2a6abf71588";
+pub(crate) const TOKEN: &str = "test-token-2b7e151628aed2a6abf71588";
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -22,7 +22,7 @@ impl Drop for Server {
 }
 
 /// `(status, lowercase headers, body)` of one curl request.
-fn curl(args: &[&str]) -> (u16, String, Vec<u8>) {
+pub(crate) fn curl(args: &[&str]) -> (u16, String, Vec<u8>) {
     let o = Command::new("curl")
         .args(["-sS", "--path-as-is", "-i", "--max-time", "120"])
         .args(args)
@@ -47,6 +47,13 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 }
 
 fn start(images: &std::path::Path, tokens: &std::path::Path, extra: &[&str]) -> Server {
+    let mut args = vec!["--images", images.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    start_with(tokens, &args)
+}
+
+/// `rootwasm serve --tokens <tokens> <args>` on a free port.
+pub(crate) fn start_with(tokens: &std::path::Path, args: &[&str]) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -54,15 +61,9 @@ fn start(images: &std::path::Path, tokens: &std::path::Path, extra: &[&str]) -> 
         .port();
     let listen = format!("127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_rootwasm"))
-        .args([
-            "serve",
-            "--images",
-            images.to_str().unwrap(),
-            "--tokens",
-            tokens.to_str().unwrap(),
-        ])
+        .args(["serve", "--tokens", tokens.to_str().unwrap()])
         .args(["--listen", &listen])
-        .args(extra)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -285,4 +286,35 @@ fn serve_stops_gracefully_and_refuses_bad_token_files() {
         "{:?}",
         text(&o)
     );
+}
+
+/// docs/api.md's OpenAPI description is valid OpenAPI 3.1
+/// (openapi-spec-validator) and describes exactly the documents the server
+/// answers (the test above requests each one).
+#[test]
+fn the_openapi_description_is_valid_and_complete() {
+    let python = std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let o = Command::new(python)
+        .arg(repo().join("tests/python/openapi_check.py"))
+        .arg(repo().join("docs/api.md"))
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    let paths: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    let mut want = vec!["/v1/images/tags".to_owned()];
+    for doc in [
+        "sbom",
+        "vex",
+        "provenance",
+        "journal",
+        "patches",
+        "explorer",
+    ] {
+        want.push(format!("/v1/images/tags/{{id}}/{doc}"));
+    }
+    assert_eq!(paths, want);
 }
