@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Load benchmark of `rootwasm serve` on 127.0.0.1: wrk (Debian's), 64
 # concurrent connections for 10 s each on /vex and /sbom of the patched
-# sample, then the server's resident memory before and after.
+# sample, then the server's resident memory before and after. The peer, in
+# the same run: Python's threading http.server serving the same blob (the
+# ETag names it) from the layout, with no token check.
 # Usage: bash scripts/bench-serve.sh [debug|release]   (default: debug)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,12 +32,24 @@ pid=$!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 rss() { awk '/VmRSS/ {print $2 " kB"}' /proc/$pid/status; }
 echo "rootwasm serve ($profile build), pid $pid, RSS at start: $(rss)"
+peer_port=18932
+python3 -m http.server --bind 127.0.0.1 -d "$b/images/sample/blobs/sha256" $peer_port \
+    >/dev/null 2>&1 &
+peer=$!
+trap 'kill "$pid" "$peer" 2>/dev/null || true; rm -rf "$b"' EXIT
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$peer_port/" && break; sleep 0.1; done
+load() { wrk -t 2 -c 64 -d 10s --latency "$@" | grep -E 'Requests/sec|requests in|Non-2xx|Socket errors|50%|99%'; }
 for doc in vex sbom; do
     url="http://127.0.0.1:$port/v1/images/tags/sample~bookworm-requests/$doc"
+    hex=$(curl -sI -H "Authorization: Bearer $token" "$url" | tr -d '\r"' | awk -F'sha256:' 'tolower($0) ~ /^etag/ {print $2}')
     echo "== GET /$doc, 64 connections, 2 threads, 10 s"
-    wrk -t 2 -c 64 -d 10s --latency -H "Authorization: Bearer $token" "$url" \
-        | grep -E 'Requests/sec|requests in|Non-2xx|Socket errors|50%|99%'
+    ours=$(load -H "Authorization: Bearer $token" "$url"); echo "$ours"
     echo "RSS after: $(rss)"
+    echo "== peer: python3 -m http.server, the same blob ($hex)"
+    theirs=$(load "http://127.0.0.1:$peer_port/$hex"); echo "$theirs"
+    rate() { awk '/Requests\/sec/ {print $2}'; }
+    echo "ratio (rootwasm serve / http.server requests per second): $(echo "$ours" | rate) / $(echo "$theirs" | rate)" \
+        | awk '{printf "%s %.2f\n", $0, $(NF-2) / $NF}'
 done
 kill -TERM "$pid"; wait "$pid" || true
 tail -1 "$b/serve.log"
