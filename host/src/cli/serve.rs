@@ -3,8 +3,8 @@
 //! docs/api.md.
 //!
 //! `{id}` is looked up in a catalog built at start from the layouts in
-//! `<DIR>` and the registry images; it never becomes part of a path, so nothing outside the served
-//! images can be named. Tokens are stored as their sha256 and compared in
+//! `<DIR>` and the registry images; it never becomes part of a path, so
+//! nothing outside the served images can be named. Tokens are stored as their sha256 and compared in
 //! constant time. Concurrency and request bodies are bounded; every
 //! response carries an ETag equal to the sha256 of its body (for the
 //! attached documents, the artifact blob's digest), and If-None-Match gets
@@ -238,29 +238,34 @@ fn catalog(dir: &Path) -> anyhow::Result<Vec<Served>> {
     Ok(out)
 }
 
-/// A `docker://` image, opened once at start to check it has evidence and
-/// to learn its digest.
+/// A `docker://` image, resolved once at start to the digest its tag
+/// points at (a manifest, or a multi-platform index: `?platform=` picks).
 fn remote(
     reference: &str,
     opts: &rootwasm::image::registry::RegistryOptions,
 ) -> anyhow::Result<Served> {
-    let name = reference
-        .strip_prefix("docker://")
-        .with_context(|| format!("--image {reference}: use docker://<registry>/<repo>:<tag>"))?;
+    use rootwasm::image::reference::Reference;
+    let usage = || format!("--image {reference}: use docker://<registry>/<repo>:<tag>");
+    let name = reference.strip_prefix("docker://").with_context(usage)?;
     let (name, tag) = match name.rsplit_once(':') {
-        Some((n, t)) if !t.contains('/') => (n, t),
-        _ => bail!("--image {reference}: name the tag, docker://<registry>/<repo>:<tag>"),
+        Some((n, t)) if !t.contains('/') && !n.contains('@') => (n, t),
+        _ => bail!("{}", usage()),
     };
-    let p = rootwasm::review::open(reference, None, opts)
-        .with_context(|| format!("--image {reference}"))?;
-    if p.artifacts.is_empty() {
-        bail!("--image {reference}: no evidence is attached (was it patched by rootwasm apply?)");
+    let id = format!("{}~{tag}", name.replace(['/', ':'], "_"));
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-~".contains(&b))
+    {
+        bail!("{}", usage());
     }
+    let parsed = Reference::parse(reference).with_context(usage)?;
+    let source = rootwasm::image::source::open_full(&parsed, &Default::default(), opts)
+        .with_context(|| format!("--image {reference}"))?;
     Ok(Served {
-        id: format!("{}~{tag}", name.replace(['/', ':'], "_")),
+        id,
         name: name.into(),
         tag: Some(tag.into()),
-        digest: p.subject.digest.to_string(),
+        digest: source.top.descriptor().digest.to_string(),
         reference: reference.into(),
     })
 }
