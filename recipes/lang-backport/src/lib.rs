@@ -7,7 +7,8 @@
 //! `rack-2.2.8/lib/rack/utils.rb`). The host passes the installs it matched
 //! against the recipe's `affected` range (`Context::targets`); for each one
 //! the component:
-//! - applies every diff with exact context (no fuzz, no offset); all files of
+//! - applies every diff with exact context (no fuzz; an offset only where
+//!   the hunk's lines occur at exactly one other place); all files of
 //!   an install are checked before any is written, and an install whose code
 //!   matches neither the diff nor its reverse is left alone and reported
 //!   `not-applicable` with the reason;
