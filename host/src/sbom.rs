@@ -127,6 +127,21 @@ fn os_component(s: &Subject<'_>) -> Option<(String, Value)> {
     Some((bom_ref, c))
 }
 
+/// Interpreters no OS package installed (an official image's `/usr/local`
+/// build), with their purl and CPE (`attest::purl::runtime_ids`). One
+/// that a package installed is that package already.
+fn own_runtimes(
+    inv: &Inventory,
+) -> impl Iterator<Item = (&crate::inventory::Runtime, String, Option<String>)> {
+    inv.runtimes
+        .iter()
+        .filter(|r| r.package.is_none())
+        .map(|r| {
+            let (purl, cpe) = crate::attest::purl::runtime_ids(r);
+            (r, purl, cpe)
+        })
+}
+
 fn uuid_from(digest: &str) -> uuid::Uuid {
     crate::attest::uuid_of(&[digest.as_bytes()])
 }
@@ -158,12 +173,26 @@ pub fn cyclonedx(s: &Subject<'_>) -> Value {
             c
         })
         .collect();
+    let mut components = components;
+    for (r, purl, cpe) in own_runtimes(s.inventory) {
+        let mut c = json!({
+            "type": "application",
+            "bom-ref": purl,
+            "name": r.name,
+            "version": r.version,
+            "purl": purl,
+            "properties": [{"name": "rootwasm:location", "value": r.location}],
+        });
+        if let Some(cpe) = cpe {
+            c["cpe"] = json!(cpe);
+        }
+        components.push(c);
+    }
     let mut refs: Vec<String> = components
         .iter()
         .filter_map(|c| c["bom-ref"].as_str().map(str::to_owned))
         .collect();
     refs.dedup();
-    let mut components = components;
     let mut dependencies = Vec::new();
     if let Some((os_ref, os)) = os_component(s) {
         let mut os_pkgs: Vec<String> = s
@@ -243,6 +272,35 @@ fn spdx_id(i: usize) -> String {
     format!("SPDXRef-Package-{i}")
 }
 
+/// SPDX packages for the runtimes no OS package installed, numbered after
+/// the inventory's packages.
+fn spdx_runtimes(s: &Subject<'_>, packages: &mut Vec<Value>, relationships: &mut Vec<Value>) {
+    let first = s.inventory.packages.len();
+    for (i, (r, purl, cpe)) in own_runtimes(s.inventory).enumerate() {
+        let id = spdx_id(first + i);
+        let mut external = vec![
+            json!({"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": purl}),
+        ];
+        if let Some(cpe) = cpe {
+            external.push(json!({"referenceCategory": "SECURITY", "referenceType": "cpe23Type", "referenceLocator": cpe}));
+        }
+        packages.push(json!({
+            "name": r.name,
+            "SPDXID": id,
+            "versionInfo": r.version,
+            "downloadLocation": "NOASSERTION",
+            "filesAnalyzed": false,
+            "licenseDeclared": "NOASSERTION",
+            "licenseConcluded": "NOASSERTION",
+            "copyrightText": "NOASSERTION",
+            "primaryPackagePurpose": "APPLICATION",
+            "sourceInfo": format!("found at {}", r.location),
+            "externalRefs": external,
+        }));
+        relationships.push(json!({"spdxElementId": "SPDXRef-Image", "relationshipType": "CONTAINS", "relatedSpdxElement": id}));
+    }
+}
+
 /// SPDX 2.3 JSON.
 pub fn spdx(s: &Subject<'_>) -> Value {
     let mut packages = vec![json!({
@@ -299,6 +357,7 @@ pub fn spdx(s: &Subject<'_>) -> Value {
         }
         relationships.push(json!({"spdxElementId": "SPDXRef-Image", "relationshipType": "CONTAINS", "relatedSpdxElement": spdx_id(i)}));
     }
+    spdx_runtimes(s, &mut packages, &mut relationships);
     let extracted: Vec<Value> = refs
         .iter()
         .map(|(id, name)| json!({"licenseId": id, "name": name, "extractedText": format!("Declared by the package as: {name}")}))

@@ -134,6 +134,34 @@ pub fn purl(p: &Package, inv: &Inventory) -> String {
     built.unwrap_or_else(|_| format!("pkg:generic/{}@{}", p.name, p.version))
 }
 
+/// An interpreter's purl and CPE as Syft's binary classifiers write them
+/// (`syft/pkg/cataloger/binary/classifiers.go`: `pkg:generic/node@…` with
+/// `cpe:2.3:a:nodejs:node.js:…`, `python` with `python:python`, `ruby`
+/// with `ruby-lang:ruby`): Grype matches such a package by its CPE.
+pub fn runtime_ids(r: &crate::inventory::Runtime) -> (String, Option<String>) {
+    let purl = packageurl::PackageUrl::new("generic", r.name.as_str())
+        .and_then(|mut u| {
+            u.with_version(r.version.as_str())?;
+            Ok(u.to_string())
+        })
+        .unwrap_or_else(|_| format!("pkg:generic/{}@{}", r.name, r.version));
+    let product = match r.name.as_str() {
+        "node" => Some("nodejs:node.js"),
+        "python" => Some("python:python"),
+        "ruby" => Some("ruby-lang:ruby"),
+        _ => None,
+    };
+    // A CPE version escapes nothing but these; runtime versions are digits and dots.
+    let cpe = product
+        .filter(|_| {
+            r.version
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.')
+        })
+        .map(|p| format!("cpe:2.3:a:{p}:{}:*:*:*:*:*:*:*", r.version));
+    (purl, cpe)
+}
+
 /// Where an image is published, as a scanner names it: go-containerregistry's
 /// `name.Repository` (`index.docker.io/library/debian`,
 /// `127.0.0.1:5000/acme/app`), plus the spelling the user gave, which is

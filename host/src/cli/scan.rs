@@ -123,8 +123,13 @@ fn print_platform(p: &rootwasm::scan::PlatformScan) {
         p.inventory.packages.len()
     );
     for r in &p.inventory.runtimes {
+        let by = r
+            .package
+            .as_deref()
+            .map(|p| format!(", from package {}", safe(p)))
+            .unwrap_or_default();
         println!(
-            "  runtime {} {} ({})",
+            "  runtime {} {} ({}{by})",
             safe(&r.name.to_string()),
             safe(&r.version.to_string()),
             safe(&r.location.to_string())

@@ -10,6 +10,29 @@ use super::Package;
 /// The database, as apk-tools (2.x and 3.x with the v2 database) writes it.
 pub const INSTALLED: &str = "/lib/apk/db/installed";
 
+/// The package whose files (`F:` directory then `R:` name) include `path`.
+pub fn owner(text: &str, path: &str) -> Option<String> {
+    let (mut name, mut dir) = (None, "");
+    for l in text.lines() {
+        if l.trim().is_empty() {
+            (name, dir) = (None, "");
+        } else if let Some(n) = l.strip_prefix("P:") {
+            name = Some(n);
+        } else if let Some(d) = l.strip_prefix("F:") {
+            dir = d;
+        } else if let Some(f) = l.strip_prefix("R:")
+            && path
+                .strip_prefix('/')
+                .and_then(|p| p.strip_prefix(dir))
+                .and_then(|p| p.strip_prefix('/'))
+                == Some(f)
+        {
+            return name.map(str::to_owned);
+        }
+    }
+    None
+}
+
 /// Every package in the `installed` database text.
 pub fn packages(text: &str, location: &str) -> Vec<Package> {
     let mut out = Vec::new();
@@ -61,5 +84,22 @@ mod tests {
         );
         assert_eq!(ps[1].source.as_deref(), Some("busybox"));
         assert_eq!(ps[1].licenses, ["GPL-2.0-only"]);
+    }
+
+    #[test]
+    fn owner_is_the_stanza_listing_the_file() {
+        let db = "P:musl\nF:lib\nR:ld-musl-x86_64.so.1\n\nP:ruby-libs\nF:usr/lib/ruby/3.3.0\nR:set.rb\nF:usr/lib/ruby/3.3.0/x86_64-linux-musl\nR:rbconfig.rb\n\nP:other\nR:rbconfig.rb\n";
+        assert_eq!(
+            owner(db, "/usr/lib/ruby/3.3.0/x86_64-linux-musl/rbconfig.rb").as_deref(),
+            Some("ruby-libs")
+        );
+        assert_eq!(
+            owner(db, "/lib/ld-musl-x86_64.so.1").as_deref(),
+            Some("musl")
+        );
+        assert_eq!(
+            owner(db, "/usr/local/lib/ruby/3.3.0/x86_64-linux/rbconfig.rb"),
+            None
+        );
     }
 }

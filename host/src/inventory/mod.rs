@@ -65,6 +65,12 @@ pub struct Runtime {
     /// The file the version was read from (for a Debian-packaged
     /// interpreter, the interpreter itself: the version is its package's).
     pub location: String,
+    /// The OS package that installed it, when that package's file list names
+    /// `location` (dpkg's `info/*.list`, apk's database). Such a runtime is
+    /// that package in the SBOM; one without (an official image's
+    /// `/usr/local` build) is a component of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
 }
 
 /// Everything found.
@@ -87,7 +93,7 @@ pub const FILES: &[&str] = &[
     "/usr/lib/os-release",
     "/var/lib/dpkg/status",
     "/var/lib/dpkg/status.d/*",
-    "/var/lib/dpkg/info/python3*-minimal.list",
+    "/var/lib/dpkg/info/*.list",
     "/usr/share/doc/*/copyright",
     apk::INSTALLED,
     rpmdb::SQLITE_PATHS[0],
@@ -102,7 +108,6 @@ pub const FILES: &[&str] = &[
     "/**/specifications/*.gemspec",
     "/**/specifications/default/*.gemspec",
     "/**/rbconfig.rb",
-    "/var/lib/dpkg/info/nodejs.list",
 ];
 
 /// `#define NAME value` from a C header.
@@ -124,6 +129,7 @@ fn runtime(view: &dyn RootView, include: &RootPath, name: &str) -> Option<Runtim
             name: "python".into(),
             version: v,
             location: loc,
+            package: None,
         });
     }
     if name == "node" {
@@ -139,6 +145,7 @@ fn runtime(view: &dyn RootView, include: &RootPath, name: &str) -> Option<Runtim
             name: "node".into(),
             version: v,
             location: loc,
+            package: None,
         });
     }
     None
@@ -217,6 +224,7 @@ fn dpkg_python(view: &dyn RootView, packages: &[Package], runtimes: &[Runtime]) 
                 name: "python".into(),
                 version,
                 location: bin,
+                package: Some(p.name.clone()),
             });
         }
     }
@@ -245,6 +253,7 @@ fn dpkg_node(view: &dyn RootView, packages: &[Package], runtimes: &[Runtime]) ->
         name: "node".into(),
         version: version.into(),
         location: "/usr/bin/node".into(),
+        package: Some(p.name.clone()),
     })
 }
 
@@ -466,6 +475,7 @@ fn ruby_runtime(view: &dyn RootView, path: &str) -> Option<Runtime> {
         name: "ruby".into(),
         version: format!("{}.{}.{}", get("MAJOR")?, get("MINOR")?, get("TEENY")?),
         location: path.into(),
+        package: None,
     })
 }
 
@@ -483,6 +493,24 @@ fn gem_specs(view: &dyn RootView, dir: &RootPath, out: &mut Vec<Package>) {
             gem_specs(view, &p, out);
         }
     }
+}
+
+/// The OS package whose file list names `path`: a dpkg `info/<pkg>.list`
+/// or an apk database stanza (`F:` directory, `R:` file). rpm's file lists
+/// are not read: a runtime from an rpm is also listed on its own.
+fn os_owner(view: &dyn RootView, path: &str) -> Option<String> {
+    let info = RootPath::lexical("/var/lib/dpkg/info").ok()?;
+    let lists = view.read_dir(&info).unwrap_or_default();
+    for (name, kind) in lists {
+        let Some(pkg) = name.strip_suffix(".list").filter(|_| kind == Kind::File) else {
+            continue;
+        };
+        if read(view, info.join(&name).as_str()).is_some_and(|l| l.lines().any(|l| l == path)) {
+            return Some(pkg.split(':').next().unwrap_or(pkg).to_owned());
+        }
+    }
+    let db = read(view, apk::INSTALLED)?;
+    apk::owner(&db, path)
 }
 
 /// Walk every directory once, collecting python distributions, npm packages and runtimes.
@@ -569,6 +597,9 @@ pub fn inventory(view: &dyn RootView) -> Inventory {
     runtimes.extend(debian_python);
     let debian_node = dpkg_node(view, &packages, &runtimes);
     runtimes.extend(debian_node);
+    for r in runtimes.iter_mut().filter(|r| r.package.is_none()) {
+        r.package = os_owner(view, &r.location);
+    }
     packages.sort_by(|a, b| {
         (&a.ecosystem, &a.name, &a.version, &a.location).cmp(&(
             &b.ecosystem,

