@@ -231,14 +231,21 @@ fn seed(reg: &Registry, layout: &Path, name: &str) {
     ]));
 }
 
-#[test]
-fn apply_from_and_to_a_registry_with_evidence_and_review() {
-    let tmp = tempfile::tempdir().unwrap();
-    let reg = Registry::start(&tmp.path().join("registry"));
-    let (layout, key) = input(tmp.path());
+/// A registry holding the input as `acme/app:v1`, apply's flags for it
+/// with the signing key, and the key.
+fn seeded(dir: &Path) -> (Registry, Vec<String>, PathBuf) {
+    let reg = Registry::start(&dir.join("registry"));
+    let (layout, key) = input(dir);
     seed(&reg, &layout, "acme/app:v1");
     let mut flags = reg.flags();
     flags.extend(["--key".into(), key.display().to_string()]);
+    (reg, flags, key)
+}
+
+#[test]
+fn apply_from_and_to_a_registry_with_evidence_and_review() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (reg, flags, key) = seeded(tmp.path());
 
     // Same repository: every base blob is already there; only the patch
     // layer, the config, the evidence and manifests travel.
@@ -715,11 +722,7 @@ fn a_multi_platform_index_with_credentials_from_auth_files_and_helpers() {
 fn serve_reads_a_patched_image_from_the_registry() {
     use crate::serve::{TOKEN, curl, start_with};
     let tmp = tempfile::tempdir().unwrap();
-    let reg = Registry::start(&tmp.path().join("registry"));
-    let (layout, key) = input(tmp.path());
-    seed(&reg, &layout, "acme/app:v1");
-    let mut flags = reg.flags();
-    flags.extend(["--key".into(), key.display().to_string()]);
+    let (reg, flags, _) = seeded(tmp.path());
     let patched = reg.image("acme/app:v1-patched");
     let o = apply(&reg.image("acme/app:v1"), &patched, &flags);
     assert!(o.status.success(), "{:?}", text(&o));
