@@ -1,8 +1,9 @@
 //! `docker://` in and out, against a real registry: Debian's
 //! `docker-registry` (distribution 2.8) on 127.0.0.1 with TLS (a CA and a
 //! certificate made here with openssl, given by --cert-dir) and htpasswd
-//! (bcrypt) auth. skopeo seeds it and reads the results; curl reads the
-//! tags a scanner would.
+//! (bcrypt) auth, or bearer tokens from `tests/python/token_server.py`.
+//! skopeo seeds it and reads the results; curl reads the tags a scanner
+//! would.
 
 use crate::images::*;
 use crate::support::*;
@@ -26,10 +27,21 @@ struct Registry {
     dir: PathBuf,
     port: u16,
     child: Option<Child>,
+    /// With bearer-token auth: the token server (`tests/python/token_server.py`).
+    token_server: Option<Child>,
 }
 
+/// Where `tests/python/token_server.py` logs the token requests.
+const TOKEN_LOG: &str = "token-requests.jsonl";
+
 impl Registry {
+    /// With htpasswd auth.
     fn start(dir: &Path) -> Registry {
+        Self::start_with(dir, false)
+    }
+
+    /// With htpasswd (Basic) auth, or with bearer tokens from a token server.
+    fn start_with(dir: &Path, bearer: bool) -> Registry {
         let certs = dir.join("certs");
         std::fs::create_dir_all(&certs).unwrap();
         let ossl = |args: &[&str]| run(Command::new("openssl").args(args).current_dir(dir));
@@ -84,25 +96,69 @@ impl Registry {
         ]);
         let o = run(Command::new("htpasswd").args(["-Bbn", USER, PASSWORD]));
         std::fs::write(dir.join("htpasswd"), o.stdout).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let port = free();
+        let mut token_server = None;
+        let auth = if bearer {
+            ossl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=rootwasm test token issuer",
+                "-keyout",
+                "token.key",
+                "-out",
+                "token.crt",
+            ]);
+            let tport = free();
+            let python = std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+            token_server = Some(
+                Command::new(python)
+                    .arg(repo().join("tests/python/token_server.py"))
+                    .arg(tport.to_string())
+                    .args([dir.join("token.key"), dir.join("token.crt")])
+                    .args([USER, PASSWORD, "rootwasm-test-issuer"])
+                    .arg(dir.join(TOKEN_LOG))
+                    .spawn()
+                    .unwrap(),
+            );
+            wait_for(tport, "token server");
+            format!(
+                "  token:\n    realm: http://127.0.0.1:{tport}/token\n    service: rootwasm-test-registry\n\
+                 \x20   issuer: rootwasm-test-issuer\n    rootcertbundle: {}\n",
+                dir.join("token.crt").display()
+            )
+        } else {
+            format!(
+                "  htpasswd:\n    realm: rootwasm-test\n    path: {}\n",
+                dir.join("htpasswd").display()
+            )
+        };
         let config = format!(
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
              http:\n  addr: 127.0.0.1:{port}\n  tls:\n    certificate: {}\n    key: {}\n\
-             auth:\n  htpasswd:\n    realm: rootwasm-test\n    path: {}\n",
+             auth:\n{auth}",
             dir.join("storage").display(),
             dir.join("server.crt").display(),
             dir.join("server.key").display(),
-            dir.join("htpasswd").display(),
         );
         std::fs::write(dir.join("config.yml"), config).unwrap();
         let mut r = Registry {
             dir: dir.into(),
             port,
             child: None,
+            token_server,
         };
         r.restart();
         r
@@ -118,14 +174,7 @@ impl Registry {
             .spawn()
             .expect("docker-registry (scripts/setup.sh --tests installs it)");
         self.child = Some(child);
-        let t0 = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "registry did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for(self.port, "registry");
     }
 
     fn kill(&mut self) {
@@ -133,6 +182,15 @@ impl Registry {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// The token server's log: one JSON object per request.
+    fn token_requests(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join(TOKEN_LOG))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 
     fn image(&self, name: &str) -> String {
@@ -186,6 +244,22 @@ impl Registry {
 impl Drop for Registry {
     fn drop(&mut self) {
         self.kill();
+        if let Some(mut c) = self.token_server.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Wait until something listens on `port`.
+fn wait_for(port: u16, what: &str) {
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{what} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -760,4 +834,77 @@ fn serve_reads_a_patched_image_from_the_registry() {
     // Without a token: 401, as for layouts.
     let (status, _, _) = curl(&[&format!("{}/v1/images/tags/{id}/vex", server.base)]);
     assert_eq!(status, 401);
+}
+
+/// Bearer-token auth as Docker Hub and GHCR do it: the registry answers 401
+/// with a `Bearer realm=…` challenge, and the client trades its credentials
+/// at the realm for a JWT scoped to the repository. apply pulls and pushes
+/// that way, and the review verbs read the result back; a wrong password is
+/// refused and leaves no tag.
+#[test]
+fn bearer_token_auth_as_docker_hub_does_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = Registry::start_with(&tmp.path().join("registry"), true);
+    let (layout, key) = input(tmp.path());
+    seed(&reg, &layout, "acme/app:v1");
+
+    let o = run(Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-D", "-", "--cacert"])
+        .arg(reg.dir.join("certs/ca.crt"))
+        .arg(format!("https://127.0.0.1:{}/v2/", reg.port)));
+    let head = String::from_utf8_lossy(&o.stdout).to_ascii_lowercase();
+    assert!(head.contains(" 401"), "{head}");
+    assert!(head.contains("www-authenticate: bearer realm="), "{head}");
+
+    let before = reg.token_requests().len();
+    let mut flags = reg.flags();
+    flags.extend(["--key".into(), key.display().to_string()]);
+    let patched = reg.image("acme/app:v1-patched");
+    let o = apply(&reg.image("acme/app:v1"), &patched, &flags);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let asked: Vec<Value> = reg.token_requests().split_off(before);
+    let scopes: Vec<&str> = asked
+        .iter()
+        .filter(|r| r["authed"] == true)
+        .flat_map(|r| r["scopes"].as_array().unwrap())
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        scopes
+            .iter()
+            .any(|s| s.starts_with("repository:acme/app:") && s.contains("pull")),
+        "{asked:?}"
+    );
+    assert!(
+        scopes
+            .iter()
+            .any(|s| s.starts_with("repository:acme/app:") && s.contains("push")),
+        "{asked:?}"
+    );
+
+    let mut args = vec!["verify".to_owned(), patched.clone()];
+    args.extend(reg.flags());
+    args.extend(["--key".into(), format!("{}.pub.pem", key.display())]);
+    let o = rootwasm(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{:?}", text(&o));
+
+    let wrong = vec![
+        "--cert-dir".to_owned(),
+        reg.certs(),
+        "--creds".into(),
+        format!("{USER}:not-the-password"),
+    ];
+    let o = apply(
+        &reg.image("acme/app:v1"),
+        &reg.image("acme/app:v1-wrong"),
+        &wrong,
+    );
+    assert!(!o.status.success());
+    let (_, err) = text(&o);
+    assert!(
+        err.contains("127.0.0.1"),
+        "the error names the registry: {err}"
+    );
+    assert!(err.contains("check --creds"), "and says what to do: {err}");
+    assert!(reg.skopeo_raw("acme/app:v1-wrong").is_err());
 }
