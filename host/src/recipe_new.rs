@@ -54,6 +54,9 @@ pub struct DistroUpgrade {
     pub installed_changelog: Option<String>,
     /// Replace an existing recipe with the same id that differs.
     pub force: bool,
+    /// Advisories (OSV records, Trivy or Grype reports) that give each
+    /// fixed vulnerability its severity, aliases and publication date.
+    pub advisories: std::sync::Arc<[crate::advisory::Advisory]>,
 }
 
 /// What [`distro_upgrade`] did.
@@ -118,6 +121,53 @@ fn read_deb(path: &Path) -> Result<(Vec<u8>, Deb), NewError> {
 struct Fix {
     id: String,
     published: String,
+    severity: crate::recipe::Severity,
+    aliases: Vec<String>,
+}
+
+impl Fix {
+    /// Unrated, with the changelog upload's date until an advisory says more.
+    fn new(id: String, published: String) -> Fix {
+        Fix {
+            id,
+            published,
+            severity: crate::recipe::Severity::Unknown,
+            aliases: Vec::new(),
+        }
+    }
+}
+
+/// Take severity, aliases and the publication date from the advisory
+/// naming each fix (by id or alias), preferring one for `names` (the
+/// binary or its source package). The changelog only knows when Debian
+/// uploaded the fix, not when the vulnerability was published.
+fn from_advisories(fixes: &mut [Fix], advisories: &[crate::advisory::Advisory], names: &[&str]) {
+    for f in fixes {
+        let naming = |a: &&crate::advisory::Advisory| a.ids().any(|i| i == f.id);
+        let Some(a) = advisories
+            .iter()
+            .filter(naming)
+            .find(|a| names.contains(&a.package.as_str()))
+            .or_else(|| advisories.iter().find(naming))
+        else {
+            continue;
+        };
+        if let Some(s) = a.details.severity {
+            f.severity = s;
+        }
+        if let Some(p) = &a.details.published {
+            f.published = p.clone();
+        }
+        let mut aliases: Vec<String> = advisories
+            .iter()
+            .filter(naming)
+            .flat_map(|a| a.ids().map(str::to_owned).collect::<Vec<_>>())
+            .filter(|i| *i != f.id && valid_vulnerability_id(i))
+            .collect();
+        aliases.sort();
+        aliases.dedup();
+        f.aliases = aliases;
+    }
 }
 
 /// The deb's own changelog text, or `None` when it ships none.
@@ -231,10 +281,7 @@ fn changelog_fixes(
         let date = e.iso_date().unwrap_or_else(|| "1970-01-01".into());
         for id in e.fixed_ids() {
             if !out.iter().any(|f| f.id == id) {
-                out.push(Fix {
-                    id,
-                    published: date.clone(),
-                });
+                out.push(Fix::new(id, date.clone()));
             }
         }
     }
@@ -422,10 +469,7 @@ fn fixes_for(o: &DistroUpgrade, deb: &Deb, installed: Option<&str>) -> Result<Ve
         return Ok(o
             .fixes
             .iter()
-            .map(|id| Fix {
-                id: id.clone(),
-                published: "1970-01-01".into(),
-            })
+            .map(|id| Fix::new(id.clone(), "1970-01-01".into()))
             .collect());
     }
     let Some(text) = own_changelog(deb)?.or_else(|| o.changelog.clone()) else {
@@ -519,10 +563,15 @@ fn render(r: &Rendered<'_>) -> String {
         toml_str(&format!("Debian source package {}", r.source))
     );
     for f in r.fixes {
+        let _ = write!(t, "\n[[fixes]]\nid = {}\n", toml_str(&f.id));
+        if !f.aliases.is_empty() {
+            let quoted: Vec<String> = f.aliases.iter().map(|a| toml_str(a)).collect();
+            let _ = writeln!(t, "aliases = [{}]", quoted.join(", "));
+        }
         let _ = write!(
             t,
-            "\n[[fixes]]\nid = {}\nseverity = \"unknown\"\npublished = {}\n",
-            toml_str(&f.id),
+            "severity = {}\npublished = {}\n",
+            toml_str(f.severity.as_str()),
             toml_str(&f.published)
         );
     }
@@ -588,7 +637,10 @@ pub fn distro_upgrade(o: &DistroUpgrade) -> Result<Outcome, NewError> {
             "{pkg} {ver} is not newer than the installed {inst}: nothing to upgrade"
         )));
     }
-    let fixes = fixes_for(o, &deb, installed.as_deref())?;
+    let mut fixes = fixes_for(o, &deb, installed.as_deref())?;
+    let source = source_of(&deb);
+    let source_name = source.split(' ').next().unwrap_or(pkg);
+    from_advisories(&mut fixes, &o.advisories, &[pkg, source_name]);
     let file_name = o
         .deb
         .file_name()
@@ -670,6 +722,56 @@ fn source_of(deb: &Deb) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::advisory::{Advisory, Affected, Details};
+    use crate::recipe::Severity;
+
+    fn advisory(id: &str, aliases: &[&str], package: &str, severity: Severity) -> Advisory {
+        Advisory {
+            id: id.into(),
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            ecosystem: crate::ecosystem::Ecosystem::Deb,
+            package: package.into(),
+            affected: Affected::Exactly("1".into()),
+            source: "osv",
+            details: Details {
+                severity: Some(severity),
+                published: Some("2024-01-02".into()),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// A fix takes the advisory for its own package first, and the
+    /// aliases of every advisory naming it (valid ids only).
+    #[test]
+    fn advisories_rate_and_alias_fixes() {
+        let all = [
+            advisory(
+                "CVE-2024-1",
+                &["GHSA-aaaa-bbbb-cccc"],
+                "other",
+                Severity::Low,
+            ),
+            advisory(
+                "DEBIAN-CVE-2024-1",
+                &["CVE-2024-1", "DSA-1-1"],
+                "expat",
+                Severity::High,
+            ),
+        ];
+        let mut fixes = [super::Fix::new("CVE-2024-1".into(), "2025-05-05".into())];
+        super::from_advisories(&mut fixes, &all, &["libexpat1", "expat"]);
+        assert_eq!(fixes[0].severity, Severity::High);
+        assert_eq!(fixes[0].published, "2024-01-02");
+        assert_eq!(fixes[0].aliases, ["DSA-1-1", "GHSA-aaaa-bbbb-cccc"]);
+        let mut none = [super::Fix::new("CVE-2024-9".into(), "2025-05-05".into())];
+        super::from_advisories(&mut none, &all, &["expat"]);
+        assert_eq!(
+            (none[0].severity, none[0].published.as_str()),
+            (Severity::Unknown, "2025-05-05")
+        );
+    }
+
     #[test]
     fn vulnerability_ids() {
         for ok in [

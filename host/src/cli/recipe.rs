@@ -54,6 +54,11 @@ pub struct SyncArgs {
     /// Replace existing, different recipes with the same id.
     #[arg(long)]
     force: bool,
+    /// Advisories (an OSV record, a Trivy or Grype JSON report, or a
+    /// directory of them) that give each fix its severity, aliases and
+    /// publication date. Repeatable.
+    #[arg(long = "advisories", value_name = "PATH")]
+    advisories: Vec<PathBuf>,
     #[command(flatten)]
     limits: super::limits::LayerLimitArgs,
 }
@@ -88,7 +93,23 @@ pub enum NewCommand {
         /// Replace an existing, different recipe with the same id.
         #[arg(long)]
         force: bool,
+        /// Advisories (an OSV record, a Trivy or Grype JSON report, or a
+        /// directory of them) that give each fix its severity, aliases and
+        /// publication date. Repeatable.
+        #[arg(long = "advisories", value_name = "PATH")]
+        advisories: Vec<PathBuf>,
     },
+}
+
+/// Every advisory in the files and directories given.
+fn load_advisories(
+    paths: &[PathBuf],
+) -> anyhow::Result<std::sync::Arc<[rootwasm::advisory::Advisory]>> {
+    let mut all = Vec::new();
+    for p in paths {
+        all.extend(rootwasm::advisory::load(p)?);
+    }
+    Ok(all.into())
 }
 
 pub fn run(c: RecipeCommand) -> anyhow::Result<ExitCode> {
@@ -145,6 +166,7 @@ fn new(n: NewCommand) -> anyhow::Result<ExitCode> {
         recipes,
         changelog_from,
         force,
+        advisories,
     } = n;
     let installed = installed.map(|s| {
         if s.ends_with(".deb") {
@@ -164,6 +186,7 @@ fn new(n: NewCommand) -> anyhow::Result<ExitCode> {
         changelog,
         installed_changelog: None,
         force,
+        advisories: load_advisories(&advisories)?,
     })?;
     let dir = out.dir;
     // Loading it back checks the manifest and every pin.
@@ -205,6 +228,7 @@ fn sync(a: SyncArgs) -> anyhow::Result<ExitCode> {
             out: a.out,
             keyring: a.keyring,
             force: a.force,
+            advisories: load_advisories(&a.advisories)?,
             read: &read,
         },
     )?;

@@ -72,6 +72,8 @@ pub struct SyncOptions<'a> {
     pub keyring: PathBuf,
     /// Replace existing, different recipes with the same id.
     pub force: bool,
+    /// Advisories giving each fix its severity, aliases and publication date.
+    pub advisories: std::sync::Arc<[crate::advisory::Advisory]>,
     /// How the image is read.
     pub read: &'a crate::image::view::ReadOptions<'a>,
 }
@@ -320,6 +322,7 @@ fn write(
             changelog: sibling.clone(),
             installed_changelog: c.have.changelog.clone(),
             force: o.force,
+            advisories: o.advisories.clone(),
         });
         let mut s = Synced {
             package: c.have.name.clone(),

@@ -322,6 +322,25 @@ fn recipe_new_reads_the_changelog_and_matches_the_committed_recipes() {
         toml, committed,
         "regenerate with `rootwasm recipe new distro-upgrade`"
     );
+    // With an advisory report, a fix takes its rating and NVD's publication
+    // date from it; the others stay unrated, dated by the changelog.
+    let report = repo().join("tests/fixtures/advisories/trivy-expat.json");
+    let (recipes, id) = new_recipe(
+        &tmp.path().join("with-advisories"),
+        &fixture(EXPAT_NEW),
+        &fixture(EXPAT_OLD).display().to_string(),
+        &["--advisories", report.to_str().unwrap()],
+    );
+    let rated = std::fs::read_to_string(recipes.join(&id).join("recipe.toml")).unwrap();
+    assert!(
+        rated
+            .contains("id = \"CVE-2024-28757\"\nseverity = \"high\"\npublished = \"2024-03-10\"\n"),
+        "{rated}"
+    );
+    assert!(
+        rated.contains("id = \"CVE-2026-56132\"\nseverity = \"unknown\"\n"),
+        "{rated}"
+    );
     // The liblzma5 fix is named by a GHSA in its changelog.
     let (recipes, id) = new_recipe(tmp.path(), &fixture(LZMA_NEW), "5.4.1-1+deb12u1", &[]);
     let toml = std::fs::read_to_string(recipes.join(&id).join("recipe.toml")).unwrap();

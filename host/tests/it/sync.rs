@@ -306,6 +306,27 @@ fn sync_writes_every_recipe_once_with_exact_claims() {
         mtime
     );
 
+    // With an advisory report, the fixes it names take its rating and
+    // NVD's publication date; nothing else changes.
+    let rated = tmp.path().join("recipes-rated");
+    let report = repo().join("tests/fixtures/advisories/trivy-expat.json");
+    let o = sync(
+        &image,
+        dir.to_str().unwrap(),
+        &rated,
+        &ring,
+        &["--advisories", report.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    let toml =
+        std::fs::read_to_string(rated.join("debian-libexpat1-2.5.0-1-deb12u5-amd64/recipe.toml"))
+            .unwrap();
+    assert!(
+        toml.contains("id = \"CVE-2024-28757\"\nseverity = \"high\"\npublished = \"2024-03-10\"\n"),
+        "{toml}"
+    );
+    assert_eq!(ids_in(&toml), ids_in(&committed));
+
     // Over HTTP, the same recipes byte for byte; the text report names them.
     let server = Server::start(&dir);
     let http_out = tmp.path().join("recipes-http");
