@@ -94,6 +94,10 @@ pub fn attach_evidence<'a>(
         )?;
         attachments.push((subject, crate::rfc3339::format(epoch), artifacts));
     }
+    if index.is_some() {
+        let vex = index_attestation(&output.top, &attachments);
+        attachments.extend(vex);
+    }
     let referrers: Vec<Descriptor> = attachments
         .into_iter()
         .flat_map(|(subject, created, artifacts)| {
@@ -102,6 +106,19 @@ pub fn attach_evidence<'a>(
         .collect();
     evidence_index(&mut output, referrers);
     Ok(output.attested())
+}
+
+/// Scanners name a multi-platform image by its index digest, and Trivy
+/// looks for cosign's `.att` tag of the digest it pulled: where the
+/// statements hold for the index, the first platform's VEX attestation
+/// (whose statement names the index digest too) goes on the index as well.
+fn index_attestation(
+    index: &Descriptor,
+    attachments: &[(Descriptor, String, Vec<Artifact>)],
+) -> Option<(Descriptor, String, Vec<Artifact>)> {
+    let (_, created, artifacts) = attachments.first()?;
+    let a = artifacts.iter().find(|a| a.artifact_type == MEDIA_DSSE)?;
+    Some((index.clone(), created.clone(), vec![a.clone()]))
 }
 
 /// The digest of the output's index, if its statements hold for every

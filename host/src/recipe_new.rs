@@ -141,13 +141,17 @@ impl Fix {
 /// naming each fix (by id or alias), preferring one for `names` (the
 /// binary or its source package). The changelog only knows when Debian
 /// uploaded the fix, not when the vulnerability was published.
-fn from_advisories(fixes: &mut [Fix], advisories: &[crate::advisory::Advisory], names: &[&str]) {
+fn from_advisories(
+    fixes: &mut [Fix],
+    advisories: &[crate::advisory::Advisory],
+    names: &[impl AsRef<str>],
+) {
     for f in fixes {
         let naming = |a: &&crate::advisory::Advisory| a.ids().any(|i| i == f.id);
         let Some(a) = advisories
             .iter()
             .filter(naming)
-            .find(|a| names.contains(&a.package.as_str()))
+            .find(|a| names.iter().any(|n| n.as_ref() == a.package))
             .or_else(|| advisories.iter().find(naming))
         else {
             continue;
@@ -638,9 +642,7 @@ pub fn distro_upgrade(o: &DistroUpgrade) -> Result<Outcome, NewError> {
         )));
     }
     let mut fixes = fixes_for(o, &deb, installed.as_deref())?;
-    let source = source_of(&deb);
-    let source_name = source.split(' ').next().unwrap_or(pkg);
-    from_advisories(&mut fixes, &o.advisories, &[pkg, source_name]);
+    from_advisories(&mut fixes, &o.advisories, &names(&deb));
     let file_name = o
         .deb
         .file_name()
@@ -705,6 +707,13 @@ pub fn distro_upgrade(o: &DistroUpgrade) -> Result<Outcome, NewError> {
         written,
         fixes: fixes.into_iter().map(|f| f.id).collect(),
     })
+}
+
+/// The binary package's name and its source package's.
+fn names(deb: &Deb) -> [String; 2] {
+    let source = source_of(deb);
+    let name = source.split(' ').next().unwrap_or(deb.package());
+    [deb.package().to_owned(), name.to_owned()]
 }
 
 /// `Source: glibc (2.36-9+deb12u14)` or `Source: expat` with the binary's

@@ -55,6 +55,7 @@ const TITLE: &str = "org.opencontainers.image.title";
 pub const ANNOTATION_EVIDENCE: &str = "dev.rootwasm.evidence";
 
 /// One file of an artifact.
+#[derive(Clone)]
 pub struct File {
     /// Media type of the layer.
     pub media_type: String,
@@ -65,6 +66,7 @@ pub struct File {
 }
 
 /// An artifact to attach.
+#[derive(Clone)]
 pub struct Artifact {
     /// `artifactType`, e.g. [`ARTIFACT_CYCLONEDX`].
     pub artifact_type: &'static str,

@@ -411,6 +411,33 @@ fn trivy_sbom_applies_the_bom_link_cyclonedx_vex() {
     );
 }
 
+/// The in-toto statement under cosign's `.att` tag for `subject` in the
+/// untagged output layout `out`, if any (its DSSE payload, not verified).
+fn attestation_for(out: &Path, subject: &str) -> Option<Value> {
+    use base64::Engine as _;
+    let blob = |d: &str| std::fs::read(out.join("blobs/sha256").join(&d[7..])).unwrap();
+    let top: Value =
+        serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
+    let evidence = top["manifests"][0]["annotations"]["dev.rootwasm.evidence"]
+        .as_str()
+        .unwrap();
+    let evidence: Value = serde_json::from_slice(&blob(evidence)).unwrap();
+    let tag = format!("sha256-{}.att", &subject[7..]);
+    let att = evidence["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag.as_str())?;
+    let manifest: Value = serde_json::from_slice(&blob(att["digest"].as_str().unwrap())).unwrap();
+    assert_eq!(manifest["subject"]["digest"], subject);
+    let env: Value =
+        serde_json::from_slice(&blob(manifest["layers"][0]["digest"].as_str().unwrap())).unwrap();
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(env["payload"].as_str().unwrap())
+        .unwrap();
+    Some(serde_json::from_slice(&payload).unwrap())
+}
+
 #[test]
 fn a_multi_platform_index_is_matched_by_its_index_digest_on_every_platform() {
     let tmp = tempfile::tempdir().unwrap();
@@ -436,6 +463,19 @@ fn a_multi_platform_index_is_matched_by_its_index_digest_on_every_platform() {
     assert!(o.status.success(), "{:?}", text(&o));
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     let index = report["digest"].as_str().unwrap().to_owned();
+    // `trivy image --vex oci` looks under the `.att` tag of the digest it
+    // pulled: the index's too, with a statement naming the index.
+    let st = attestation_for(&out, &index).expect("the index's .att");
+    assert_eq!(st["predicateType"], "https://openvex.dev/ns");
+    assert!(
+        st["subject"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["digest"]["sha256"] == index[7..]),
+        "{st}"
+    );
+    assert!(st["predicate"].to_string().contains(&index[7..]), "{st}");
     let image_ref = format!("oci:{}", out.display());
     let requests = |version: &str| json!({"name": "requests", "version": version, "ecosystem": "pypi", "syft_purl": format!("pkg:pypi/requests@{version}")});
     for (arch, platform) in [("amd64", "linux/amd64"), ("arm64", "linux/arm64")] {
@@ -509,6 +549,11 @@ fn the_index_is_not_claimed_when_a_platform_lacks_the_fix() {
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     let index = report["digest"].as_str().unwrap();
     let manifest = report["platforms"][0]["manifest_after"].as_str().unwrap();
+    assert!(
+        attestation_for(&out, index).is_none(),
+        "no .att for the index"
+    );
+    assert!(attestation_for(&out, manifest).is_some());
     let vex: Value = serde_json::from_slice(&attestation(
         &format!("oci:{}", out.display()),
         "vex",
