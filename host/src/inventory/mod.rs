@@ -495,22 +495,39 @@ fn gem_specs(view: &dyn RootView, dir: &RootPath, out: &mut Vec<Package>) {
     }
 }
 
-/// The OS package whose file list names `path`: a dpkg `info/<pkg>.list`
-/// or an apk database stanza (`F:` directory, `R:` file). rpm's file lists
-/// are not read: a runtime from an rpm is also listed on its own.
-fn os_owner(view: &dyn RootView, path: &str) -> Option<String> {
-    let info = RootPath::lexical("/var/lib/dpkg/info").ok()?;
-    let lists = view.read_dir(&info).unwrap_or_default();
-    for (name, kind) in lists {
-        let Some(pkg) = name.strip_suffix(".list").filter(|_| kind == Kind::File) else {
-            continue;
-        };
-        if read(view, info.join(&name).as_str()).is_some_and(|l| l.lines().any(|l| l == path)) {
-            return Some(pkg.split(':').next().unwrap_or(pkg).to_owned());
+/// Record the OS package whose file list names each runtime's location: a
+/// dpkg `info/<pkg>.list` or an apk database stanza (`F:` directory, `R:`
+/// file), each read once. rpm's file lists are not read: a runtime from an
+/// rpm is also listed on its own.
+fn os_owners(view: &dyn RootView, runtimes: &mut [Runtime]) {
+    let mut unowned: Vec<&mut Runtime> = runtimes
+        .iter_mut()
+        .filter(|r| r.package.is_none())
+        .collect();
+    if unowned.is_empty() {
+        return;
+    }
+    if let Ok(info) = RootPath::lexical("/var/lib/dpkg/info") {
+        for (name, kind) in view.read_dir(&info).unwrap_or_default() {
+            let Some(pkg) = name.strip_suffix(".list").filter(|_| kind == Kind::File) else {
+                continue;
+            };
+            let Some(list) = read(view, info.join(&name).as_str()) else {
+                continue;
+            };
+            let pkg = pkg.split(':').next().unwrap_or(pkg);
+            for r in unowned.iter_mut().filter(|r| r.package.is_none()) {
+                if list.lines().any(|l| l == r.location) {
+                    r.package = Some(pkg.to_owned());
+                }
+            }
         }
     }
-    let db = read(view, apk::INSTALLED)?;
-    apk::owner(&db, path)
+    if let Some(db) = read(view, apk::INSTALLED) {
+        for r in unowned.iter_mut().filter(|r| r.package.is_none()) {
+            r.package = apk::owner(&db, &r.location);
+        }
+    }
 }
 
 /// Walk every directory once, collecting python distributions, npm packages and runtimes.
@@ -597,9 +614,7 @@ pub fn inventory(view: &dyn RootView) -> Inventory {
     runtimes.extend(debian_python);
     let debian_node = dpkg_node(view, &packages, &runtimes);
     runtimes.extend(debian_node);
-    for r in runtimes.iter_mut().filter(|r| r.package.is_none()) {
-        r.package = os_owner(view, &r.location);
-    }
+    os_owners(view, &mut runtimes);
     packages.sort_by(|a, b| {
         (&a.ecosystem, &a.name, &a.version, &a.location).cmp(&(
             &b.ecosystem,
