@@ -669,9 +669,7 @@ fn run_group(
             Outcome::Applied { report } => {
                 record_applied(&mut recs, recipe, &report, &mut rr);
                 append(&mut journal, &r.changes.entries);
-                for (_, b) in r.changes.blobs.iter() {
-                    blobs.insert(b.to_vec());
-                }
+                blobs.extend_from(&r.changes.blobs);
                 gview = Arc::new(Overlay::new(gview.clone(), &r.changes));
                 RecipeStatus::Applied
             }
@@ -698,9 +696,7 @@ fn run_group(
         return Ok(out);
     }
     append(&mut ran.journal, &journal.entries);
-    for (_, b) in blobs.iter() {
-        ran.blobs.insert(b.to_vec());
-    }
+    ran.blobs.extend_from(&blobs);
     ran.records = recs;
     *view = gview;
     Ok(out)
@@ -808,9 +804,7 @@ fn patch_platform(
     let mut journal = img.carried.clone();
     append(&mut journal, &ran.journal.entries);
     let mut blobs = img.carried_blobs.clone();
-    for (_, b) in ran.blobs.iter() {
-        blobs.insert(b.to_vec());
-    }
+    blobs.extend_from(&ran.blobs);
     let compression = img.docs.manifest.layers[..img.n_base]
         .last()
         .and_then(|l| Compression::of_media_type(&l.media_type))

@@ -90,6 +90,20 @@ impl<'h> Context<'h> {
     pub fn artifact(&mut self, name: &str) -> Result<Vec<u8>, FsError> {
         self.host.artifact(name)
     }
+    /// Data derived from artifact `name` (by this component, from these
+    /// exact bytes) that the host kept from an earlier run as `label`, if
+    /// any. See [`Context::keep_derived`].
+    pub fn derived(&mut self, name: &str, label: &str) -> Result<Option<Vec<u8>>, FsError> {
+        self.host.derived(name, label)
+    }
+    /// Ask the host to keep `data`, derived from artifact `name`, as
+    /// `label` (1 to 64 of `a-z A-Z 0-9 . _ -`) for later runs of this
+    /// component: a decompressed member, say, so the next run skips the
+    /// work. It must be a pure function of the artifact's bytes. Counts
+    /// against `written-bytes`.
+    pub fn keep_derived(&mut self, name: &str, label: &str, data: &[u8]) -> Result<(), FsError> {
+        self.host.keep_derived(name, label, data)
+    }
     /// A parameter.
     pub fn param(&mut self, name: &str) -> Option<String> {
         self.host.param(name)

@@ -37,6 +37,10 @@ pub trait Host {
     fn artifacts(&mut self) -> Vec<ArtifactInfo>;
     /// See `artifacts.read`.
     fn artifact(&mut self, name: &str) -> Result<Vec<u8>, FsError>;
+    /// See `derived.get`.
+    fn derived(&mut self, artifact: &str, label: &str) -> Result<Option<Vec<u8>>, FsError>;
+    /// See `derived.put`.
+    fn keep_derived(&mut self, artifact: &str, label: &str, data: &[u8]) -> Result<(), FsError>;
     /// See `params.get`.
     fn param(&mut self, name: &str) -> Option<String>;
     /// See `targets.all`.

@@ -64,6 +64,9 @@ struct NativeHost<'a> {
     params: &'a BTreeMap<String, String>,
     targets: &'a [Target],
     violation: Option<String>,
+    /// `derived.put` of this run, by (artifact, label): the native harness
+    /// keeps derived data for one run only.
+    derived: BTreeMap<(String, String), Vec<u8>>,
 }
 
 impl Harness {
@@ -120,6 +123,7 @@ impl Harness {
             params: &self.params,
             targets: &self.targets,
             violation: None,
+            derived: BTreeMap::new(),
         })
     }
 
@@ -175,6 +179,17 @@ impl Harness {
 }
 
 impl NativeHost<'_> {
+    fn artifact_declared(&self, name: &str) -> Result<(), FsError> {
+        match self.artifacts.contains_key(name) {
+            true => Ok(()),
+            false => Err(FsError {
+                code: ErrorCode::NotFound,
+                path: name.into(),
+                message: "no artifact with this name is declared in recipe.toml".into(),
+            }),
+        }
+    }
+
     /// A scope violation fails the run even if the recipe swallowed the error.
     fn result<T>(&mut self, r: Result<T>) -> Result<T> {
         if let Some(v) = self.violation.take() {
@@ -272,11 +287,18 @@ impl Host for NativeHost<'_> {
             .collect()
     }
     fn artifact(&mut self, name: &str) -> Result<Vec<u8>, FsError> {
-        self.artifacts.get(name).cloned().ok_or_else(|| FsError {
-            code: ErrorCode::NotFound,
-            path: name.into(),
-            message: "no artifact with this name is declared in recipe.toml".into(),
-        })
+        self.artifact_declared(name)?;
+        Ok(self.artifacts[name].clone())
+    }
+    fn derived(&mut self, artifact: &str, label: &str) -> Result<Option<Vec<u8>>, FsError> {
+        self.artifact_declared(artifact)?;
+        Ok(self.derived.get(&(artifact.into(), label.into())).cloned())
+    }
+    fn keep_derived(&mut self, artifact: &str, label: &str, data: &[u8]) -> Result<(), FsError> {
+        self.artifact_declared(artifact)?;
+        self.derived
+            .insert((artifact.into(), label.into()), data.to_vec());
+        Ok(())
     }
     fn param(&mut self, name: &str) -> Option<String> {
         self.params.get(name).cloned()

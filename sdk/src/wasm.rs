@@ -14,7 +14,7 @@ pub mod wit {
     });
 }
 
-use wit::rootwasm::recipe::{artifacts, log, params, rootfs, targets, types as w};
+use wit::rootwasm::recipe::{artifacts, derived, log, params, rootfs, targets, types as w};
 
 fn err(e: w::Error) -> FsError {
     let code = match e.code {
@@ -124,6 +124,12 @@ impl Host for WitHost {
     }
     fn artifact(&mut self, name: &str) -> Result<Vec<u8>, FsError> {
         artifacts::read(name).map_err(err)
+    }
+    fn derived(&mut self, artifact: &str, label: &str) -> Result<Option<Vec<u8>>, FsError> {
+        derived::get(artifact, label).map_err(err)
+    }
+    fn keep_derived(&mut self, artifact: &str, label: &str, data: &[u8]) -> Result<(), FsError> {
+        derived::put(artifact, label, data).map_err(err)
     }
     fn param(&mut self, name: &str) -> Option<String> {
         params::get(name)

@@ -217,6 +217,14 @@ impl Blobs {
         (digest, new)
     }
 
+    /// Add every blob of `other`. Its digests are known (a `Blobs` is only
+    /// filled by hashing), so nothing is hashed or copied again.
+    pub fn extend_from(&mut self, other: &Blobs) {
+        for (k, v) in &other.map {
+            self.map.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+
     /// The blob with `digest`.
     pub fn get(&self, digest: &Sha256Hex) -> Option<&Arc<[u8]>> {
         self.map.get(digest)

@@ -179,9 +179,19 @@ impl Overlay {
             })) => Ok(self.blobs.get(d).expect("staged blob is stored").clone()),
             _ => self
                 .base
-                .read(p)
-                .map(Into::into)
+                .read_shared(p)
                 .map_err(|e| fs_err(ErrorCode::Io, p.as_str(), e.to_string())),
+        }
+    }
+
+    /// What [`Overlay::contents`] would hash to, if known without reading.
+    fn known_digest(&self, p: &RootPath) -> Option<Sha256Hex> {
+        match self.staged.get(p) {
+            Some(Staged::Node(Node {
+                content: Content::Blob(d),
+                ..
+            })) => Some(d.clone()),
+            _ => self.base.known_sha256(p),
         }
     }
 
@@ -225,6 +235,12 @@ impl RootView for Overlay {
     }
     fn read(&self, path: &RootPath) -> std::io::Result<Vec<u8>> {
         self.contents(path).map(|c| c.to_vec()).map_err(io_of)
+    }
+    fn read_shared(&self, path: &RootPath) -> std::io::Result<Arc<[u8]>> {
+        self.contents(path).map_err(io_of)
+    }
+    fn known_sha256(&self, path: &RootPath) -> Option<Sha256Hex> {
+        self.known_digest(path)
     }
     fn read_dir(&self, path: &RootPath) -> std::io::Result<Vec<(String, Kind)>> {
         self.list(path)
@@ -338,6 +354,7 @@ impl Session {
                     })) => d.clone(),
                     _ => match self.base_digests.get(p) {
                         Some(d) => d.clone(),
+                        None if let Some(d) = self.view.known_digest(p) => d,
                         None => {
                             let d = Sha256Hex::of(&self.contents(p)?);
                             self.base_digests.insert(p.clone(), d.clone());

@@ -63,46 +63,67 @@ pub struct Deb {
     pub data: Vec<Entry>,
 }
 
+/// Where the data tar comes from when parsing.
+#[derive(Clone, Copy)]
+enum DataTar<'a> {
+    /// Not wanted: `data` stays empty.
+    Skip,
+    /// Decompressed from the `data.tar.*` member.
+    Decompress,
+    /// Decompressed before, by [`Deb::data_tar`].
+    Given(&'a [u8]),
+}
+
 impl Deb {
     /// Parse a `.deb`.
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Deb, Error> {
-        Self::parse_with(bytes, limits, true)
+        Self::parse_with(bytes, limits, DataTar::Decompress)
     }
 
     /// Parse only the control archive (`data` is left empty): enough to
     /// know the package, version and scripts, without inflating the files.
     pub fn parse_control(bytes: &[u8], limits: &Limits) -> Result<Deb, Error> {
-        Self::parse_with(bytes, limits, false)
+        Self::parse_with(bytes, limits, DataTar::Skip)
     }
 
-    fn parse_with(bytes: &[u8], limits: &Limits, with_data: bool) -> Result<Deb, Error> {
-        check_ar_headers(bytes)?;
-        let mut ar = ar::Archive::new(bytes);
+    /// Parse a `.deb` whose data member was decompressed before by
+    /// [`Deb::data_tar`] (and kept, say, by the host's derived-data store):
+    /// the same result as [`Deb::parse`] without inflating it again.
+    pub fn parse_with_data_tar(
+        bytes: &[u8],
+        data_tar: &[u8],
+        limits: &Limits,
+    ) -> Result<Deb, Error> {
+        Self::parse_with(bytes, limits, DataTar::Given(data_tar))
+    }
+
+    /// The decompressed `data.tar` member alone, within `limits`.
+    pub fn data_tar(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>, Error> {
+        let mut budget = limits.max_unpacked_bytes;
+        for (name, raw) in members(bytes)? {
+            if let Some(c) = name.strip_prefix("data.tar") {
+                return decompress(c, &raw, &mut budget, &name);
+            }
+        }
+        Err(err("not a .deb: no data.tar member"))
+    }
+
+    fn parse_with(bytes: &[u8], limits: &Limits, data: DataTar<'_>) -> Result<Deb, Error> {
         let mut budget = limits.max_unpacked_bytes;
         let mut version = None;
         let mut control_tar = None;
         let mut data_tar = None;
-        while let Some(member) = ar.next_entry() {
-            let mut member = member.map_err(|e| err(format!("not a .deb (ar archive): {e}")))?;
-            let name = String::from_utf8_lossy(member.header().identifier())
-                .trim_end_matches('/')
-                .to_owned();
-            let mut raw = Vec::new();
-            member
-                .read_to_end(&mut raw)
-                .map_err(|e| err(format!("reading ar member {name}: {e}")))?;
+        for (name, raw) in members(bytes)? {
             if name == "debian-binary" {
                 version = Some(raw);
             } else if let Some(c) = name.strip_prefix("control.tar") {
                 control_tar = Some(decompress(c, &raw, &mut budget, &name)?);
             } else if let Some(c) = name.strip_prefix("data.tar") {
-                data_tar = Some(if with_data {
-                    decompress(c, &raw, &mut budget, &name)?
-                } else {
-                    Vec::new()
+                data_tar = Some(match data {
+                    DataTar::Decompress => decompress(c, &raw, &mut budget, &name)?,
+                    DataTar::Skip | DataTar::Given(_) => Vec::new(),
                 });
             }
-            // Other members (signatures, `_gpgbuilder`) are ignored, as dpkg does.
         }
         match version.as_deref() {
             Some(v) if v.starts_with(b"2.") => {}
@@ -139,10 +160,17 @@ impl Deb {
                 return Err(err(format!("control file has no {f} field")));
             }
         }
-        let data = if with_data {
-            entries(&data_tar, limits.max_entries, "data.tar")?
-        } else {
-            Vec::new()
+        let data = match data {
+            DataTar::Skip => Vec::new(),
+            DataTar::Decompress => entries(&data_tar, limits.max_entries, "data.tar")?,
+            DataTar::Given(t) => {
+                if t.len() as u64 > budget {
+                    return Err(err(format!(
+                        "data.tar expands beyond the limit of {budget} bytes"
+                    )));
+                }
+                entries(t, limits.max_entries, "data.tar")?
+            }
         };
         Ok(Deb {
             control,
@@ -203,6 +231,27 @@ impl Deb {
 /// index past its table panics (found by fuzz/deb_archive), and a name
 /// table or BSD name allocates the size its header claims. So those are
 /// refused here, as is a member larger than what is left of the file.
+/// The members of the `ar` archive by name, in order. Members other than
+/// `debian-binary`, `control.tar.*` and `data.tar.*` (signatures,
+/// `_gpgbuilder`) are ignored by the callers, as dpkg does.
+fn members(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    check_ar_headers(bytes)?;
+    let mut ar = ar::Archive::new(bytes);
+    let mut out = Vec::new();
+    while let Some(member) = ar.next_entry() {
+        let mut member = member.map_err(|e| err(format!("not a .deb (ar archive): {e}")))?;
+        let name = String::from_utf8_lossy(member.header().identifier())
+            .trim_end_matches('/')
+            .to_owned();
+        let mut raw = Vec::new();
+        member
+            .read_to_end(&mut raw)
+            .map_err(|e| err(format!("reading ar member {name}: {e}")))?;
+        out.push((name, raw));
+    }
+    Ok(out)
+}
+
 fn check_ar_headers(bytes: &[u8]) -> Result<(), Error> {
     let Some(mut rest) = bytes.strip_prefix(b"!<arch>\n") else {
         return Ok(()); // the ar crate names what is wrong
@@ -441,6 +490,31 @@ mod hostile {
         .unwrap();
         assert_eq!(d.package(), "x");
         assert_eq!(d.data[0].path, "/usr/bin/x");
+    }
+
+    #[test]
+    fn a_data_tar_decompressed_before_parses_the_same() {
+        let bytes = deb(&[
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar.gz", good_control()),
+            (
+                "data.tar.gz",
+                tar_gz(&[("./usr/bin/x", tar::EntryType::Regular, b"x", "")]),
+            ),
+        ]);
+        let limits = Limits::default();
+        let tar = Deb::data_tar(&bytes, &limits).unwrap();
+        let given = Deb::parse_with_data_tar(&bytes, &tar, &limits).unwrap();
+        let whole = Deb::parse(&bytes, &limits).unwrap();
+        assert_eq!(given.data, whole.data);
+        assert_eq!(given.control_files, whole.control_files);
+        // The given tar still counts against the limit.
+        let small = Limits {
+            max_unpacked_bytes: tar.len() as u64 - 1,
+            ..limits
+        };
+        let e = Deb::parse_with_data_tar(&bytes, &tar, &small).unwrap_err();
+        assert!(e.to_string().contains("beyond the limit"), "{e}");
     }
 
     #[test]

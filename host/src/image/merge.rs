@@ -332,6 +332,16 @@ impl RootView for Merged {
             .expect("captured content is stored"))
     }
 
+    fn known_sha256(&self, path: &RootPath) -> Option<Sha256Hex> {
+        let n = self.nodes.get(path)?;
+        // Only captured contents: their digests were computed or checked
+        // when the layer was read.
+        n.content
+            .as_ref()
+            .filter(|d| self.contents.contains_key(*d))
+            .cloned()
+    }
+
     fn read_dir(&self, path: &RootPath) -> io::Result<Vec<(String, Kind)>> {
         let prefix = if path.is_root() {
             "/".to_owned()

@@ -11,6 +11,7 @@ pub mod attach;
 pub mod cache;
 pub mod credentials;
 pub mod error;
+mod gzip;
 pub mod layer;
 pub mod merge;
 pub mod model;

@@ -23,7 +23,6 @@ use super::model::{Compression, Digest};
 use crate::journal::{Blobs, Journal, State};
 use crate::rootfs::{Kind, RootPath, RootView, WHITEOUT_PREFIX};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 
 /// A built layer.
 #[derive(Debug)]
@@ -207,9 +206,14 @@ pub fn build_layer(
         }
     }
     let tar = w.tar.into_inner().map_err(layer_err)?;
-    let diff_id = Digest::of(&tar);
+    // The diff_id's hash runs beside the compression.
+    let (diff_id, blob) = std::thread::scope(|s| {
+        let id = s.spawn(|| Digest::of(&tar));
+        let blob = compress(&tar, compression);
+        (id.join().expect("hashing does not panic"), blob)
+    });
     Ok(BuiltLayer {
-        blob: compress(tar, compression)?,
+        blob: blob?,
         diff_id,
         entries: w.count,
     })
@@ -327,16 +331,13 @@ impl LayerWriter<'_> {
     }
 }
 
-fn compress(tar: Vec<u8>, compression: Compression) -> Result<Vec<u8>, ImageError> {
+fn compress(tar: &[u8], compression: Compression) -> Result<Vec<u8>, ImageError> {
     Ok(match compression {
-        Compression::None => tar,
+        Compression::None => tar.to_vec(),
         Compression::Gzip => {
-            let mut e = flate2::GzBuilder::new()
-                .mtime(0)
-                .write(Vec::new(), flate2::Compression::default());
-            e.write_all(&tar).map_err(layer_err)?;
-            e.finish().map_err(layer_err)?
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            super::gzip::gzip(tar, flate2::Compression::default(), threads).map_err(layer_err)?
         }
-        Compression::Zstd => zstd::encode_all(&tar[..], 3).map_err(layer_err)?,
+        Compression::Zstd => zstd::encode_all(tar, 3).map_err(layer_err)?,
     })
 }

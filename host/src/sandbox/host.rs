@@ -1,7 +1,7 @@
 //! `impl Host` for the recipe world's imports. Each call forwards to the
 //! run's [`Session`](crate::session::Session) or its fixed inputs.
 
-use super::bindings::rootwasm::recipe::{artifacts, log, params, rootfs, targets, types};
+use super::bindings::rootwasm::recipe::{artifacts, derived, log, params, rootfs, targets, types};
 use super::state::{LogLine, StoreState, Violation};
 use crate::rootfs::{Kind, Meta};
 use crate::session::{ErrorCode, SessionError};
@@ -121,16 +121,69 @@ impl artifacts::Host for StoreState {
             .collect())
     }
     fn read(&mut self, name: String) -> R<Vec<u8>> {
+        self.artifact(name).map(|(_, bytes, _)| bytes.to_vec())
+    }
+}
+
+impl StoreState {
+    fn artifact(&self, name: String) -> R<(&crate::journal::Sha256Hex, &[u8], String)> {
         match self.inputs.artifacts.get(&name) {
-            Some((_, bytes)) => Ok(bytes.clone()),
-            None => Err(SessionError::Fs(crate::session::FsError {
-                code: ErrorCode::NotFound,
-                message: "no artifact with this name is declared in recipe.toml".into(),
-                path: name,
-            })),
+            Some((sha, bytes)) => Ok((sha, bytes, name)),
+            None => Err(fs_error(
+                ErrorCode::NotFound,
+                name,
+                "no artifact with this name is declared in recipe.toml",
+            )),
         }
     }
 }
+
+fn fs_error(code: ErrorCode, path: String, message: &str) -> SessionError {
+    SessionError::Fs(crate::session::FsError {
+        code,
+        message: message.into(),
+        path,
+    })
+}
+
+impl derived::Host for StoreState {
+    fn get(&mut self, name: String, label: String) -> R<Option<Vec<u8>>> {
+        if !super::derived::valid_label(&label) {
+            return Err(fs_error(ErrorCode::InvalidPath, label, LABEL_RULE));
+        }
+        let (sha, _, _) = self.artifact(name)?;
+        Ok(self.derived.store.get(&super::derived::Key {
+            component: self.derived.component.as_str(),
+            artifact: sha.as_str(),
+            label: &label,
+        }))
+    }
+    fn put(&mut self, name: String, label: String, data: Vec<u8>) -> R<()> {
+        if !super::derived::valid_label(&label) {
+            return Err(fs_error(ErrorCode::InvalidPath, label, LABEL_RULE));
+        }
+        let (sha, _, name) = self.artifact(name)?;
+        let Some(left) = self.derived.budget.checked_sub(data.len() as u64) else {
+            return Err(fs_error(
+                ErrorCode::LimitExceeded,
+                name,
+                "derived data of this run would exceed the recipe's written-bytes limit",
+            ));
+        };
+        self.derived.store.put(
+            &super::derived::Key {
+                component: self.derived.component.as_str(),
+                artifact: sha.as_str(),
+                label: &label,
+            },
+            &data,
+        );
+        self.derived.budget = left;
+        Ok(())
+    }
+}
+
+const LABEL_RULE: &str = "a derived-data label is 1 to 64 of a-z A-Z 0-9 . _ -";
 
 impl params::Host for StoreState {
     fn get(&mut self, name: String) -> wasmtime::Result<Option<String>> {

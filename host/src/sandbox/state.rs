@@ -90,10 +90,19 @@ impl ResourceLimiter for MemoryCap {
     }
 }
 
+/// The run's view of the derived-data store: which component is asking,
+/// and how many bytes it may still store.
+pub struct DerivedRun {
+    pub store: super::derived::DerivedStore,
+    pub component: Sha256Hex,
+    pub budget: u64,
+}
+
 /// The `T` of `Store<T>`.
 pub struct StoreState {
     pub session: Session,
     pub inputs: Arc<Inputs>,
+    pub derived: DerivedRun,
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub memory: MemoryCap,

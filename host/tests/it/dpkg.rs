@@ -4,6 +4,7 @@
 
 use crate::images::*;
 use crate::support::*;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -232,6 +233,106 @@ fn distro_upgrades_match_dpkg_byte_for_byte() {
             && ped["notes"].as_str().unwrap().contains("CVE-2026-56132"),
         "{ped}"
     );
+}
+
+/// The dpkg-upgrade component keeps each package's inflated data.tar in
+/// the host's derived-data store: a second apply reads it instead of
+/// decompressing, gives the same image, and uses an entry only while it is
+/// intact.
+#[test]
+fn inflated_data_is_kept_and_used_only_while_intact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let before = before_root(tmp.path());
+    let input = layout_of(&before, &tmp.path().join("in"));
+    let cache = tmp.path().join("cache");
+    let run = |name: &str| {
+        let out = tmp.path().join(name);
+        let o = apply_cmd(
+            &input,
+            &format!("oci:{}:patched", out.display()),
+            &repo().join("recipes"),
+            &[
+                "--recipe",
+                EXPAT_ID,
+                "--no-evidence",
+                "--cache-dir",
+                cache.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{:?}", text(&o));
+        tree_hash(&out)
+    };
+    let first = run("out1");
+
+    // One entry: the .deb's data member as `dpkg-deb --fsys-tarfile` inflates
+    // it, under a header naming the component, the artifact and the label.
+    let entries: Vec<PathBuf> = std::fs::read_dir(cache.join("derived"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = std::fs::read(&entries[0]).unwrap();
+    let end = entry.windows(2).position(|w| w == b"\n\n").unwrap() + 2;
+    let (head, data) = (String::from_utf8_lossy(&entry[..end]), &entry[end..]);
+    let deb = fixture(EXPAT_NEW);
+    let fsys = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(&deb)
+        .output()
+        .unwrap();
+    assert!(fsys.status.success());
+    assert!(data == fsys.stdout.as_slice(), "not dpkg-deb's data tar");
+    let component = hex::encode(Sha256::digest(
+        std::fs::read(repo().join("recipes/dpkg-upgrade/component.wasm")).unwrap(),
+    ));
+    let artifact = hex::encode(Sha256::digest(std::fs::read(&deb).unwrap()));
+    for want in [
+        format!("component {component}\n"),
+        format!("artifact {artifact}\n"),
+        "label data.tar\n".into(),
+    ] {
+        assert!(head.contains(&want), "{want:?} not in {head}");
+    }
+
+    // Warm: the same image.
+    assert_eq!(run("out2"), first, "a warm run changed the image");
+
+    // The entry is what the recipe installs from: an intact entry with
+    // other contents (as only someone who can write our private cache
+    // could make) shows in the image ...
+    let forged: Vec<u8> = {
+        let mut ar = tar::Archive::new(data);
+        let mut b = tar::Builder::new(Vec::new());
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let mut h = e.header().clone();
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut body).unwrap();
+            if h.path().unwrap().ends_with("copyright") {
+                body = b"forged\n".to_vec();
+                h.set_size(body.len() as u64);
+                h.set_cksum();
+            }
+            b.append(&h, body.as_slice()).unwrap();
+        }
+        b.into_inner().unwrap()
+    };
+    let rehead = |d: &[u8]| {
+        let sha = hex::encode(Sha256::digest(d));
+        let h = head.rsplit_once("data-sha256 ").unwrap().0;
+        let mut f = format!("{h}data-sha256 {sha}\n\n").into_bytes();
+        f.extend_from_slice(d);
+        f
+    };
+    std::fs::write(&entries[0], rehead(&forged)).unwrap();
+    assert_ne!(run("out3"), first, "the entry was not used");
+    // ... and a damaged one (contents not matching its header) is ignored:
+    // the recipe inflates the package again and stores it afresh.
+    let mut damaged = rehead(data);
+    *damaged.last_mut().unwrap() ^= 1;
+    std::fs::write(&entries[0], damaged).unwrap();
+    assert_eq!(run("out4"), first, "a damaged entry was used");
+    assert_eq!(std::fs::read(&entries[0]).unwrap(), entry);
 }
 
 /// Build a modified copy of a .deb with dpkg-deb.

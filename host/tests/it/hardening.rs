@@ -232,6 +232,23 @@ fn component_cache_uses_only_private_bound_entries() {
     let good = tmp.path().join("good");
     assert_eq!(load(&good, &a), CacheUse::Compiled);
     assert_eq!(load(&good, &a), CacheUse::Hit, "a private cache is used");
+
+    // A sandbox loads a component once for all the recipes sharing it, but
+    // only for the same bytes: other bytes under its sha256 are refused.
+    let sandbox = Sandbox::new(SandboxOptions {
+        cache: ComponentCache::new(good.clone()),
+        ceilings: Default::default(),
+    })
+    .unwrap();
+    sandbox.load(&a).unwrap();
+    let mut swapped = a.clone();
+    swapped.component = b.component.clone();
+    let e = sandbox
+        .load(&swapped)
+        .err()
+        .expect("other bytes were loaded");
+    assert!(e.message.contains("sha256"), "{e}");
+    assert!(sandbox.load(&a).is_ok());
     let mode = std::fs::metadata(&good).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700, "the cache is created private");
 

@@ -85,15 +85,28 @@ fn load_with(cx: &mut Context, with_data: bool) -> Result<(Deb, String)> {
         }
     };
     let bytes = cx.artifact(&name)?;
-    let parse = if with_data {
-        Deb::parse
+    let limits = Limits::default();
+    let deb = if with_data {
+        // Inflating data.tar.xz is most of a run; the host keeps the result.
+        let tar = match cx.derived(&name, DATA_TAR)? {
+            Some(tar) => tar,
+            None => {
+                let tar = Deb::data_tar(&bytes, &limits);
+                let tar = tar.map_err(|e| Error::msg(format!("artifact {name}: {e}")))?;
+                cx.keep_derived(&name, DATA_TAR, &tar)?;
+                tar
+            }
+        };
+        Deb::parse_with_data_tar(&bytes, &tar, &limits)
     } else {
-        Deb::parse_control
+        Deb::parse_control(&bytes, &limits)
     };
-    let deb = parse(&bytes, &Limits::default())
-        .map_err(|e| Error::msg(format!("artifact {name}: {e}")))?;
+    let deb = deb.map_err(|e| Error::msg(format!("artifact {name}: {e}")))?;
     Ok((deb, name))
 }
+
+/// The derived-data label of a package's decompressed data member.
+const DATA_TAR: &str = "data.tar";
 
 fn version(v: &str, what: &str) -> Result<Version> {
     v.parse()

@@ -39,4 +39,15 @@ pub trait RootView {
     fn read_dir(&self, path: &RootPath) -> io::Result<Vec<(String, Kind)>>;
     /// Target of the symlink at `path`, as stored.
     fn readlink(&self, path: &RootPath) -> io::Result<String>;
+    /// Contents of the file at `path`, shared: a view that holds them in
+    /// memory hands out its bytes instead of a copy (stacked overlays would
+    /// otherwise copy a file once per layer of the stack).
+    fn read_shared(&self, path: &RootPath) -> io::Result<std::sync::Arc<[u8]>> {
+        self.read(path).map(Into::into)
+    }
+    /// The sha256 of the file at `path`, when the view knows it without
+    /// reading (an image index, staged contents); `None` means read and hash.
+    fn known_sha256(&self, _path: &RootPath) -> Option<crate::journal::Sha256Hex> {
+        None
+    }
 }
