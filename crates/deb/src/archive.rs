@@ -63,83 +63,48 @@ pub struct Deb {
     pub data: Vec<Entry>,
 }
 
-/// Where the data tar comes from when parsing.
-#[derive(Clone, Copy)]
-enum DataTar<'a> {
-    /// Not wanted: `data` stays empty.
-    Skip,
-    /// Decompressed from the `data.tar.*` member.
-    Decompress,
-    /// Decompressed before, by [`Deb::data_tar`].
-    Given(&'a [u8]),
-}
-
 impl Deb {
     /// Parse a `.deb`.
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Deb, Error> {
-        Self::parse_with(bytes, limits, DataTar::Decompress)
+        let (control, data) = unpack(bytes, limits, true)?;
+        Self::from_tars(&control, data.as_deref(), limits)
     }
 
     /// Parse only the control archive (`data` is left empty): enough to
     /// know the package, version and scripts, without inflating the files.
     pub fn parse_control(bytes: &[u8], limits: &Limits) -> Result<Deb, Error> {
-        Self::parse_with(bytes, limits, DataTar::Skip)
+        Self::from_tars(&Self::control_tar(bytes, limits)?, None, limits)
     }
 
-    /// Parse a `.deb` whose data member was decompressed before by
+    /// The decompressed `control.tar` member of a well-formed `.deb`.
+    pub fn control_tar(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>, Error> {
+        Ok(unpack(bytes, limits, false)?.0)
+    }
+
+    /// The decompressed `data.tar` member of a well-formed `.deb`.
+    pub fn data_tar(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>, Error> {
+        let (_, data) = unpack(bytes, limits, true)?;
+        Ok(data.expect("unpack inflates data when asked"))
+    }
+
+    /// Parse from members decompressed before by [`Deb::control_tar`] and
     /// [`Deb::data_tar`] (and kept, say, by the host's derived-data store):
-    /// the same result as [`Deb::parse`] without inflating it again.
-    pub fn parse_with_data_tar(
-        bytes: &[u8],
-        data_tar: &[u8],
+    /// the same result as [`Deb::parse`] (or, without `data_tar`,
+    /// [`Deb::parse_control`]) without inflating them again.
+    pub fn from_tars(
+        control_tar: &[u8],
+        data_tar: Option<&[u8]>,
         limits: &Limits,
     ) -> Result<Deb, Error> {
-        Self::parse_with(bytes, limits, DataTar::Given(data_tar))
-    }
-
-    /// The decompressed `data.tar` member alone, within `limits`.
-    pub fn data_tar(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>, Error> {
-        let mut budget = limits.max_unpacked_bytes;
-        for (name, raw) in members(bytes)? {
-            if let Some(c) = name.strip_prefix("data.tar") {
-                return decompress(c, &raw, &mut budget, &name);
-            }
+        let total = control_tar.len() as u64 + data_tar.map_or(0, |d| d.len() as u64);
+        if total > limits.max_unpacked_bytes {
+            return Err(err(format!(
+                "control.tar and data.tar expand beyond the limit of {} bytes",
+                limits.max_unpacked_bytes
+            )));
         }
-        Err(err("not a .deb: no data.tar member"))
-    }
-
-    fn parse_with(bytes: &[u8], limits: &Limits, data: DataTar<'_>) -> Result<Deb, Error> {
-        let mut budget = limits.max_unpacked_bytes;
-        let mut version = None;
-        let mut control_tar = None;
-        let mut data_tar = None;
-        for (name, raw) in members(bytes)? {
-            if name == "debian-binary" {
-                version = Some(raw);
-            } else if let Some(c) = name.strip_prefix("control.tar") {
-                control_tar = Some(decompress(c, &raw, &mut budget, &name)?);
-            } else if let Some(c) = name.strip_prefix("data.tar") {
-                data_tar = Some(match data {
-                    DataTar::Decompress => decompress(c, &raw, &mut budget, &name)?,
-                    DataTar::Skip | DataTar::Given(_) => Vec::new(),
-                });
-            }
-        }
-        match version.as_deref() {
-            Some(v) if v.starts_with(b"2.") => {}
-            Some(v) => {
-                return Err(err(format!(
-                    "unsupported deb format version {:?}",
-                    String::from_utf8_lossy(v).trim()
-                )));
-            }
-            None => return Err(err("not a .deb: no debian-binary member")),
-        }
-        let control_tar = control_tar.ok_or_else(|| err("not a .deb: no control.tar member"))?;
-        let data_tar = data_tar.ok_or_else(|| err("not a .deb: no data.tar member"))?;
-
         let mut control_files = BTreeMap::new();
-        for e in entries(&control_tar, limits.max_entries, "control.tar")? {
+        for e in entries(control_tar, limits.max_entries, "control.tar")? {
             if let EntryKind::File(data) = e.kind {
                 let name = e.path.trim_start_matches('/').to_owned();
                 if !name.contains('/') {
@@ -160,17 +125,9 @@ impl Deb {
                 return Err(err(format!("control file has no {f} field")));
             }
         }
-        let data = match data {
-            DataTar::Skip => Vec::new(),
-            DataTar::Decompress => entries(&data_tar, limits.max_entries, "data.tar")?,
-            DataTar::Given(t) => {
-                if t.len() as u64 > budget {
-                    return Err(err(format!(
-                        "data.tar expands beyond the limit of {budget} bytes"
-                    )));
-                }
-                entries(t, limits.max_entries, "data.tar")?
-            }
+        let data = match data_tar {
+            Some(t) => entries(t, limits.max_entries, "data.tar")?,
+            None => Vec::new(),
         };
         Ok(Deb {
             control,
@@ -231,6 +188,44 @@ impl Deb {
 /// index past its table panics (found by fuzz/deb_archive), and a name
 /// table or BSD name allocates the size its header claims. So those are
 /// refused here, as is a member larger than what is left of the file.
+/// The decompressed control tar and, if `with_data`, data tar of a `.deb`
+/// whose format version and members are checked, within `limits`.
+fn unpack(
+    bytes: &[u8],
+    limits: &Limits,
+    with_data: bool,
+) -> Result<(Vec<u8>, Option<Vec<u8>>), Error> {
+    let mut budget = limits.max_unpacked_bytes;
+    let mut version = None;
+    let mut control_tar = None;
+    let mut data_tar = None;
+    for (name, raw) in members(bytes)? {
+        if name == "debian-binary" {
+            version = Some(raw);
+        } else if let Some(c) = name.strip_prefix("control.tar") {
+            control_tar = Some(decompress(c, &raw, &mut budget, &name)?);
+        } else if let Some(c) = name.strip_prefix("data.tar") {
+            data_tar = Some(match with_data {
+                true => Some(decompress(c, &raw, &mut budget, &name)?),
+                false => None,
+            });
+        }
+    }
+    match version.as_deref() {
+        Some(v) if v.starts_with(b"2.") => {}
+        Some(v) => {
+            return Err(err(format!(
+                "unsupported deb format version {:?}",
+                String::from_utf8_lossy(v).trim()
+            )));
+        }
+        None => return Err(err("not a .deb: no debian-binary member")),
+    }
+    let control_tar = control_tar.ok_or_else(|| err("not a .deb: no control.tar member"))?;
+    let data_tar = data_tar.ok_or_else(|| err("not a .deb: no data.tar member"))?;
+    Ok((control_tar, data_tar))
+}
+
 /// The members of the `ar` archive by name, in order. Members other than
 /// `debian-binary`, `control.tar.*` and `data.tar.*` (signatures,
 /// `_gpgbuilder`) are ignored by the callers, as dpkg does.
@@ -493,7 +488,7 @@ mod hostile {
     }
 
     #[test]
-    fn a_data_tar_decompressed_before_parses_the_same() {
+    fn members_decompressed_before_parse_the_same() {
         let bytes = deb(&[
             ("debian-binary", b"2.0\n".to_vec()),
             ("control.tar.gz", good_control()),
@@ -503,17 +498,24 @@ mod hostile {
             ),
         ]);
         let limits = Limits::default();
-        let tar = Deb::data_tar(&bytes, &limits).unwrap();
-        let given = Deb::parse_with_data_tar(&bytes, &tar, &limits).unwrap();
+        let control = Deb::control_tar(&bytes, &limits).unwrap();
+        let data = Deb::data_tar(&bytes, &limits).unwrap();
+        let given = Deb::from_tars(&control, Some(&data), &limits).unwrap();
         let whole = Deb::parse(&bytes, &limits).unwrap();
         assert_eq!(given.data, whole.data);
         assert_eq!(given.control_files, whole.control_files);
-        // The given tar still counts against the limit.
+        let only = Deb::from_tars(&control, None, &limits).unwrap();
+        assert_eq!(
+            only.control,
+            Deb::parse_control(&bytes, &limits).unwrap().control
+        );
+        assert!(only.data.is_empty());
+        // The given tars still count against the limit.
         let small = Limits {
-            max_unpacked_bytes: tar.len() as u64 - 1,
+            max_unpacked_bytes: (control.len() + data.len()) as u64 - 1,
             ..limits
         };
-        let e = Deb::parse_with_data_tar(&bytes, &tar, &small).unwrap_err();
+        let e = Deb::from_tars(&control, Some(&data), &small).unwrap_err();
         assert!(e.to_string().contains("beyond the limit"), "{e}");
     }
 

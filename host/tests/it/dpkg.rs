@@ -264,35 +264,57 @@ fn inflated_data_is_kept_and_used_only_while_intact() {
     };
     let first = run("out1");
 
-    // One entry: the .deb's data member as `dpkg-deb --fsys-tarfile` inflates
-    // it, under a header naming the component, the artifact and the label.
-    let entries: Vec<PathBuf> = std::fs::read_dir(cache.join("derived"))
+    // Two entries: the .deb's control and data members as `dpkg-deb
+    // --ctrl-tarfile` and `--fsys-tarfile` inflate them, each under a
+    // header naming the component, the artifact and the label.
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(cache.join("derived"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(entries.len(), 1, "{entries:?}");
-    let entry = std::fs::read(&entries[0]).unwrap();
-    let end = entry.windows(2).position(|w| w == b"\n\n").unwrap() + 2;
-    let (head, data) = (String::from_utf8_lossy(&entry[..end]), &entry[end..]);
+    assert_eq!(entries.len(), 2, "{entries:?}");
     let deb = fixture(EXPAT_NEW);
-    let fsys = Command::new("dpkg-deb")
-        .arg("--fsys-tarfile")
-        .arg(&deb)
-        .output()
-        .unwrap();
-    assert!(fsys.status.success());
-    assert!(data == fsys.stdout.as_slice(), "not dpkg-deb's data tar");
     let component = hex::encode(Sha256::digest(
         std::fs::read(repo().join("recipes/dpkg-upgrade/component.wasm")).unwrap(),
     ));
     let artifact = hex::encode(Sha256::digest(std::fs::read(&deb).unwrap()));
-    for want in [
-        format!("component {component}\n"),
-        format!("artifact {artifact}\n"),
-        "label data.tar\n".into(),
+    let split = |entry: &[u8]| {
+        let end = entry.windows(2).position(|w| w == b"\n\n").unwrap() + 2;
+        (
+            String::from_utf8_lossy(&entry[..end]).into_owned(),
+            entry[end..].to_vec(),
+        )
+    };
+    entries.sort_by_key(|e| {
+        !split(&std::fs::read(e).unwrap())
+            .0
+            .contains("label data.tar\n")
+    });
+    for (path, label, flag) in [
+        (&entries[0], "data.tar", "--fsys-tarfile"),
+        (&entries[1], "control.tar", "--ctrl-tarfile"),
     ] {
-        assert!(head.contains(&want), "{want:?} not in {head}");
+        let (head, data) = split(&std::fs::read(path).unwrap());
+        let want = Command::new("dpkg-deb")
+            .arg(flag)
+            .arg(&deb)
+            .output()
+            .unwrap();
+        assert!(want.status.success());
+        assert!(
+            data == want.stdout,
+            "{label}: not what dpkg-deb {flag} gives"
+        );
+        for want in [
+            format!("component {component}\n"),
+            format!("artifact {artifact}\n"),
+            format!("label {label}\n"),
+        ] {
+            assert!(head.contains(&want), "{want:?} not in {head}");
+        }
     }
+    let entry = std::fs::read(&entries[0]).unwrap();
+    let (head, data) = split(&entry);
+    let data = data.as_slice();
 
     // Warm: the same image.
     assert_eq!(run("out2"), first, "a warm run changed the image");

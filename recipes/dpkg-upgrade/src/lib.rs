@@ -84,29 +84,35 @@ fn load_with(cx: &mut Context, with_data: bool) -> Result<(Deb, String)> {
             }
         }
     };
-    let bytes = cx.artifact(&name)?;
     let limits = Limits::default();
-    let deb = if with_data {
-        // Inflating data.tar.xz is most of a run; the host keeps the result.
-        let tar = match cx.derived(&name, DATA_TAR)? {
-            Some(tar) => tar,
-            None => {
-                let tar = Deb::data_tar(&bytes, &limits);
-                let tar = tar.map_err(|e| Error::msg(format!("artifact {name}: {e}")))?;
-                cx.keep_derived(&name, DATA_TAR, &tar)?;
-                tar
-            }
-        };
-        Deb::parse_with_data_tar(&bytes, &tar, &limits)
-    } else {
-        Deb::parse_control(&bytes, &limits)
+    let control = member(cx, &name, "control.tar", Deb::control_tar)?;
+    let data = match with_data {
+        true => Some(member(cx, &name, "data.tar", Deb::data_tar)?),
+        false => None,
     };
-    let deb = deb.map_err(|e| Error::msg(format!("artifact {name}: {e}")))?;
+    let deb = Deb::from_tars(&control, data.as_deref(), &limits)
+        .map_err(|e| Error::msg(format!("artifact {name}: {e}")))?;
     Ok((deb, name))
 }
 
-/// The derived-data label of a package's decompressed data member.
-const DATA_TAR: &str = "data.tar";
+/// A decompressed member of the package `name`. Inflating the members is
+/// most of a run (lzma in wasm), so the host keeps them (`derived`) and
+/// the next run of this component on the same .deb reads them back.
+fn member(
+    cx: &mut Context,
+    name: &str,
+    label: &str,
+    inflate: fn(&[u8], &Limits) -> std::result::Result<Vec<u8>, rootwasm_sdk::dpkg::deb::Error>,
+) -> Result<Vec<u8>> {
+    if let Some(kept) = cx.derived(name, label)? {
+        return Ok(kept);
+    }
+    let bytes = cx.artifact(name)?;
+    let tar = inflate(&bytes, &Limits::default())
+        .map_err(|e| Error::msg(format!("artifact {name}: {e}")))?;
+    cx.keep_derived(name, label, &tar)?;
+    Ok(tar)
+}
 
 fn version(v: &str, what: &str) -> Result<Version> {
     v.parse()
