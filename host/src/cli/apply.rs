@@ -75,9 +75,16 @@ pub(crate) fn load_recipes(dir: &Path, only: &[String]) -> anyhow::Result<Vec<Re
         .filter(|p| p.join("recipe.toml").is_file())
         .collect();
     dirs.sort();
+    // Loading hashes every artifact: on all cores.
+    let loaded: Vec<anyhow::Result<Recipe>> = {
+        use rayon::prelude::*;
+        dirs.par_iter()
+            .map(|d| Recipe::load(d).with_context(|| format!("loading recipe {}", d.display())))
+            .collect()
+    };
     let mut recipes = Vec::new();
-    for d in dirs {
-        let r = Recipe::load(&d).with_context(|| format!("loading recipe {}", d.display()))?;
+    for r in loaded {
+        let r = r?;
         if only.is_empty() || only.contains(&r.manifest.id) {
             recipes.push(r);
         }

@@ -7,7 +7,7 @@
 //!
 //! Hand-written because the crate that does this (gzp) brings its own
 //! thread pool and a C zlib by default; this is flate2's `Compress` and
-//! `Crc`, which the host uses already.
+//! `Crc` on rayon, which the host has already.
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
@@ -18,35 +18,26 @@ const CHUNK: usize = 1 << 20;
 const WINDOW: usize = 32 * 1024;
 
 /// A gzip member of `data` (mtime 0, OS unknown, as `GzBuilder` writes it),
-/// the same bytes for any `threads`.
-pub fn gzip(data: &[u8], level: Compression, threads: usize) -> std::io::Result<Vec<u8>> {
+/// compressed on rayon's threads; the same bytes for any number of them.
+pub fn gzip(data: &[u8], level: Compression) -> std::io::Result<Vec<u8>> {
+    use rayon::prelude::*;
     let chunks: Vec<&[u8]> = if data.is_empty() {
         vec![data]
     } else {
         data.chunks(CHUNK).collect()
     };
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut parts: Vec<Option<std::io::Result<Vec<u8>>>> = Vec::new();
-    parts.resize_with(chunks.len(), || None);
-    let done = std::sync::Mutex::new(parts);
-    std::thread::scope(|s| {
-        for _ in 0..threads.clamp(1, chunks.len()) {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(chunk) = chunks.get(i) else { break };
-                    let dict = &data[(i * CHUNK).saturating_sub(WINDOW)..i * CHUNK];
-                    let r = deflate(chunk, dict, level, i + 1 == chunks.len());
-                    done.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
-                }
-            });
-        }
-    });
+    let parts: Vec<std::io::Result<Vec<u8>>> = (0..chunks.len())
+        .into_par_iter()
+        .map(|i| {
+            let dict = &data[(i * CHUNK).saturating_sub(WINDOW)..i * CHUNK];
+            deflate(chunks[i], dict, level, i + 1 == chunks.len())
+        })
+        .collect();
     let mut crc = Crc::new();
     crc.update(data);
     let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl(level), 255];
-    for part in done.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        out.extend_from_slice(&part.expect("every chunk was deflated")?);
+    for part in parts {
+        out.extend_from_slice(&part?);
     }
     out.extend_from_slice(&crc.sum().to_le_bytes());
     out.extend_from_slice(&(data.len() as u32).to_le_bytes());
@@ -127,11 +118,17 @@ mod tests {
     fn round_trips_and_ignores_the_thread_count() {
         for len in [0, 1, 1000, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 12_345] {
             let data = sample(len);
-            let one = gzip(&data, Compression::default(), 1).unwrap();
+            let on = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                pool.install(|| gzip(&data, Compression::default()).unwrap())
+            };
+            let one = on(1);
             assert_eq!(gunzip(&one), data, "len {len}");
             for threads in [2, 3, 8] {
-                let many = gzip(&data, Compression::default(), threads).unwrap();
-                assert_eq!(many, one, "len {len}, {threads} threads");
+                assert_eq!(on(threads), one, "len {len}, {threads} threads");
             }
         }
     }
@@ -139,7 +136,7 @@ mod tests {
     #[test]
     fn the_ratio_stays_close_to_one_stream() {
         let data = sample(4 * CHUNK);
-        let ours = gzip(&data, Compression::default(), 2).unwrap().len();
+        let ours = gzip(&data, Compression::default()).unwrap().len();
         let mut e = flate2::write::GzEncoder::new(Vec::new(), Compression::default());
         std::io::Write::write_all(&mut e, &data).unwrap();
         let whole = e.finish().unwrap().len();

@@ -335,8 +335,7 @@ fn compress(tar: &[u8], compression: Compression) -> Result<Vec<u8>, ImageError>
     Ok(match compression {
         Compression::None => tar.to_vec(),
         Compression::Gzip => {
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-            super::gzip::gzip(tar, flate2::Compression::default(), threads).map_err(layer_err)?
+            super::gzip::gzip(tar, flate2::Compression::default()).map_err(layer_err)?
         }
         Compression::Zstd => zstd::encode_all(tar, 3).map_err(layer_err)?,
     })
