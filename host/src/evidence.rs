@@ -288,7 +288,11 @@ fn documents(
     };
     let mut cdx = crate::sbom::cyclonedx(&sbom_subject);
     let spdx = crate::sbom::spdx(&sbom_subject);
-    let records = confirmed(patched.iter().map(|x| &x.record), &inventory);
+    // A plain update (a distro upgrade naming no vulnerability) states nothing.
+    let records: Vec<_> = confirmed(patched.iter().map(|x| &x.record), &inventory)
+        .into_iter()
+        .filter(|r| !r.fixes.is_empty())
+        .collect();
     let vulns: Vec<_> = o
         .recipes
         .iter()

@@ -54,6 +54,10 @@ pub struct DistroUpgrade {
     pub installed_changelog: Option<String>,
     /// Replace an existing recipe with the same id that differs.
     pub force: bool,
+    /// Write the recipe even when the changelog names no vulnerability: a
+    /// plain update, which claims no fix (no VEX statement). Off by
+    /// default: rootwasm changes only what a vulnerability affects.
+    pub plain_update: bool,
     /// Advisories (OSV records, Trivy or Grype reports) that give each
     /// fixed vulnerability its severity, aliases and publication date.
     pub advisories: std::sync::Arc<[crate::advisory::Advisory]>,
@@ -477,16 +481,21 @@ fn fixes_for(o: &DistroUpgrade, deb: &Deb, installed: Option<&str>) -> Result<Ve
             .collect());
     }
     let Some(text) = own_changelog(deb)?.or_else(|| o.changelog.clone()) else {
+        if o.plain_update {
+            return Ok(Vec::new());
+        }
         return Err(NewError::Invalid(format!(
             "{pkg} ships no changelog.Debian.gz (its /usr/share/doc/{pkg} may link to another \
-             package's); name the fixed vulnerabilities with --fix CVE-YYYY-NNNN"
+             package's); name the fixed vulnerabilities with --fix CVE-YYYY-NNNN, or write it \
+             as a plain update that claims none (--plain-update)"
         )));
     };
     let fixes = changelog_fixes(&text, deb, installed, o.installed_changelog.as_deref())?;
-    if fixes.is_empty() {
+    if fixes.is_empty() && !o.plain_update {
         return Err(NewError::Invalid(format!(
-            "the changelog of {pkg} {ver} fixes no CVE or GHSA above {}; \
-             name the fixed vulnerabilities with --fix",
+            "the changelog of {pkg} {ver} fixes no CVE or GHSA above {}: not a security \
+             update; name the fixed vulnerabilities with --fix, or write it as a plain update \
+             that claims none (recipe new --plain-update, recipe sync --all-updates)",
             installed.unwrap_or("the previous upload")
         )));
     }
@@ -541,15 +550,23 @@ struct Rendered<'a> {
 // Long: a template, one statement per recipe.toml section in file order.
 fn render(r: &Rendered<'_>) -> String {
     let mut t = String::new();
+    let above = r
+        .installed
+        .map(|v| format!("{v}'s"))
+        .unwrap_or_else(|| "the previous upload's".into());
+    let claims = if r.fixes.is_empty() {
+        format!(
+            "# A plain update: its changelog entries above {above} name no CVE or GHSA,\n\
+             # so it claims no fix (and the VEX says nothing of it).\n"
+        )
+    } else {
+        format!("# The fixes are the CVE/GHSA ids fixed by its changelog entries above {above}.\n")
+    };
     let _ = writeln!(
         t,
         "# Written by `rootwasm recipe new distro-upgrade` from {}.\n\
-         # The fixes are the CVE/GHSA ids fixed by its changelog entries above {}.\n\
-         # The upgrade fixes every older version too: affected is `<< new`.\n",
+         {claims}# The upgrade fixes every older version too: affected is `<< new`.\n",
         r.file_name,
-        r.installed
-            .map(|v| format!("{v}'s"))
-            .unwrap_or_else(|| "the previous upload's".into())
     );
     let _ = writeln!(t, "id = {}", toml_str(r.id));
     t.push_str("type = \"distro-upgrade\"\n");
@@ -557,8 +574,14 @@ fn render(r: &Rendered<'_>) -> String {
         t,
         "summary = {}",
         toml_str(&format!(
-            "{}: upgrade to {}, the distribution's fixed package",
-            r.pkg, r.ver
+            "{}: upgrade to {}, the distribution's {} package",
+            r.pkg,
+            r.ver,
+            if r.fixes.is_empty() {
+                "updated"
+            } else {
+                "fixed"
+            }
         ))
     );
     let _ = writeln!(

@@ -167,8 +167,9 @@ pub struct RecipeToml {
     /// Where the fix comes from (upstream commit, release, advisory).
     #[serde(default)]
     pub origin: Option<String>,
-    /// Vulnerabilities fixed.
-    #[serde(rename = "fixes")]
+    /// Vulnerabilities fixed. Only a distro upgrade may name none: a plain
+    /// update (`recipe sync --all-updates`), which claims no fix.
+    #[serde(rename = "fixes", default)]
     pub fixes: Vec<Vulnerability>,
     /// The package patched.
     pub target: Target,
@@ -257,9 +258,9 @@ impl RecipeToml {
                 m.id
             )));
         }
-        if m.fixes.is_empty() {
+        if m.fixes.is_empty() && m.patch_type != PatchType::DistroUpgrade {
             return Err(invalid(
-                "`fixes` must name at least one vulnerability".into(),
+                "`fixes` must name at least one vulnerability (only a distro-upgrade may be a plain update that names none)".into(),
             ));
         }
         for f in &m.fixes {
@@ -530,6 +531,18 @@ read = ["/usr/**"]
             let bad = GOOD.replace("\"recipe.wasm\"", &format!("{p:?}"));
             assert!(RecipeToml::parse(&bad, Path::new("r.toml")).is_err(), "{p}");
         }
+    }
+
+    #[test]
+    fn only_a_distro_upgrade_may_name_no_fix() {
+        let start = GOOD.find("[[fixes]]").unwrap();
+        let end = GOOD.find("[target]").unwrap();
+        let none = format!("{}{}", &GOOD[..start], &GOOD[end..]);
+        let e = RecipeToml::parse(&none, Path::new("r")).unwrap_err();
+        assert!(e.to_string().contains("at least one vulnerability"), "{e}");
+        let update = none.replace("\"backport\"", "\"distro-upgrade\"");
+        let m = RecipeToml::parse(&update, Path::new("r")).unwrap();
+        assert!(m.fixes.is_empty());
     }
 
     #[test]

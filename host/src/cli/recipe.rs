@@ -54,6 +54,12 @@ pub struct SyncArgs {
     /// Replace existing, different recipes with the same id.
     #[arg(long)]
     force: bool,
+    /// Also write recipes for upgrades whose changelog names no
+    /// vulnerability (tzdata, say): plain updates that claim no fix. By
+    /// default they are refused, since rootwasm changes only what a
+    /// vulnerability affects.
+    #[arg(long)]
+    all_updates: bool,
     /// Advisories (an OSV record, a Trivy or Grype JSON report, or a
     /// directory of them) that give each fix its severity, aliases and
     /// publication date. Repeatable.
@@ -93,6 +99,10 @@ pub enum NewCommand {
         /// Replace an existing, different recipe with the same id.
         #[arg(long)]
         force: bool,
+        /// Write it even when the changelog names no vulnerability: a plain
+        /// update that claims no fix.
+        #[arg(long)]
+        plain_update: bool,
         /// Advisories (an OSV record, a Trivy or Grype JSON report, or a
         /// directory of them) that give each fix its severity, aliases and
         /// publication date. Repeatable.
@@ -166,6 +176,7 @@ fn new(n: NewCommand) -> anyhow::Result<ExitCode> {
         recipes,
         changelog_from,
         force,
+        plain_update,
         advisories,
     } = n;
     let installed = installed.map(|s| {
@@ -186,6 +197,7 @@ fn new(n: NewCommand) -> anyhow::Result<ExitCode> {
         changelog,
         installed_changelog: None,
         force,
+        plain_update,
         advisories: load_advisories(&advisories)?,
     })?;
     let dir = out.dir;
@@ -201,10 +213,14 @@ fn new(n: NewCommand) -> anyhow::Result<ExitCode> {
     println!("{verb} {}", dir.join("recipe.toml").display());
     let ids: Vec<&str> = m.fixes.iter().map(|f| f.id.as_str()).collect();
     println!(
-        "  {} {}: fixes {}",
+        "  {} {}: {}",
         m.target.package,
         m.target.affected,
-        ids.join(", ")
+        if ids.is_empty() {
+            "a plain update, fixes nothing named".to_owned()
+        } else {
+            format!("fixes {}", ids.join(", "))
+        }
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -228,6 +244,7 @@ fn sync(a: SyncArgs) -> anyhow::Result<ExitCode> {
             out: a.out,
             keyring: a.keyring,
             force: a.force,
+            all_updates: a.all_updates,
             advisories: load_advisories(&a.advisories)?,
             read: &read,
         },
@@ -254,7 +271,11 @@ fn sync(a: SyncArgs) -> anyhow::Result<ExitCode> {
                 "{:<9} {} {what}: {}",
                 p.status,
                 safe(p.recipe.as_deref().unwrap_or_default()),
-                safe(&p.fixes.join(", "))
+                if p.fixes.is_empty() {
+                    "plain update, no fix claimed".to_owned()
+                } else {
+                    safe(&p.fixes.join(", "))
+                }
             ),
         }
     }

@@ -144,7 +144,7 @@ fn print_platform(p: &rootwasm::scan::PlatformScan) {
         );
     }
     if p.findings.is_empty() {
-        println!("  no recipe targets a package installed here");
+        println!("  no recipe fixes a vulnerability in a package installed here");
     } else {
         println!(
             "\n  {:<16} {:<14} {:<18} {:<28} {:<16} {:<9} {:<16} DUE",

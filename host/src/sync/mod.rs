@@ -72,6 +72,9 @@ pub struct SyncOptions<'a> {
     pub keyring: PathBuf,
     /// Replace existing, different recipes with the same id.
     pub force: bool,
+    /// Also write plain updates: upgrades whose changelog names no
+    /// vulnerability (see [`DistroUpgrade::plain_update`]).
+    pub all_updates: bool,
     /// Advisories giving each fix its severity, aliases and publication date.
     pub advisories: std::sync::Arc<[crate::advisory::Advisory]>,
     /// How the image is read.
@@ -322,6 +325,7 @@ fn write(
             changelog: sibling.clone(),
             installed_changelog: c.have.changelog.clone(),
             force: o.force,
+            plain_update: o.all_updates,
             advisories: o.advisories.clone(),
         });
         let mut s = Synced {

@@ -637,6 +637,105 @@ fn conffiles_are_handled_as_dpkg_confold_confdef_does() {
     );
 }
 
+/// An upgrade whose changelog names no vulnerability is refused unless
+/// asked for as a plain update; then it is applied like any upgrade, says
+/// so in its recipe, and the VEX claims nothing for it.
+#[test]
+fn a_plain_update_is_written_only_when_asked_and_claims_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v1 = tmp.path().join("tz_1.0_amd64.deb");
+    let v2 = tmp.path().join("tz_2.0_amd64.deb");
+    make_deb(
+        &v1,
+        "tz",
+        "1.0",
+        &[("/usr/share/tz/zone", "old rules\n")],
+        &[],
+    );
+    make_deb(
+        &v2,
+        "tz",
+        "2.0",
+        &[("/usr/share/tz/zone", "new rules\n")],
+        &[],
+    );
+    let before = tmp.path().join("before");
+    std::fs::create_dir_all(&before).unwrap();
+    debian::dpkg_install(&before, &[&v1]);
+    let oracle = tmp.path().join("oracle");
+    copy_tree(&before, &oracle);
+    debian::dpkg_install(&oracle, &[&v2]);
+
+    let recipes = tmp.path().join("refused");
+    let o = rootwasm(&[
+        "recipe",
+        "new",
+        "distro-upgrade",
+        "--deb",
+        v2.to_str().unwrap(),
+        "--installed",
+        "1.0",
+        "--recipes",
+        recipes.to_str().unwrap(),
+    ]);
+    let (_, stderr) = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("ships no changelog") && stderr.contains("--plain-update"),
+        "{stderr}"
+    );
+    assert!(!recipes.join("debian-tz-2.0-amd64").exists());
+
+    let (recipes, id) = new_recipe(tmp.path(), &v2, "1.0", &["--plain-update"]);
+    let toml = std::fs::read_to_string(recipes.join(&id).join("recipe.toml")).unwrap();
+    assert!(!toml.contains("[[fixes]]"), "{toml}");
+    assert!(toml.contains("# A plain update"), "{toml}");
+    assert!(
+        toml.contains("the distribution's updated package"),
+        "{toml}"
+    );
+
+    let key = tmp.path().join("k.pem");
+    assert!(
+        rootwasm(&["key", "generate", key.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let input = layout_of(&before, &tmp.path().join("in"));
+    let output = format!("oci:{}:patched", tmp.path().join("out").display());
+    let o = apply_cmd(
+        &input,
+        &output,
+        &recipes,
+        &["--recipe", &id, "--key", key.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    let rootfs = unpack(&output, &tmp.path().join("bundle"));
+    dpkg_verify(&rootfs);
+    assert_eq!(dpkg_query(&rootfs, "tz"), "2.0 ii");
+    let diff = tree_diff(&rootfs, &oracle);
+    assert!(
+        diff.is_empty(),
+        "differences from dpkg:\n{}",
+        diff.join("\n")
+    );
+    // SBOM and provenance, but no VEX: there is nothing to state.
+    let (_, list) = crate::review::referrers(&tmp.path().join("out"));
+    let types: Vec<&str> = list.iter().map(|(t, _)| t.as_str()).collect();
+    assert!(!types.contains(&"application/openvex+json"), "{types:?}");
+    assert!(
+        types.contains(&"application/vnd.cyclonedx+json"),
+        "{types:?}"
+    );
+    let o = rootwasm(&[
+        "verify",
+        &output,
+        "--key",
+        tmp.path().join("k.pem.pub.pem").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+}
+
 /// Apply that must be refused: exit code, message, and no change.
 fn refused(input: &str, recipes: &Path, id: &str, tmp: &Path, want: &str, code: i32) {
     let out = tmp.join(format!("out-{id}"));

@@ -89,7 +89,7 @@ pub(crate) fn blob_path(layout: &Path, digest: &str) -> PathBuf {
 }
 
 /// The patched manifest's digest and the artifacts listed for it: (artifactType, manifest digest).
-fn referrers(layout: &Path) -> (String, Vec<(String, String)>) {
+pub(crate) fn referrers(layout: &Path) -> (String, Vec<(String, String)>) {
     let idx = json(&layout.join("index.json"));
     let entries = idx["manifests"].as_array().unwrap();
     let tag = |e: &Value| {

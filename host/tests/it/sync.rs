@@ -344,6 +344,34 @@ fn sync_writes_every_recipe_once_with_exact_claims() {
     );
     assert_eq!(tree_hash(&http_out), before);
 
+    // Upgrades whose changelog names no vulnerability (tzdata) are refused
+    // by default, naming --all-updates; with it they are written too, as
+    // plain updates claiming no fix, and the other recipes stay unchanged.
+    let plain: Vec<String> = pkgs
+        .iter()
+        .filter(|p| p["status"] == "refused")
+        .filter(|p| p["reason"].as_str().unwrap().contains("--all-updates"))
+        .map(|p| p["package"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(plain.contains(&"tzdata".to_owned()), "{first:#}");
+    let all = json(&sync(
+        &image,
+        dir.to_str().unwrap(),
+        &out,
+        &ring,
+        &["--json", "--all-updates"],
+    ));
+    for p in all["packages"].as_array().unwrap() {
+        let pkg = p["package"].as_str().unwrap().to_owned();
+        if plain.contains(&pkg) {
+            assert_eq!(p["status"], "new", "{p:#}");
+            assert_eq!(p["fixes"], serde_json::json!([]), "{p:#}");
+        } else {
+            assert_eq!(p["status"], "unchanged", "{p:#}");
+        }
+    }
+    let new = new + plain.len();
+
     // Image in, recipes synced, image patched, evidence checked: every
     // synced recipe applies, and verify passes on the signed result.
     let key = tmp.path().join("signing.pem");
