@@ -8,6 +8,8 @@ use std::path::Path;
 
 struct World {
     _tmp: tempfile::TempDir,
+    /// The run's own cache directory (created private by rootwasm).
+    cache: std::path::PathBuf,
     root: std::path::PathBuf,
     canary: std::path::PathBuf,
     recipes: std::path::PathBuf,
@@ -31,6 +33,7 @@ fn world() -> World {
     std::fs::write(&canary, "canary\n").unwrap();
     let recipes = tmp.path().join("recipes");
     World {
+        cache: tmp.path().join("cache"),
         root,
         canary,
         recipes,
@@ -47,10 +50,33 @@ fn host_file_hash(p: &str) -> Option<String> {
 
 /// Run `guest` in `mode` with `limits` and expect failure mentioning `expect`.
 fn expect_refused(guest_name: &str, mode: &str, limits: &str, expect: &str) {
+    expect_refused_with(guest_name, mode, limits, expect, None);
+}
+
+/// [`expect_refused`], with `artifact` (bytes) declared as `a.bin`.
+fn expect_refused_with(
+    guest_name: &str,
+    mode: &str,
+    limits: &str,
+    expect: &str,
+    artifact: Option<&[u8]>,
+) -> World {
     let w = world();
+    let declared = artifact.map_or(String::new(), |a| {
+        use sha2::Digest;
+        format!(
+            "\n[[artifacts]]\npath = \"a.bin\"\nsha256 = \"{}\"\n",
+            hex::encode(sha2::Sha256::digest(a))
+        )
+    });
     let extra = format!(
-        "[capabilities]\nread = [\"/data/**\"]\nwrite = [\"/data/**\"]\n\n[params]\nmode = \"{mode}\"\n\n{limits}"
+        "[capabilities]\nread = [\"/data/**\"]\nwrite = [\"/data/**\"]\n\n[params]\nmode = \"{mode}\"\n\n{limits}\n{declared}"
     );
+    if let Some(a) = artifact {
+        let d = w.recipes.join(format!("hostile-{mode}"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("a.bin"), a).unwrap();
+    }
     let dir = recipe_dir(
         &w.recipes,
         &format!(
@@ -68,6 +94,8 @@ fn expect_refused(guest_name: &str, mode: &str, limits: &str, expect: &str) {
         "--rootfs",
         w.root.to_str().unwrap(),
         "--commit",
+        "--cache-dir",
+        w.cache.to_str().unwrap(),
     ]);
     let (stdout, stderr) = text(&out);
     assert_eq!(
@@ -97,6 +125,7 @@ fn expect_refused(guest_name: &str, mode: &str, limits: &str, expect: &str) {
         "mode {mode}: the host's /etc/passwd changed"
     );
     assert!(!Path::new("/data/staged-before-misbehaving").exists());
+    w
 }
 
 macro_rules! hostile {
@@ -131,6 +160,35 @@ hostile! {
     check_must_not_write: "check-writes", "" => "`check` tried to modify /data/sneaky; check must be read-only";
 }
 
+/// The `derived` store takes names, not paths, and at most the run's
+/// written-bytes limit: neither escapes into nor floods the host's cache.
+#[test]
+fn derived_data_takes_no_path_and_no_more_than_the_written_bytes_limit() {
+    let limits = "[limits]\nfuel = 10_000_000_000\nmemory-bytes = 67108864\nwall-time-ms = 60000\nwritten-bytes = 8388608";
+    expect_refused_with(
+        "hostile",
+        "derived-label",
+        "",
+        "a derived-data label is 1 to 64 of a-z A-Z 0-9 . _ -",
+        Some(b"artifact\n"),
+    );
+    let w = expect_refused_with(
+        "hostile",
+        "derived-flood",
+        limits,
+        "derived data of this run would exceed the recipe's written-bytes limit",
+        Some(b"artifact\n"),
+    );
+    // What the flood kept: four 2 MiB parts, the limit's worth, no more.
+    let kept = std::fs::read_dir(w.cache.join("derived"))
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .filter(|b| b.starts_with(b"rootwasm-derived/1\n"))
+        .count();
+    assert_eq!(kept, 4);
+    assert!(!w.cache.join("canary").exists());
+}
+
 #[test]
 fn wasi_filesystem_import_is_refused_at_load() {
     expect_refused("fs-import", "", "", "imports `wasi:filesystem/");
@@ -156,6 +214,8 @@ fn tampered_component_is_refused() {
         "--rootfs",
         w.root.to_str().unwrap(),
         "--commit",
+        "--cache-dir",
+        w.cache.to_str().unwrap(),
     ]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");

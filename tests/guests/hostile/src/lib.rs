@@ -84,6 +84,17 @@ impl Recipe for Hostile {
                     cx.write_file(&format!("/data/big{i}"), &b, 0o644)?;
                 }
             }
+            "derived-label" => {
+                // A label is a name, never a path into the host's cache.
+                cx.keep_derived("a.bin", "../../../canary", b"pwned\n")?;
+            }
+            "derived-flood" => {
+                // Derived data counts against written-bytes like files do.
+                let big = vec![7u8; 2 << 20];
+                for i in 0..64 {
+                    cx.keep_derived("a.bin", &format!("part{i}"), &big)?;
+                }
+            }
             "fail" => return Err(Error::msg("giving up on purpose")),
             "panic" => panic!("hostile recipe panics"),
             other => return Err(Error::msg(format!("unknown mode {other:?}"))),
