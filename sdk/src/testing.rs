@@ -178,6 +178,18 @@ impl Harness {
     }
 }
 
+/// The host's rule for `derived` labels, with the host's error.
+fn label_ok(label: &str) -> Result<(), FsError> {
+    match rootwasm_core::recipe::valid_derived_label(label) {
+        true => Ok(()),
+        false => Err(FsError {
+            code: ErrorCode::InvalidPath,
+            path: label.into(),
+            message: "a derived-data label is 1 to 64 of a-z A-Z 0-9 . _ -".into(),
+        }),
+    }
+}
+
 impl NativeHost<'_> {
     fn artifact_declared(&self, name: &str) -> Result<(), FsError> {
         match self.artifacts.contains_key(name) {
@@ -291,10 +303,12 @@ impl Host for NativeHost<'_> {
         Ok(self.artifacts[name].clone())
     }
     fn derived(&mut self, artifact: &str, label: &str) -> Result<Option<Vec<u8>>, FsError> {
+        label_ok(label)?;
         self.artifact_declared(artifact)?;
         Ok(self.derived.get(&(artifact.into(), label.into())).cloned())
     }
     fn keep_derived(&mut self, artifact: &str, label: &str, data: &[u8]) -> Result<(), FsError> {
+        label_ok(label)?;
         self.artifact_declared(artifact)?;
         self.derived
             .insert((artifact.into(), label.into()), data.to_vec());
@@ -308,5 +322,54 @@ impl Host for NativeHost<'_> {
     }
     fn log(&mut self, level: Level, message: &str) {
         eprintln!("[{level:?}] {message}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::Digest;
+
+    /// Keeps derived data in apply and looks for it in check.
+    struct Keeps;
+
+    impl Recipe for Keeps {
+        fn check(cx: &mut Context) -> Result<Check> {
+            Ok(match cx.derived("a.bin", "kept")? {
+                Some(d) if d == b"derived" => Check::fixed("kept"),
+                _ => Check::vulnerable("nothing kept"),
+            })
+        }
+        fn apply(cx: &mut Context) -> Result<Report> {
+            let path = cx.keep_derived("a.bin", "../x", b"no").unwrap_err();
+            assert_eq!(path.code, ErrorCode::InvalidPath);
+            let undeclared = cx.keep_derived("b.bin", "kept", b"no").unwrap_err();
+            assert_eq!(undeclared.code, ErrorCode::NotFound);
+            cx.keep_derived("a.bin", "kept", b"derived")?;
+            Ok(Report::default())
+        }
+    }
+
+    #[test]
+    fn derived_data_follows_the_hosts_rules_and_lasts_one_run() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("recipe");
+        std::fs::create_dir_all(tmp.path().join("root")).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.bin"), b"artifact").unwrap();
+        let sha = hex::encode(sha2::Sha256::digest(b"artifact"));
+        let toml = format!(
+            "id = \"keeps\"\ntype = \"backport\"\nsummary = \"s\"\n\
+             [[fixes]]\nid = \"CVE-2000-0001\"\nseverity = \"low\"\npublished = \"2000-01-01\"\n\
+             [target]\necosystem = \"generic\"\npackage = \"x\"\naffected = \"*\"\n\
+             [component]\npath = \"recipe.wasm\"\nsha256 = \"00\"\n\
+             [[artifacts]]\npath = \"a.bin\"\nsha256 = \"{sha}\"\n"
+        );
+        std::fs::write(dir.join("recipe.toml"), toml).unwrap();
+        let h = Harness::new(&dir, tmp.path().join("root")).unwrap();
+        // The check after apply sees what apply kept ...
+        assert_eq!(h.apply::<Keeps>().unwrap().check.status, CheckStatus::Fixed);
+        // ... and a new run starts with nothing.
+        assert_eq!(h.check::<Keeps>().unwrap().status, CheckStatus::Vulnerable);
     }
 }

@@ -492,6 +492,16 @@ impl Recipe {
     }
 }
 
+/// A `derived` label (wit/recipe.wit) is a short name safe to print, never
+/// a path: 1 to 64 of `a-z A-Z 0-9 . _ -`. The host and the SDK's native
+/// harness refuse anything else alike.
+pub fn valid_derived_label(label: &str) -> bool {
+    (1..=64).contains(&label.len())
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

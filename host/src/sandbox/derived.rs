@@ -54,13 +54,7 @@ impl Key<'_> {
     }
 }
 
-/// A label is short and safe to print: 1 to 64 of `a-z A-Z 0-9 . _ -`.
-pub fn valid_label(label: &str) -> bool {
-    (1..=64).contains(&label.len())
-        && label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-}
+pub use crate::recipe::valid_derived_label as valid_label;
 
 impl DerivedStore {
     /// Entries under `<cache_root>/derived`; `None` keeps nothing.
