@@ -185,7 +185,7 @@ fn label_ok(label: &str) -> Result<(), FsError> {
         false => Err(FsError {
             code: ErrorCode::InvalidPath,
             path: label.into(),
-            message: "a derived-data label is 1 to 64 of a-z A-Z 0-9 . _ -".into(),
+            message: rootwasm_core::recipe::DERIVED_LABEL_RULE.into(),
         }),
     }
 }

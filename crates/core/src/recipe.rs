@@ -492,6 +492,9 @@ impl Recipe {
     }
 }
 
+/// Why a `derived` label was refused.
+pub const DERIVED_LABEL_RULE: &str = "a derived-data label is 1 to 64 of a-z A-Z 0-9 . _ -";
+
 /// A `derived` label (wit/recipe.wit) is a short name safe to print, never
 /// a path: 1 to 64 of `a-z A-Z 0-9 . _ -`. The host and the SDK's native
 /// harness refuse anything else alike.

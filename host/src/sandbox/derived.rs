@@ -139,6 +139,32 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_others_may_write_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("cache");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let store = DerivedStore::under(Some(&root));
+        store.put(&key("data.tar"), b"tar bytes");
+        assert!(
+            !root.join("derived").exists(),
+            "stored in a shared directory"
+        );
+        // An entry planted there is not read either.
+        std::fs::create_dir(root.join("derived")).unwrap();
+        let planted = key("data.tar").header(b"planted");
+        let mut bytes = planted.into_bytes();
+        bytes.extend_from_slice(b"planted");
+        std::fs::write(
+            root.join("derived").join(key("data.tar").file_name()),
+            bytes,
+        )
+        .unwrap();
+        assert_eq!(store.get(&key("data.tar")), None);
+    }
+
+    #[test]
     fn no_directory_keeps_nothing() {
         let store = DerivedStore::under(None);
         store.put(&key("x"), b"y");

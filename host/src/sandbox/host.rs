@@ -183,7 +183,7 @@ impl derived::Host for StoreState {
     }
 }
 
-const LABEL_RULE: &str = "a derived-data label is 1 to 64 of a-z A-Z 0-9 . _ -";
+use crate::recipe::DERIVED_LABEL_RULE as LABEL_RULE;
 
 impl params::Host for StoreState {
     fn get(&mut self, name: String) -> wasmtime::Result<Option<String>> {
