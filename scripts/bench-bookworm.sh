@@ -57,10 +57,12 @@ rm -rf "$b/out"; "$rw" "${args[@]}" --json >"$b/result.json" 2>/dev/null || true
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["platforms"][0]["recipes"]; from collections import Counter; print("results:", dict(Counter(x["result"] for x in r)))' "$b/result.json"
 
 t() { /usr/bin/time -f "%e %M" "$@" 2>&1 >/dev/null | tail -1; }
+# Each timed command starts with no dirty pages left by the one before it
+# (`sync`): otherwise the disk's writeback of one lands in the other's time.
 for _ in $(seq "$rounds"); do
-    rm -rf "$b/x" && mkdir "$b/x"
+    rm -rf "$b/x" && mkdir "$b/x" && sync
     echo "tar -xzf:            $(t tar -xzf "$layer" -C "$b/x")  (seconds, peak KiB)"
-    rm -rf "$b/out"
+    rm -rf "$b/out" && sync
     echo "rootwasm apply warm: $(t "$rw" "${args[@]}")"
 done
 rm -rf "$b/x" "$b/out"

@@ -10,13 +10,14 @@
 //! carried into the new journal, so the journal alone still explains it.
 
 use crate::error::{RunError, RunErrorKind};
+use crate::image::Ahead;
 use crate::image::cache::LayerCache;
 use crate::image::error::ImageError;
 use crate::image::layer::{EntryKind, LayerIndex, LayerLimits, read_layer};
 use crate::image::merge::{Merged, MergedNode};
 use crate::image::model::*;
 use crate::image::mutate::{self, PatchLayer};
-use crate::image::patch::build_layer;
+use crate::image::patch::{GZIP_LEVEL, build_layer};
 use crate::image::sink::{Blob, OutputImage};
 use crate::image::source::{BlobStore, Source, Top};
 use crate::image::view::{Docs, ReadOptions, load_docs, read_layers};
@@ -485,6 +486,7 @@ fn run_recipes(
     img: &BaseImage,
     platform: &str,
     opts: &ApplyOptions<'_>,
+    ahead: Option<&Ahead>,
 ) -> Result<Ran, ApplyError> {
     let mut view: Arc<dyn RootView + Send + Sync> = Arc::new(img.full.clone());
     let inv = crate::inventory::inventory(view.as_ref());
@@ -528,6 +530,7 @@ fn run_recipes(
             platform,
             opts,
             inv: &inv,
+            ahead,
         };
         let out = run_group(&p, &members, &mut ran, &mut view)?;
         for (i, rr) in group.iter().zip(out) {
@@ -580,8 +583,15 @@ fn plan_upgrades(
     };
     let mut ups = Vec::new();
     let mut sel = Vec::new();
-    for (i, c) in cands.iter().enumerate() {
-        let u = match upgrade_plan::upgrades(c.recipe, &db) {
+    // Each reads its .debs' control archives (xz): on every core.
+    let read: Vec<_> = {
+        use rayon::prelude::*;
+        (cands.par_iter())
+            .map(|c| upgrade_plan::upgrades(c.recipe, &db))
+            .collect()
+    };
+    for ((i, c), u) in cands.iter().enumerate().zip(read) {
+        let u = match u {
             Ok(u) => u,
             Err(e) => {
                 if c.selected {
@@ -632,6 +642,8 @@ struct PlatformRun<'a> {
     platform: &'a str,
     opts: &'a ApplyOptions<'a>,
     inv: &'a crate::inventory::Inventory,
+    /// Deflates new big files while later recipes run.
+    ahead: Option<&'a Ahead>,
 }
 
 /// Run one group of recipes; keep their changes only if none failed.
@@ -648,6 +660,7 @@ fn run_group(
         platform,
         opts,
         inv,
+        ahead,
     } = *p;
     let mut gview = view.clone();
     let mut journal = Journal::default();
@@ -670,6 +683,9 @@ fn run_group(
                 record_applied(&mut recs, recipe, &report, &mut rr);
                 append(&mut journal, &r.changes.entries);
                 blobs.extend_from(&r.changes.blobs);
+                if let Some(a) = ahead {
+                    r.changes.blobs.iter().for_each(|(d, b)| a.offer(d, b));
+                }
                 gview = Arc::new(Overlay::new(gview.clone(), &r.changes));
                 RecipeStatus::Applied
             }
@@ -781,7 +797,12 @@ fn patch_platform(
     opts: &ApplyOptions<'_>,
 ) -> Result<PatchedPlatform, ApplyError> {
     let img = read_base(store, desc, opts)?;
-    let ran = run_recipes(sandbox, &img, platform, opts)?;
+    let compression = img.docs.manifest.layers[..img.n_base]
+        .last()
+        .and_then(|l| Compression::of_media_type(&l.media_type))
+        .unwrap_or(Compression::Gzip);
+    let ahead = (compression == Compression::Gzip).then(|| Ahead::new(GZIP_LEVEL));
+    let ran = run_recipes(sandbox, &img, platform, opts, ahead.as_ref())?;
     let mut result = PlatformResult {
         platform: platform.into(),
         manifest_before: desc.digest.clone(),
@@ -805,15 +826,18 @@ fn patch_platform(
     append(&mut journal, &ran.journal.entries);
     let mut blobs = img.carried_blobs.clone();
     blobs.extend_from(&ran.blobs);
-    let compression = img.docs.manifest.layers[..img.n_base]
-        .last()
-        .and_then(|l| Compression::of_media_type(&l.media_type))
-        .unwrap_or(Compression::Gzip);
     (opts.progress)(&format!(
         "writing patch layer ({} journal entries)",
         journal.entries.len()
     ));
-    let layer = build_layer(&img.base, &journal, &blobs, img.epoch, compression)?;
+    let layer = build_layer(
+        &img.base,
+        &journal,
+        &blobs,
+        img.epoch,
+        compression,
+        ahead.as_ref(),
+    )?;
     let descriptor = Descriptor::for_bytes(compression.media_type(false), &layer.blob);
     let patch = patch_layer(&img, descriptor, layer.diff_id, &result.recipes);
     let out = new_documents(&img, desc, base_name, &ran.records, &patch)?;

@@ -209,7 +209,7 @@ impl PatchedImage {
         let last = &m.layers[n];
         let compression = Compression::of_media_type(&last.media_type)
             .ok_or_else(|| ev(format!("patch layer media type {:?}", last.media_type)))?;
-        let layer = build_layer(&base, &journal, &blobs, epoch, compression)?;
+        let layer = build_layer(&base, &journal, &blobs, epoch, compression, None)?;
         Ok(Replay {
             recorded: last.digest.clone(),
             recorded_diff_id: self.docs.diff_ids[n].clone(),

@@ -197,14 +197,16 @@ impl LayerCache {
         if s.format != FORMAT || &s.layer != layer || s.capture_key != capture_key {
             return None;
         }
-        let mut contents = BTreeMap::new();
-        for d in s.contents {
-            let bytes = std::fs::read(self.dir.join("contents").join(d.as_str())).ok()?;
-            if Sha256Hex::of(&bytes) != d {
-                return None;
-            }
-            contents.insert(d, bytes);
-        }
+        // Read and checked on every core: a warm apply's start is mostly this.
+        use rayon::prelude::*;
+        let contents: BTreeMap<Sha256Hex, Vec<u8>> = s
+            .contents
+            .into_par_iter()
+            .map(|d| {
+                let bytes = std::fs::read(self.dir.join("contents").join(d.as_str())).ok()?;
+                (Sha256Hex::of(&bytes) == d).then_some((d, bytes))
+            })
+            .collect::<Option<_>>()?;
         // Every captured file's content must be there, and nothing else.
         let mut used = std::collections::BTreeSet::new();
         for e in &s.entries {

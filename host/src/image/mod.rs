@@ -24,4 +24,5 @@ pub mod source;
 pub mod view;
 
 pub use error::ImageError;
+pub use gzip::Ahead;
 pub use reference::Reference;

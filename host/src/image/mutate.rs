@@ -85,7 +85,12 @@ pub fn config_with_layer(
     history.push(json!({
         "created": layer.created,
         "created_by": format!("{CREATED_BY} {}", layer.recipes.join(" ")),
-        "comment": format!("fixes {}", layer.fixes.join(", ")),
+        // A layer of plain updates (no recipe names a vulnerability) fixes nothing by name.
+        "comment": if layer.fixes.is_empty() {
+            "distribution updates; no vulnerability named".to_owned()
+        } else {
+            format!("fixes {}", layer.fixes.join(", "))
+        },
     }));
     Ok(config)
 }

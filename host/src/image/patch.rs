@@ -18,11 +18,15 @@
 //! parent is only ever emitted as the directory it is in the base.
 
 use super::error::ImageError;
+use super::gzip::{Ahead, SPAN_MIN, Span, gzip};
 use super::merge::Merged;
 use super::model::{Compression, Digest};
 use crate::journal::{Blobs, Journal, State};
 use crate::rootfs::{Kind, RootPath, RootView, WHITEOUT_PREFIX};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// gzip's default level, as docker and BuildKit write layers.
+pub const GZIP_LEVEL: flate2::Compression = flate2::Compression::new(6);
 
 /// A built layer.
 #[derive(Debug)]
@@ -181,6 +185,7 @@ pub fn build_layer(
     blobs: &Blobs,
     epoch: u64,
     compression: Compression,
+    ahead: Option<&Ahead>,
 ) -> Result<BuiltLayer, ImageError> {
     let finals = journal.final_states(blobs).map_err(layer_err)?;
     check_finals(&finals)?;
@@ -192,6 +197,7 @@ pub fn build_layer(
         emitted: BTreeSet::new(),
         epoch,
         count: 0,
+        spans: Vec::new(),
     };
     w.tar.mode(tar::HeaderMode::Complete);
     for (path, state) in &finals {
@@ -209,7 +215,7 @@ pub fn build_layer(
     // The diff_id's hash runs beside the compression.
     let (diff_id, blob) = std::thread::scope(|s| {
         let id = s.spawn(|| Digest::of(&tar));
-        let blob = compress(&tar, compression);
+        let blob = compress(&tar, &w.spans, compression, ahead);
         (id.join().expect("hashing does not panic"), blob)
     });
     Ok(BuiltLayer {
@@ -226,6 +232,8 @@ struct LayerWriter<'a> {
     emitted: BTreeSet<RootPath>,
     epoch: u64,
     count: usize,
+    /// Where big files' contents are in the tar (for [`gzip`]'s seams).
+    spans: Vec<Span>,
 }
 
 impl LayerWriter<'_> {
@@ -308,6 +316,15 @@ impl LayerWriter<'_> {
                 self.tar
                     .append_data(&mut h, name, &data[..])
                     .map_err(layer_err)?;
+                if data.len() >= SPAN_MIN {
+                    // Only the padding to 512 bytes follows the contents.
+                    let start = self.tar.get_ref().len() - data.len().next_multiple_of(512);
+                    self.spans.push(Span {
+                        start,
+                        len: data.len(),
+                        sha256: d.clone(),
+                    });
+                }
             }
             (Kind::Dir, None, None) => {
                 let mut h = header(tar::EntryType::Directory, s.mode, s.uid, s.gid, epoch);
@@ -331,12 +348,15 @@ impl LayerWriter<'_> {
     }
 }
 
-fn compress(tar: &[u8], compression: Compression) -> Result<Vec<u8>, ImageError> {
+fn compress(
+    tar: &[u8],
+    spans: &[Span],
+    compression: Compression,
+    ahead: Option<&Ahead>,
+) -> Result<Vec<u8>, ImageError> {
     Ok(match compression {
         Compression::None => tar.to_vec(),
-        Compression::Gzip => {
-            super::gzip::gzip(tar, flate2::Compression::default()).map_err(layer_err)?
-        }
+        Compression::Gzip => gzip(tar, spans, GZIP_LEVEL, ahead).map_err(layer_err)?,
         Compression::Zstd => zstd::encode_all(tar, 3).map_err(layer_err)?,
     })
 }

@@ -719,6 +719,32 @@ fn a_plain_update_is_written_only_when_asked_and_claims_nothing() {
         "differences from dpkg:\n{}",
         diff.join("\n")
     );
+    // The image history says what the layer is without naming a fix.
+    let out = tmp.path().join("out");
+    let json = |d: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(out.join("blobs/sha256").join(&d[7..])).unwrap())
+            .unwrap()
+    };
+    let idx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
+    let tagged = (idx["manifests"].as_array().unwrap().iter())
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "patched")
+        .unwrap();
+    let config = json(
+        json(tagged["digest"].as_str().unwrap())["config"]["digest"]
+            .as_str()
+            .unwrap(),
+    );
+    let last = config["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        last["comment"], "distribution updates; no vulnerability named",
+        "{last}"
+    );
     // SBOM and provenance, but no VEX: there is nothing to state.
     let (_, list) = crate::review::referrers(&tmp.path().join("out"));
     let types: Vec<&str> = list.iter().map(|(t, _)| t.as_str()).collect();

@@ -419,7 +419,7 @@ fn the_layer_has_exactly_the_journals_effect_under_oci_whiteout_semantics() {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let (journal, blobs) = random_journal(&mut rng, &base);
         let hostile = journal.entries.iter().any(|e| is_hostile(&e.path));
-        match build_layer(&merged, &journal, &blobs, 0, Compression::None) {
+        match build_layer(&merged, &journal, &blobs, 0, Compression::None, None) {
             Err(_) => refused += 1,
             Ok(layer) => {
                 accepted += 1;
@@ -484,7 +484,15 @@ fn a_symlink_over_a_directory_deletes_nothing_through_it() {
         op: Op::Symlink,
         ..entry("/a/sub", None, Some(state(&link)))
     });
-    let layer = build_layer(&merged, &journal, &Blobs::default(), 0, Compression::None).unwrap();
+    let layer = build_layer(
+        &merged,
+        &journal,
+        &Blobs::default(),
+        0,
+        Compression::None,
+        None,
+    )
+    .unwrap();
     let mut names = Vec::new();
     for e in tar::Archive::new(&layer.blob[..]).entries().unwrap() {
         names.push(e.unwrap().path().unwrap().to_string_lossy().into_owned());
@@ -518,7 +526,7 @@ fn whiteout_names_and_lying_journals_are_refused() {
             entries: vec![entry(path, None, Some(state(&file)))],
             ..Journal::default()
         };
-        let e = build_layer(&merged, &j, &blobs, 0, Compression::None)
+        let e = build_layer(&merged, &j, &blobs, 0, Compression::None, None)
             .err()
             .unwrap_or_else(|| panic!("{path} was accepted"));
         assert!(e.to_string().contains("whiteout"), "{e}");
@@ -528,7 +536,7 @@ fn whiteout_names_and_lying_journals_are_refused() {
         entries: vec![entry("/b", None, Some(state(&file)))],
         ..Journal::default()
     };
-    let e = build_layer(&merged, &j, &blobs, 0, Compression::None).unwrap_err();
+    let e = build_layer(&merged, &j, &blobs, 0, Compression::None, None).unwrap_err();
     assert!(e.to_string().contains("in the base layers it is"), "{e}");
     // A write through a base symlink (`/a/link` -> `/etc`) or under a file.
     for path in ["/a/link/passwd", "/b/c"] {
@@ -536,7 +544,7 @@ fn whiteout_names_and_lying_journals_are_refused() {
             entries: vec![entry(path, None, Some(state(&file)))],
             ..Journal::default()
         };
-        let e = build_layer(&merged, &j, &blobs, 0, Compression::None).unwrap_err();
+        let e = build_layer(&merged, &j, &blobs, 0, Compression::None, None).unwrap_err();
         assert!(e.to_string().contains("not a directory"), "{path}: {e}");
     }
 }
