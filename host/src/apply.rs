@@ -29,7 +29,7 @@ use crate::record::{ANNOTATION_PATCHES, PatchRecord, records};
 use crate::rootfs::{Kind, RootView};
 use crate::run::{Outcome, RunOptions, run};
 use crate::sandbox::Sandbox;
-use crate::session::Overlay;
+use crate::session::{Changes, Overlay};
 use crate::upgrade_plan::{self, Candidate, Plan};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -488,7 +488,11 @@ fn run_recipes(
     opts: &ApplyOptions<'_>,
     ahead: Option<&Ahead>,
 ) -> Result<Ran, ApplyError> {
-    let mut view: Arc<dyn RootView + Send + Sync> = Arc::new(img.full.clone());
+    // One overlay over the image, however many recipes have applied.
+    let mut view = Arc::new(Overlay::new(
+        Arc::new(img.full.clone()),
+        &Changes::default(),
+    ));
     let inv = crate::inventory::inventory(view.as_ref());
     let all: Vec<(&Recipe, bool)> = (opts.recipes.iter().map(|r| (r, true)))
         .chain(opts.companions.iter().map(|r| (r, false)))
@@ -652,7 +656,7 @@ fn run_group(
     p: &PlatformRun<'_>,
     members: &[&Recipe],
     ran: &mut Ran,
-    view: &mut Arc<dyn RootView + Send + Sync>,
+    view: &mut Arc<Overlay>,
 ) -> Result<Vec<RecipeResult>, ApplyError> {
     let PlatformRun {
         sandbox,
@@ -686,7 +690,7 @@ fn run_group(
                 if let Some(a) = ahead {
                     r.changes.blobs.iter().for_each(|(d, b)| a.offer(d, b));
                 }
-                gview = Arc::new(Overlay::new(gview.clone(), &r.changes));
+                gview = Arc::new(gview.then(&r.changes));
                 RecipeStatus::Applied
             }
             Outcome::AlreadyFixed => RecipeStatus::AlreadyFixed,

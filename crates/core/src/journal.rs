@@ -217,6 +217,14 @@ impl Blobs {
         (digest, new)
     }
 
+    /// Store `bytes` whose digest the caller has just computed by hashing
+    /// them (the session does, before checking its limits), so no written
+    /// byte is hashed twice.
+    pub(crate) fn insert_hashed(&mut self, digest: Sha256Hex, bytes: Vec<u8>) {
+        debug_assert_eq!(digest, Sha256Hex::of(&bytes));
+        self.map.entry(digest).or_insert_with(|| bytes.into());
+    }
+
     /// Add every blob of `other`. Its digests are known (a `Blobs` is only
     /// filled by hashing), so nothing is hashed or copied again.
     pub fn extend_from(&mut self, other: &Blobs) {

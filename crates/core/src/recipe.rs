@@ -440,10 +440,7 @@ impl Recipe {
         let (manifest, artifact_bytes, toml_sha256) = Self::load_parts(dir)?;
         let (_, component) =
             read_pinned(dir, &manifest.component.path, &manifest.component.sha256)?;
-        let artifacts = artifact_bytes
-            .into_iter()
-            .map(|(name, bytes)| (name, (Sha256Hex::of(&bytes), bytes)))
-            .collect();
+        let artifacts = artifact_bytes;
         let scope =
             Scope::new(&manifest.capabilities.read, &manifest.capabilities.write).map_err(|e| {
                 RecipeError::Invalid {
@@ -466,13 +463,21 @@ impl Recipe {
     pub fn load_without_component(
         dir: &Path,
     ) -> Result<(RecipeToml, BTreeMap<String, Vec<u8>>), RecipeError> {
-        Self::load_parts(dir).map(|(m, a, _)| (m, a))
+        let (m, a, _) = Self::load_parts(dir)?;
+        Ok((m, a.into_iter().map(|(n, (_, b))| (n, b)).collect()))
     }
 
     #[allow(clippy::type_complexity)]
     fn load_parts(
         dir: &Path,
-    ) -> Result<(RecipeToml, BTreeMap<String, Vec<u8>>, Sha256Hex), RecipeError> {
+    ) -> Result<
+        (
+            RecipeToml,
+            BTreeMap<String, (Sha256Hex, Vec<u8>)>,
+            Sha256Hex,
+        ),
+        RecipeError,
+    > {
         let manifest_path = dir.join("recipe.toml");
         let text = std::fs::read_to_string(&manifest_path).map_err(|source| RecipeError::Io {
             path: manifest_path.clone(),
@@ -481,7 +486,8 @@ impl Recipe {
         let manifest = RecipeToml::parse(&text, &manifest_path)?;
         let mut artifacts = BTreeMap::new();
         for a in &manifest.artifacts {
-            artifacts.insert(a.name().to_owned(), read_pinned(dir, &a.path, &a.sha256)?.1);
+            // Checked against its pin, so that sha256 is the artifact's.
+            artifacts.insert(a.name().to_owned(), read_pinned(dir, &a.path, &a.sha256)?);
         }
         Ok((manifest, artifacts, Sha256Hex::of(text.as_bytes())))
     }

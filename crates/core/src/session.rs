@@ -14,6 +14,7 @@ use crate::rootfs::{
 };
 use crate::scope::{Access, Scope};
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::Arc;
 
 /// Why a rootfs call failed, as the guest sees it (the WIT `error-code`).
@@ -149,6 +150,22 @@ impl Overlay {
         }
     }
 
+    /// `changes` applied over this overlay, as one overlay over the same
+    /// base: the same view as stacking a new overlay, but every lookup stays
+    /// one map deep however many recipes ran before (walking a stack of 40
+    /// was about 7 % of a 40-upgrade apply's main thread).
+    pub fn then(&self, changes: &Changes) -> Overlay {
+        let mut staged = self.staged.clone();
+        staged.extend(changes.staged.iter().map(|(p, s)| (p.clone(), s.clone())));
+        let mut blobs = self.blobs.clone();
+        blobs.extend_from(&changes.blobs);
+        Overlay {
+            base: self.base.clone(),
+            staged,
+            blobs,
+        }
+    }
+
     pub(crate) fn node(&self, p: &RootPath) -> SessionResult<Option<Meta>> {
         match self.staged.get(p) {
             Some(Staged::Removed) => Ok(None),
@@ -206,13 +223,24 @@ impl Overlay {
                 .map_err(|e| fs_err(ErrorCode::Io, dir.as_str(), e.to_string()))?;
             out.extend(base);
         }
-        for (p, s) in &self.staged {
-            if !p.is_root() && p.parent() == *dir {
-                match s {
-                    Staged::Removed => out.remove(p.file_name()),
-                    Staged::Node(n) => out.insert(p.file_name().to_owned(), n.meta.kind),
-                };
+        // Only the staged paths below `dir`, which sort together after "dir/".
+        let prefix = if dir.is_root() {
+            "/".to_owned()
+        } else {
+            format!("{}/", dir.as_str())
+        };
+        let below = (self.staged)
+            .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+            .take_while(|(p, _)| p.as_str().starts_with(&prefix));
+        for (p, s) in below {
+            let name = &p.as_str()[prefix.len()..];
+            if name.is_empty() || name.contains('/') {
+                continue;
             }
+            match s {
+                Staged::Removed => out.remove(name),
+                Staged::Node(n) => out.insert(name.to_owned(), n.meta.kind),
+            };
         }
         Ok(out)
     }
@@ -469,7 +497,7 @@ impl Session {
                 ));
             }
             self.written += len;
-            self.view.blobs.insert(bytes);
+            self.view.blobs.insert_hashed(digest.clone(), bytes);
         }
         Ok(digest)
     }

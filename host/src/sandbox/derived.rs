@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 
 /// First line of every entry; the format version is in it.
 const MAGIC: &str = "rootwasm-derived/1";
+/// More than any header: magic, three sha256s, a label of at most 64 bytes.
+const HEADER_MAX: usize = 1024;
 
 /// Where derived data lives; `None` keeps nothing.
 #[derive(Clone, Debug, Default)]
@@ -78,10 +80,19 @@ impl DerivedStore {
 
     /// The entry for `key`, if one is stored and intact.
     pub fn get(&self, key: &Key<'_>) -> Option<Vec<u8>> {
-        let mut bytes = std::fs::read(self.usable()?.join(key.file_name())).ok()?;
-        let end = bytes.windows(2).position(|w| w == b"\n\n")? + 2;
-        let intact = std::str::from_utf8(&bytes[..end]).ok()? == key.header(&bytes[end..]);
-        intact.then(|| bytes.split_off(end))
+        use std::io::Read;
+        let mut f = std::fs::File::open(self.usable()?.join(key.file_name())).ok()?;
+        let len = usize::try_from(f.metadata().ok()?.len()).ok()?;
+        // The header is a few hundred bytes; the data is read once, straight
+        // into its own buffer (entries are tens of megabytes).
+        let mut head = vec![0; len.min(HEADER_MAX)];
+        f.read_exact(&mut head).ok()?;
+        let end = head.windows(2).position(|w| w == b"\n\n")? + 2;
+        let mut data = Vec::with_capacity(len - end);
+        data.extend_from_slice(&head[end..]);
+        f.read_to_end(&mut data).ok()?;
+        let intact = std::str::from_utf8(&head[..end]).ok()? == key.header(&data);
+        intact.then_some(data)
     }
 
     /// Store `data` for `key`. A cache that cannot be written only costs time.

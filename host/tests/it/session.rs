@@ -249,3 +249,83 @@ fn whiteout_names_cannot_be_staged() {
     refused(s.rename("/usr/lib/a", "/usr/lib/.wh.a-link"), "rename");
     assert!(s.entries().is_empty(), "nothing was journaled");
 }
+
+/// Every path below `/` with what a reader sees of it.
+fn walk(v: &dyn rootwasm::rootfs::RootView) -> Vec<String> {
+    use rootwasm::rootfs::RootPath;
+    let mut out = Vec::new();
+    let mut todo = vec![RootPath::root()];
+    while let Some(dir) = todo.pop() {
+        for (name, kind) in v.read_dir(&dir).unwrap() {
+            let p = dir.join(&name);
+            let m = v.lstat(&p).unwrap().unwrap();
+            assert_eq!(m.kind, kind, "{p}");
+            let what = match kind {
+                Kind::Dir => {
+                    todo.push(p.clone());
+                    String::new()
+                }
+                Kind::File => String::from_utf8_lossy(&v.read(&p).unwrap()).into_owned(),
+                _ => v.readlink(&p).unwrap(),
+            };
+            out.push(format!("{p} {:?} {:o} {what:?}", m.kind, m.mode));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn overlays_chained_by_then_see_what_stacked_overlays_see() {
+    use rootwasm::rootfs::RootView;
+    use rootwasm::session::{Changes, Overlay};
+    let (_tmp, root) = setup();
+    let steps: [&dyn Fn(&mut Session); 3] = [
+        &|s| {
+            s.remove("/usr/lib/a-link").unwrap();
+            s.remove("/usr/lib/a").unwrap();
+            s.mkdir("/opt", 0o755).unwrap();
+            s.write_file("/opt/x", b"x\n".to_vec(), 0o644).unwrap();
+            s.write_file("/etc/new", b"new\n".to_vec(), 0o600).unwrap();
+        },
+        &|s| {
+            s.remove("/opt/x").unwrap();
+            s.remove("/opt").unwrap();
+            s.write_file("/usr/lib/c", b"c\n".to_vec(), 0o644).unwrap();
+            s.mkdir("/usr/lib/d", 0o700).unwrap();
+            s.remove("/usr/lib/hostetc").unwrap();
+        },
+        &|s| {
+            s.mkdir("/opt", 0o750).unwrap();
+            s.write_file("/opt/y", b"y\n".to_vec(), 0o644).unwrap();
+            s.write_file("/usr/lib/d/z", b"z\n".to_vec(), 0o644)
+                .unwrap();
+            s.chmod("/etc/passwd", 0o600).unwrap();
+            s.symlink("/opt/y", "/etc/new").unwrap_err();
+            s.remove("/etc/new").unwrap();
+            s.symlink("/opt/y", "/etc/new").unwrap();
+        },
+    ];
+    let base: Arc<dyn RootView + Send + Sync> = root.clone();
+    let mut flat = Arc::new(Overlay::new(base.clone(), &Changes::default()));
+    let mut stacked = base;
+    for step in steps {
+        let mut s = Session::new(flat.clone(), everything(), "t", LIMITS);
+        s.set_phase(Phase::Apply);
+        step(&mut s);
+        let changes = s.finish();
+        flat = Arc::new(flat.then(&changes));
+        stacked = Arc::new(Overlay::new(stacked, &changes));
+        assert_eq!(walk(flat.as_ref()), walk(stacked.as_ref()));
+    }
+    let seen = walk(flat.as_ref());
+    assert!(
+        seen.iter().any(|l| l.starts_with("/opt/y File")),
+        "{seen:#?}"
+    );
+    assert!(!seen.iter().any(|l| l.starts_with("/opt/x")), "{seen:#?}");
+    assert!(
+        seen.iter().any(|l| l.starts_with("/etc/new Symlink")),
+        "{seen:#?}"
+    );
+}

@@ -15,6 +15,14 @@ const MAX_SYMLINKS: usize = 40;
 #[serde(try_from = "String", into = "String")]
 pub struct RootPath(String);
 
+/// Ordered, compared and hashed as its string, so maps keyed by `RootPath`
+/// can be searched by `&str` ranges.
+impl std::borrow::Borrow<str> for RootPath {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TryFrom<String> for RootPath {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
