@@ -182,9 +182,12 @@ impl Shared {
             };
             st.slots.insert(sha.clone(), Slot::Running);
             drop(st);
-            let slot = match deflate_own(&bytes, self.level) {
-                Ok(p) => Slot::Done(p),
-                Err(_) => Slot::Failed, // deflated again, and reported, by `gzip`
+            // A failure (even a panic) only means `gzip` deflates it again,
+            // and reports it; a waiter must never be left waiting.
+            let run = std::panic::AssertUnwindSafe(|| deflate_own(&bytes, self.level));
+            let slot = match std::panic::catch_unwind(run) {
+                Ok(Ok(p)) => Slot::Done(p),
+                Ok(Err(_)) | Err(_) => Slot::Failed,
             };
             st = self.lock();
             st.slots.insert(sha, slot);
