@@ -30,25 +30,36 @@ if [ ! -f "$old/done" ]; then
     touch "$old/done"
 fi
 
-# One recipe per outdated package, as a user would write them.
-r="$b/recipes"
+# One recipe per source version for its outdated binary packages, as
+# `recipe sync` writes them.
+r="$b/recipes-by-source"
 if [ ! -f "$r/done" ]; then
     rm -rf "$r" && mkdir -p "$r/dpkg-upgrade"
     cp recipes/dpkg-upgrade/component.wasm "$r/dpkg-upgrade/"
-    # A changelog naming no CVE gets a placeholder id (as tests/it/bookworm.rs).
-    n=0
+    declare -A members
     while IFS=$'\t' read -r pkg _arch _inst _newest deb; do
-        n=$((n + 1))
-        installed=$(ls "$old/${pkg}_"*.deb)
-        "$rw" recipe new distro-upgrade --deb "$img/debs/$deb" --installed "$installed" --recipes "$r" >/dev/null 2>&1 \
-            || "$rw" recipe new distro-upgrade --deb "$img/debs/$deb" --installed "$installed" --recipes "$r" \
-                --fix "$(printf 'TEMP-0000000-%06X' "$n")" >/dev/null
+        src=$(dpkg-deb --show --showformat='${source:Package}_${source:Version}' "$img/debs/$deb")
+        members[$src]+="$pkg:$deb "
     done <"$img/outdated.tsv"
+    n=0
+    for src in $(printf '%s\n' "${!members[@]}" | sort); do
+        n=$((n + 1))
+        args=()
+        for m in ${members[$src]}; do
+            args+=(--deb "$img/debs/${m#*:}" --installed "$(ls "$old/${m%%:*}_"*.deb)")
+        done
+        first=${members[$src]%% *}
+        args+=(--changelog-from "$img/debs/${first#*:}" --recipes "$r")
+        # A changelog naming no CVE gets a placeholder id (as tests/it/bookworm.rs).
+        "$rw" recipe new distro-upgrade "${args[@]}" >/dev/null 2>&1 \
+            || "$rw" recipe new distro-upgrade "${args[@]}" \
+                --fix "$(printf 'TEMP-0000000-%06X' "$n")" >/dev/null
+    done
     touch "$r/done"
 fi
 
 layer=$(python3 -c 'import json,sys; d=sys.argv[1]; i=json.load(open(d+"/index.json")); m=json.load(open(d+"/blobs/sha256/"+i["manifests"][0]["digest"][7:])); print(d+"/blobs/sha256/"+m["layers"][0]["digest"][7:])' "$img/oci")
-echo "image: $(wc -l <"$img/outdated.tsv") outdated packages; layer $(du -h "$layer" | cut -f1) gzip"
+echo "image: $(wc -l <"$img/outdated.tsv") outdated packages in $(ls -d "$r"/debian-* | wc -l) recipes; layer $(du -h "$layer" | cut -f1) gzip"
 cache="$b/cache"
 args=(apply "oci:$img/oci:bookworm-outdated" --recipes "$r" --output "oci:$b/out:patched"
     --no-evidence --cache-dir "$cache" --max-captured-bytes 2000000000)

@@ -745,7 +745,7 @@ fn options(img: &BaseImage, inv: &crate::inventory::Inventory, recipe: &Recipe) 
 }
 
 /// Record what an applied recipe reported: one patch record per package
-/// (replacing an earlier one for the same recipe and location), and the
+/// (replacing an earlier one for the same recipe, package and location), and the
 /// first package's versions on the result.
 fn record_applied(
     records: &mut Vec<PatchRecord>,
@@ -759,7 +759,9 @@ fn record_applied(
         let Ok(ecosystem) = p.ecosystem.parse() else {
             continue;
         };
-        records.retain(|r| !(r.recipe == m.id && r.location == p.location));
+        // Keyed by package too: the packages of one distro upgrade share
+        // their location (the dpkg database).
+        records.retain(|r| !(r.recipe == m.id && r.package == p.name && r.location == p.location));
         records.push(PatchRecord {
             recipe: m.id.clone(),
             patch_type: m.patch_type,

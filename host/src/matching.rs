@@ -54,11 +54,24 @@ pub fn below_range(eco: Ecosystem, version: &str, range: &str) -> bool {
 /// upgrade, below it. The distribution's newer package fixes older versions
 /// too (its own check still compares installed < new); a range's lower
 /// bound only says which version its fix list was read against.
-pub fn patches(recipe: &Recipe, version: &str) -> bool {
+pub fn patches(recipe: &Recipe, range: &str, version: &str) -> bool {
     let t = &recipe.manifest.target;
-    matches(t.ecosystem, version, &t.affected).unwrap_or(false)
+    matches(t.ecosystem, version, range).unwrap_or(false)
         || (recipe.manifest.patch_type == crate::recipe::PatchType::DistroUpgrade
-            && below_range(t.ecosystem, version, &t.affected))
+            && below_range(t.ecosystem, version, range))
+}
+
+/// The range `recipe` declares for the installed package `p`, if it targets
+/// it: its `package`, or one of its `siblings` (a distro upgrade of several
+/// binary packages of one source), of the right architecture.
+pub fn range_for<'r>(recipe: &'r Recipe, p: &Package) -> Option<&'r str> {
+    let t = &recipe.manifest.target;
+    if p.ecosystem != t.ecosystem || !same_architecture(t, p) {
+        return None;
+    }
+    t.packages()
+        .find(|(name, _)| same_name(t.ecosystem, &p.name, name))
+        .map(|(_, range)| range)
 }
 
 /// Match `recipe` against `inv`.
@@ -68,18 +81,19 @@ pub fn match_recipe<'a>(inv: &'a Inventory, recipe: &Recipe) -> Match<'a> {
     if eco == Ecosystem::Generic {
         return Match::Unknown;
     }
-    let installed: Vec<&Package> = inv
-        .packages
-        .iter()
-        .filter(|p| p.ecosystem == t.ecosystem && same_name(t.ecosystem, &p.name, &t.package))
-        .filter(|p| same_architecture(t, p))
+    let installed: Vec<(&Package, &str)> = (inv.packages.iter())
+        .filter_map(|p| Some((p, range_for(recipe, p)?)))
         .collect();
     if installed.is_empty() {
         return Match::NotInstalled;
     }
-    let (affected, unaffected) = installed
+    let (affected, unaffected): (Vec<_>, Vec<_>) = installed
         .into_iter()
-        .partition(|p| patches(recipe, &p.version));
+        .partition(|(p, range)| patches(recipe, range, &p.version));
+    let (affected, unaffected) = (
+        affected.into_iter().map(|(p, _)| p).collect(),
+        unaffected.into_iter().map(|(p, _)| p).collect(),
+    );
     Match::Installed {
         affected,
         unaffected,

@@ -525,35 +525,99 @@ fn component_pin(o: &DistroUpgrade) -> Result<(String, Sha256Hex), NewError> {
     Ok((component_rel, Sha256Hex::of(&bytes)))
 }
 
+/// One binary package's share of a generated recipe.
+struct Member {
+    bytes: Vec<u8>,
+    deb: Deb,
+    file_name: String,
+    installed: Option<String>,
+    may_remove: bool,
+    fixes: Vec<Fix>,
+    read: Vec<String>,
+    write: Vec<String>,
+    unpacked: u64,
+}
+
+impl Member {
+    fn new(o: &DistroUpgrade) -> Result<Self, NewError> {
+        let (bytes, deb) = read_deb(&o.deb)?;
+        let (pkg, ver, arch) = (deb.package(), deb.version(), deb.architecture());
+        let may_remove = matches!(o.installed, Some(Installed::Deb(_) | Installed::Listed(..)));
+        let (installed, old_paths, old_deb) = installed(o, pkg)?;
+        if let Some(inst) = &installed
+            && version(inst)? >= version(ver)?
+        {
+            return Err(NewError::Invalid(format!(
+                "{pkg} {ver} is not newer than the installed {inst}: nothing to upgrade"
+            )));
+        }
+        let mut fixes = fixes_for(o, &deb, installed.as_deref())?;
+        from_advisories(&mut fixes, &o.advisories, &names(&deb));
+        let file_name = o
+            .deb
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| format!("{pkg}_{ver}_{arch}.deb"));
+        let (read, write) = capabilities(&deb, old_deb.as_ref(), old_paths);
+        let unpacked: u64 = (deb.data.iter())
+            .map(|e| match &e.kind {
+                EntryKind::File(d) => d.len() as u64,
+                _ => 0,
+            })
+            .sum();
+        Ok(Member {
+            bytes,
+            deb,
+            file_name,
+            installed,
+            may_remove,
+            fixes,
+            read,
+            write,
+            unpacked,
+        })
+    }
+
+    fn package(&self) -> &str {
+        self.deb.package()
+    }
+}
+
+/// Each item once, in the order first seen.
+fn union<T: Clone + Ord>(lists: impl IntoIterator<Item = Vec<T>>) -> Vec<T> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for item in lists.into_iter().flatten() {
+        if seen.insert(item.clone()) {
+            out.push(item);
+        }
+    }
+    out
+}
+
 /// What a generated recipe.toml says.
 struct Rendered<'a> {
-    file_name: &'a str,
-    installed: Option<&'a str>,
     id: &'a str,
-    pkg: &'a str,
-    ver: &'a str,
+    /// The packages, the target first.
+    members: &'a [Member],
     arch: &'a str,
     source: &'a str,
     fixes: &'a [Fix],
-    affected: &'a str,
     component_rel: &'a str,
     component_sha: &'a Sha256Hex,
-    deb_sha: &'a Sha256Hex,
-    may_remove: bool,
     read: &'a [String],
     write: &'a [String],
-    memory: u64,
-    fuel: u64,
-    written: u64,
 }
 
 // Long: a template, one statement per recipe.toml section in file order.
 fn render(r: &Rendered<'_>) -> String {
     let mut t = String::new();
-    let above = r
-        .installed
-        .map(|v| format!("{v}'s"))
-        .unwrap_or_else(|| "the previous upload's".into());
+    let (first, group) = (&r.members[0], r.members.len() > 1);
+    let above = match (group, &first.installed) {
+        (true, _) => "each installed version's".to_owned(),
+        (false, Some(v)) => format!("{v}'s"),
+        (false, None) => "the previous upload's".into(),
+    };
     let claims = if r.fixes.is_empty() {
         format!(
             "# A plain update: its changelog entries above {above} name no CVE or GHSA,\n\
@@ -562,28 +626,36 @@ fn render(r: &Rendered<'_>) -> String {
     } else {
         format!("# The fixes are the CVE/GHSA ids fixed by its changelog entries above {above}.\n")
     };
+    let files: Vec<&str> = r.members.iter().map(|m| m.file_name.as_str()).collect();
     let _ = writeln!(
         t,
         "# Written by `rootwasm recipe new distro-upgrade` from {}.\n\
          {claims}# The upgrade fixes every older version too: affected is `<< new`.\n",
-        r.file_name,
+        files.join(", "),
     );
     let _ = writeln!(t, "id = {}", toml_str(r.id));
     t.push_str("type = \"distro-upgrade\"\n");
-    let _ = writeln!(
-        t,
-        "summary = {}",
-        toml_str(&format!(
-            "{}: upgrade to {}, the distribution's {} package",
-            r.pkg,
-            r.ver,
-            if r.fixes.is_empty() {
-                "updated"
-            } else {
-                "fixed"
-            }
-        ))
-    );
+    let what = if r.fixes.is_empty() {
+        "updated"
+    } else {
+        "fixed"
+    };
+    let summary = if group {
+        let pkgs: Vec<&str> = r.members.iter().map(Member::package).collect();
+        format!(
+            "{}: upgrade {} to {}, the distribution's {what} packages",
+            r.source.split(' ').next().unwrap_or_default(),
+            pkgs.join(", "),
+            first.deb.version()
+        )
+    } else {
+        format!(
+            "{}: upgrade to {}, the distribution's {what} package",
+            first.package(),
+            first.deb.version()
+        )
+    };
+    let _ = writeln!(t, "summary = {}", toml_str(&summary));
     let _ = writeln!(
         t,
         "origin = {}",
@@ -602,37 +674,58 @@ fn render(r: &Rendered<'_>) -> String {
             toml_str(&f.published)
         );
     }
+    let affected = |m: &Member| format!("<< {}", m.deb.version());
     let _ = write!(
         t,
         "\n[target]\necosystem = \"deb\"\npackage = {}\naffected = {}\narchitecture = {}\n",
-        toml_str(r.pkg),
-        toml_str(r.affected),
+        toml_str(first.package()),
+        toml_str(&affected(first)),
         toml_str(r.arch)
     );
+    for m in &r.members[1..] {
+        let _ = write!(
+            t,
+            "\n[[target.siblings]]\npackage = {}\naffected = {}\n",
+            toml_str(m.package()),
+            toml_str(&affected(m)),
+        );
+    }
     let _ = write!(
         t,
         "\n[component]\npath = {}\nsha256 = {}\n",
         toml_str(r.component_rel),
         toml_str(&r.component_sha.to_string())
     );
+    for m in r.members {
+        let _ = write!(
+            t,
+            "\n[[artifacts]]\npath = {}\nsha256 = {}\nsource = {}\n",
+            toml_str(&m.file_name),
+            toml_str(&Sha256Hex::of(&m.bytes).to_string()),
+            toml_str(&format!(
+                "Debian archive: {} {} ({})",
+                m.package(),
+                m.deb.version(),
+                m.deb.architecture()
+            ))
+        );
+    }
+    let may_remove = r.members.iter().all(|m| m.may_remove);
+    t.push_str("\n[params]\n");
+    if !group {
+        // A group's packages are named by its artifacts.
+        let _ = writeln!(t, "package = {}", toml_str(first.package()));
+    }
     let _ = write!(
         t,
-        "\n[[artifacts]]\npath = {}\nsha256 = {}\nsource = {}\n",
-        toml_str(r.file_name),
-        toml_str(&r.deb_sha.to_string()),
-        toml_str(&format!("Debian archive: {} {} ({})", r.pkg, r.ver, r.arch))
-    );
-    let _ = write!(
-        t,
-        "\n[params]\npackage = {}\ndeb = {}\n{}remove-obsolete = {}\n",
-        toml_str(r.pkg),
-        toml_str(r.file_name),
-        if r.may_remove {
-            "# The old version's paths are in scope (from its file list).\n"
-        } else {
-            ""
+        "deb = {}\n{}remove-obsolete = {}\n",
+        toml_str(&files.join(" ")),
+        match (may_remove, group) {
+            (true, false) => "# The old version's paths are in scope (from its file list).\n",
+            (true, true) => "# The old versions' paths are in scope (from their file lists).\n",
+            (false, _) => "",
         },
-        toml_str(if r.may_remove { "true" } else { "false" })
+        toml_str(if may_remove { "true" } else { "false" })
     );
     let _ = write!(
         t,
@@ -640,10 +733,14 @@ fn render(r: &Rendered<'_>) -> String {
         toml_list(r.read),
         toml_list(r.write)
     );
+    let size: u64 = r.members.iter().map(|m| m.bytes.len() as u64).sum();
+    let unpacked: u64 = r.members.iter().map(|m| m.unpacked).sum();
     let _ = write!(
         t,
         "\n[limits]\nfuel = {}\nmemory-bytes = {}\nwall-time-ms = 60000\nwritten-bytes = {}\n",
-        r.fuel, r.memory, r.written
+        20_000_000_000u64 + 200 * (size + unpacked),
+        (64u64 << 20) + 4 * (size + unpacked),
+        (1u64 << 20) + 2 * unpacked
     );
 
     t
@@ -653,63 +750,79 @@ fn render(r: &Rendered<'_>) -> String {
 /// existing recipe with the same id is left alone when it is the same, and
 /// refused unless `force` when it differs.
 pub fn distro_upgrade(o: &DistroUpgrade) -> Result<Outcome, NewError> {
-    let (bytes, deb) = read_deb(&o.deb)?;
-    let (pkg, ver, arch) = (deb.package(), deb.version(), deb.architecture());
-    let may_remove = matches!(o.installed, Some(Installed::Deb(_) | Installed::Listed(..)));
-    let (installed, old_paths, old_deb) = installed(o, pkg)?;
-    if let Some(inst) = &installed
-        && version(inst)? >= version(ver)?
-    {
+    distro_upgrade_group(std::slice::from_ref(o))
+}
+
+/// One recipe for the binary packages of one source version (each with its
+/// own options: its `.deb` and installed version), installed together; a
+/// single package's recipe is [`distro_upgrade`]'s. The packages go in name
+/// order, the first is the target and the others its siblings, and the
+/// fixes are all of theirs.
+pub fn distro_upgrade_group(group: &[DistroUpgrade]) -> Result<Outcome, NewError> {
+    let Some(o) = group.first() else {
+        return Err(NewError::Invalid("no package to upgrade".into()));
+    };
+    let mut members: Vec<Member> = group.iter().map(Member::new).collect::<Result<_, _>>()?;
+    members.sort_by(|a, b| a.package().cmp(b.package()));
+    let source = source_of(&members[0].deb);
+    if let Some(m) = members.iter().find(|m| source_of(&m.deb) != source) {
         return Err(NewError::Invalid(format!(
-            "{pkg} {ver} is not newer than the installed {inst}: nothing to upgrade"
+            "{} is built from {}, not {source}: one recipe upgrades the packages of one source version",
+            m.package(),
+            source_of(&m.deb)
         )));
     }
-    let mut fixes = fixes_for(o, &deb, installed.as_deref())?;
-    from_advisories(&mut fixes, &o.advisories, &names(&deb));
-    let file_name = o
-        .deb
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| format!("{pkg}_{ver}_{arch}.deb"));
-    let id = recipe_id(pkg, ver, arch);
+    // A source's packages for one architecture, with those for all of them.
+    let archs: std::collections::BTreeSet<&str> = (members.iter())
+        .map(|m| m.deb.architecture())
+        .filter(|a| *a != "all")
+        .collect();
+    let arch: String = match archs.len() {
+        0 => "all".into(),
+        1 => archs.first().copied().unwrap_or("all").into(),
+        _ => {
+            return Err(NewError::Invalid(format!(
+                "the packages are built for several architectures ({}): one recipe per architecture",
+                archs.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    };
+    let id = match members.as_slice() {
+        [one] => recipe_id(one.package(), one.deb.version(), one.deb.architecture()),
+        _ => {
+            let (name, ver) = source.split_once(' ').unwrap_or((&source, ""));
+            recipe_id(&format!("source-{name}"), ver, &arch)
+        }
+    };
+    let fixes: Vec<Fix> = {
+        let mut seen = std::collections::BTreeSet::new();
+        (members.iter_mut())
+            .flat_map(|m| std::mem::take(&mut m.fixes))
+            .filter(|f| seen.insert(f.id.clone()))
+            .collect()
+    };
+    let read = union(members.iter_mut().map(|m| std::mem::take(&mut m.read)));
+    let write = union(members.iter_mut().map(|m| std::mem::take(&mut m.write)));
     let dir = o.recipes_dir.join(&id);
     let toml_path = dir.join("recipe.toml");
     let existing = std::fs::read_to_string(&toml_path).ok();
     let (component_rel, component_sha) = component_pin(o)?;
-
-    let (read, write) = capabilities(&deb, old_deb.as_ref(), old_paths);
-    let unpacked: u64 = deb
-        .data
-        .iter()
-        .map(|e| match &e.kind {
-            EntryKind::File(d) => d.len() as u64,
-            _ => 0,
-        })
-        .sum();
     let t = render(&Rendered {
-        file_name: &file_name,
-        installed: installed.as_deref(),
         id: &id,
-        pkg,
-        ver,
-        arch,
-        source: &source_of(&deb),
+        members: &members,
+        arch: &arch,
+        source: &source,
         fixes: &fixes,
-        affected: &format!("<< {ver}"),
         component_rel: &component_rel,
         component_sha: &component_sha,
-        deb_sha: &Sha256Hex::of(&bytes),
-        may_remove,
         read: &read,
         write: &write,
-        memory: (64u64 << 20) + 4 * (bytes.len() as u64 + unpacked),
-        fuel: 20_000_000_000u64 + 200 * (bytes.len() as u64 + unpacked),
-        written: (1u64 << 20) + 2 * unpacked,
     });
+    let same_debs = || {
+        (members.iter()).all(|m| std::fs::read(dir.join(&m.file_name)).is_ok_and(|b| b == m.bytes))
+    };
     let written = match existing {
-        Some(e) if e == t && std::fs::read(dir.join(&file_name)).is_ok_and(|b| b == bytes) => {
-            Written::Unchanged
-        }
+        Some(e) if e == t && same_debs() => Written::Unchanged,
         Some(_) if !o.force => {
             return Err(NewError::Invalid(format!(
                 "{} already holds a different recipe {id}; keep it, or replace it with --force",
@@ -721,8 +834,10 @@ pub fn distro_upgrade(o: &DistroUpgrade) -> Result<Outcome, NewError> {
     };
     if written != Written::Unchanged {
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let deb_out = dir.join(&file_name);
-        std::fs::write(&deb_out, &bytes).map_err(io(&deb_out))?;
+        for m in &members {
+            let deb_out = dir.join(&m.file_name);
+            std::fs::write(&deb_out, &m.bytes).map_err(io(&deb_out))?;
+        }
         std::fs::write(&toml_path, t).map_err(io(&toml_path))?;
     }
     Ok(Outcome {

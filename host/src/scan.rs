@@ -17,7 +17,6 @@ use crate::image::merge::Merged;
 use crate::image::source::Source;
 use crate::image::view::{Docs, ReadOptions, load_docs, platforms, read_layers};
 use crate::inventory::{self, Inventory, Package};
-use crate::matching::same_name;
 use crate::recipe::Recipe;
 use crate::run::{RunOptions, check};
 use crate::sandbox::{CheckStatus, Sandbox};
@@ -129,11 +128,8 @@ fn recipe_findings(
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     let t = &r.manifest.target;
-    let installed: Vec<&Package> = inv
-        .packages
-        .iter()
-        .filter(|p| p.ecosystem == t.ecosystem && same_name(t.ecosystem, &p.name, &t.package))
-        .filter(|p| crate::matching::same_architecture(t, p))
+    let installed: Vec<(&Package, &str)> = (inv.packages.iter())
+        .filter_map(|p| Some((p, crate::matching::range_for(r, p)?)))
         .collect();
     if installed.is_empty() {
         return Vec::new();
@@ -143,9 +139,9 @@ fn recipe_findings(
         ..RunOptions::default()
     };
     let checked = check(sandbox, r, view.clone(), &options);
-    for p in installed {
-        let in_range = crate::matching::patches(r, &p.version);
-        let below = !in_range && crate::matching::below_range(t.ecosystem, &p.version, &t.affected);
+    for (p, range) in installed {
+        let in_range = crate::matching::patches(r, range, &p.version);
+        let below = !in_range && crate::matching::below_range(t.ecosystem, &p.version, range);
         // A rootwasm patch record for exactly this package and version.
         let recorded = patches.iter().any(|x| {
             x.recipe == r.manifest.id
@@ -163,12 +159,12 @@ fn recipe_findings(
                 format!(
                     "{} is below {}, the versions this recipe was made for: it may be \
                      affected, and this recipe does not patch it",
-                    p.version, t.affected
+                    p.version, range
                 ),
             ),
             (_, false) => (
                 "not-affected",
-                format!("{} is outside {}", p.version, t.affected),
+                format!("{} is outside {}", p.version, range),
             ),
             (Ok(c), true) if c.status == CheckStatus::Fixed => ("fixed", c.detail.clone()),
             (Ok(c), true) if c.status == CheckStatus::Vulnerable => ("fixable", c.detail.clone()),

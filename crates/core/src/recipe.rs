@@ -79,6 +79,29 @@ pub struct Target {
     /// image the recipe does not apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub architecture: Option<String>,
+    /// Other binary packages built from the same source that a distro
+    /// upgrade installs with `package` (`[[target.siblings]]`), each with
+    /// its own range (their versions may differ, by an epoch say).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub siblings: Vec<Sibling>,
+}
+
+/// One more package a distro upgrade targets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Sibling {
+    /// Package name.
+    pub package: String,
+    /// Its installed versions this recipe upgrades.
+    pub affected: String,
+}
+
+impl Target {
+    /// Every package targeted, with its range: `package` first, then the siblings.
+    pub fn packages(&self) -> impl Iterator<Item = (&str, &str)> {
+        std::iter::once((self.package.as_str(), self.affected.as_str()))
+            .chain((self.siblings.iter()).map(|s| (s.package.as_str(), s.affected.as_str())))
+    }
 }
 
 /// A file of the recipe, pinned by hash.
@@ -262,6 +285,18 @@ impl RecipeToml {
             return Err(invalid(
                 "`fixes` must name at least one vulnerability (only a distro-upgrade may be a plain update that names none)".into(),
             ));
+        }
+        if !m.target.siblings.is_empty() && m.patch_type != PatchType::DistroUpgrade {
+            return Err(invalid(
+                "only a distro-upgrade may target `siblings` (binary packages of one source)"
+                    .into(),
+            ));
+        }
+        let mut targeted = std::collections::BTreeSet::new();
+        for (p, _) in m.target.packages() {
+            if !targeted.insert(p) {
+                return Err(invalid(format!("target package {p:?} is named twice")));
+            }
         }
         for f in &m.fixes {
             if !is_date(&f.published) {
@@ -562,6 +597,23 @@ read = ["/usr/**"]
         let update = none.replace("\"backport\"", "\"distro-upgrade\"");
         let m = RecipeToml::parse(&update, Path::new("r")).unwrap();
         assert!(m.fixes.is_empty());
+    }
+
+    #[test]
+    fn only_a_distro_upgrade_targets_siblings_each_once() {
+        let group = GOOD.replace(
+            "[component]",
+            "[[target.siblings]]\npackage = \"y\"\naffected = \"<< 2\"\n[component]",
+        );
+        let e = RecipeToml::parse(&group, Path::new("r")).unwrap_err();
+        assert!(e.to_string().contains("only a distro-upgrade"), "{e}");
+        let upgrade = group.replace("\"backport\"", "\"distro-upgrade\"");
+        let m = RecipeToml::parse(&upgrade, Path::new("r")).unwrap();
+        let targeted: Vec<_> = m.target.packages().collect();
+        assert_eq!(targeted, [("x", "==1.0"), ("y", "<< 2")]);
+        let twice = upgrade.replace("package = \"y\"", "package = \"x\"");
+        let e = RecipeToml::parse(&twice, Path::new("r")).unwrap_err();
+        assert!(e.to_string().contains("named twice"), "{e}");
     }
 
     #[test]

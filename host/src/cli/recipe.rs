@@ -77,13 +77,15 @@ pub enum NewCommand {
     /// changelog entries newer than the installed version, and the artifact
     /// is copied beside the recipe.toml and pinned by sha256.
     DistroUpgrade {
-        /// The fixed package.
-        #[arg(long)]
-        deb: PathBuf,
+        /// The fixed package. Repeat it for the binary packages of one
+        /// source version: one recipe installs them together.
+        #[arg(long, required = true)]
+        deb: Vec<PathBuf>,
         /// The installed version, or its .deb (which also lets the recipe
-        /// remove files the new version dropped).
+        /// remove files the new version dropped): none, or one per --deb,
+        /// in the same order.
         #[arg(long, value_name = "OLD.deb|VERSION")]
-        installed: Option<String>,
+        installed: Vec<String>,
         /// Vulnerability ids to record instead of the changelog's (repeatable).
         #[arg(long = "fix", value_name = "ID")]
         fixes: Vec<String>,
@@ -179,27 +181,40 @@ fn new(n: NewCommand) -> anyhow::Result<ExitCode> {
         plain_update,
         advisories,
     } = n;
-    let installed = installed.map(|s| {
-        if s.ends_with(".deb") {
-            Installed::Deb(s.into())
-        } else {
-            Installed::Version(s)
-        }
-    });
+    if !installed.is_empty() && installed.len() != deb.len() {
+        anyhow::bail!(
+            "{} --installed for {} --deb: give none, or one per --deb in the same order",
+            installed.len(),
+            deb.len()
+        );
+    }
+    let installed = |i: usize| {
+        installed.get(i).map(|s| {
+            if s.ends_with(".deb") {
+                Installed::Deb(s.into())
+            } else {
+                Installed::Version(s.clone())
+            }
+        })
+    };
     let changelog = changelog_from
         .map(|p| rootwasm::recipe_new::changelog_of(&p))
         .transpose()?;
-    let out = rootwasm::recipe_new::distro_upgrade(&DistroUpgrade {
-        deb,
-        installed,
-        fixes,
-        recipes_dir: recipes,
-        changelog,
-        installed_changelog: None,
-        force,
-        plain_update,
-        advisories: load_advisories(&advisories)?,
-    })?;
+    let advisories = load_advisories(&advisories)?;
+    let group: Vec<DistroUpgrade> = (deb.into_iter().enumerate())
+        .map(|(i, deb)| DistroUpgrade {
+            deb,
+            installed: installed(i),
+            fixes: fixes.clone(),
+            recipes_dir: recipes.clone(),
+            changelog: changelog.clone(),
+            installed_changelog: None,
+            force,
+            plain_update,
+            advisories: advisories.clone(),
+        })
+        .collect();
+    let out = rootwasm::recipe_new::distro_upgrade_group(&group)?;
     let dir = out.dir;
     // Loading it back checks the manifest and every pin.
     let recipe = rootwasm::recipe::Recipe::load(&dir)
@@ -212,10 +227,12 @@ fn new(n: NewCommand) -> anyhow::Result<ExitCode> {
     };
     println!("{verb} {}", dir.join("recipe.toml").display());
     let ids: Vec<&str> = m.fixes.iter().map(|f| f.id.as_str()).collect();
+    let targets: Vec<String> = (m.target.packages())
+        .map(|(p, r)| format!("{p} {r}"))
+        .collect();
     println!(
-        "  {} {}: {}",
-        m.target.package,
-        m.target.affected,
+        "  {}: {}",
+        targets.join(", "),
         if ids.is_empty() {
             "a plain update, fixes nothing named".to_owned()
         } else {
@@ -280,12 +297,18 @@ fn sync(a: SyncArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let count = |s: &str| report.packages.iter().filter(|p| p.status == s).count();
+    let recipes: std::collections::BTreeSet<_> = report
+        .packages
+        .iter()
+        .filter_map(|p| p.recipe.as_deref())
+        .collect();
     println!(
-        "{} new, {} unchanged, {} replaced, {} refused",
+        "{} new, {} unchanged, {} replaced, {} refused (packages); {} recipes",
         count("new"),
         count("unchanged"),
         count("replaced"),
-        count("refused")
+        count("refused"),
+        recipes.len()
     );
     Ok(ExitCode::SUCCESS)
 }

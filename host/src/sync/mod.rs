@@ -6,7 +6,8 @@
 //! repos ─► release (signature) ─► packages (hashes) ─► newer offers ─► debs (hashes) ─► recipe_new
 //!
 //! A bad signature or a hash mismatch anywhere stops the run before any
-//! recipe is written. Each recipe is `recipe_new::distro_upgrade`'s, so a
+//! recipe is written. One recipe upgrades the installed binary packages of
+//! one source version together (`recipe_new::distro_upgrade_group`), so a
 //! second run over the same input writes nothing.
 
 pub mod fetch;
@@ -15,7 +16,7 @@ pub mod packages;
 pub mod release;
 
 use crate::image::error::ImageError;
-use crate::recipe_new::{self, DistroUpgrade, Installed, NewError, Written};
+use crate::recipe_new::{self, DistroUpgrade, Installed, NewError, Outcome, Written};
 use packages::Offer;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -304,30 +305,68 @@ fn sibling_changelogs(
     Ok(out)
 }
 
-/// Write (or keep) each chosen package's recipe.
+/// Write (or keep) the recipes: one per source version, for its binary
+/// packages installed here, so they travel together. A group that cannot
+/// be one recipe (a member refused, say) is written package by package,
+/// each refusal with its own reason.
 fn write(
     chosen: &[Chosen],
     siblings: &[Option<String>],
     o: &SyncOptions<'_>,
 ) -> Result<Vec<Synced>, SyncError> {
-    let mut out = Vec::new();
-    for (c, sibling) in chosen.iter().zip(siblings) {
-        let installed = if c.have.list.is_empty() {
+    let options = |c: &Chosen, sibling: &Option<String>| DistroUpgrade {
+        deb: c.deb.clone(),
+        installed: Some(if c.have.list.is_empty() {
             Installed::Version(c.have.version.clone())
         } else {
             Installed::Listed(c.have.version.clone(), c.have.list.clone())
-        };
-        let r = recipe_new::distro_upgrade(&DistroUpgrade {
-            deb: c.deb.clone(),
-            installed: Some(installed),
-            fixes: Vec::new(),
-            recipes_dir: o.out.clone(),
-            changelog: sibling.clone(),
-            installed_changelog: c.have.changelog.clone(),
-            force: o.force,
-            plain_update: o.all_updates,
-            advisories: o.advisories.clone(),
-        });
+        }),
+        fixes: Vec::new(),
+        recipes_dir: o.out.clone(),
+        changelog: sibling.clone(),
+        installed_changelog: c.have.changelog.clone(),
+        force: o.force,
+        plain_update: o.all_updates,
+        advisories: o.advisories.clone(),
+    };
+    let mut groups: Vec<((&str, &str), Vec<usize>)> = Vec::new();
+    for (i, c) in chosen.iter().enumerate() {
+        let key = (c.offer.source.as_str(), c.offer.source_version.as_str());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((key, vec![i])),
+        }
+    }
+    let mut results: Vec<Option<Result<Outcome, String>>> = vec![None; chosen.len()];
+    let one = |i: usize| -> Result<Result<Outcome, String>, SyncError> {
+        match recipe_new::distro_upgrade(&options(&chosen[i], &siblings[i])) {
+            Ok(w) => Ok(Ok(w)),
+            Err(NewError::Invalid(reason)) => Ok(Err(reason)),
+            Err(e) => Err(e.into()),
+        }
+    };
+    for (_, members) in &groups {
+        if let [i] = members.as_slice() {
+            results[*i] = Some(one(*i)?);
+            continue;
+        }
+        let opts: Vec<DistroUpgrade> = (members.iter())
+            .map(|&i| options(&chosen[i], &siblings[i]))
+            .collect();
+        match recipe_new::distro_upgrade_group(&opts) {
+            Ok(w) => members
+                .iter()
+                .for_each(|&i| results[i] = Some(Ok(w.clone()))),
+            Err(NewError::Invalid(_)) => {
+                for &i in members {
+                    results[i] = Some(one(i)?);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut out = Vec::new();
+    for (c, r) in chosen.iter().zip(results) {
         let mut s = Synced {
             package: c.have.name.clone(),
             architecture: c.have.arch.clone(),
@@ -340,7 +379,7 @@ fn write(
             fixes: Vec::new(),
             reason: None,
         };
-        match r {
+        match r.expect("every chosen package was written or refused") {
             Ok(w) => {
                 s.status = match w.written {
                     Written::New => "new",
@@ -351,11 +390,10 @@ fn write(
                 s.recipe = w.dir.file_name().map(|n| n.to_string_lossy().into_owned());
                 s.fixes = w.fixes;
             }
-            Err(NewError::Invalid(reason)) => {
+            Err(reason) => {
                 s.status = "refused".into();
                 s.reason = Some(reason);
             }
-            Err(e) => return Err(e.into()),
         }
         out.push(s);
     }

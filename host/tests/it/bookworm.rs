@@ -241,14 +241,14 @@ fn verify_lines(root: &Path) -> Vec<String> {
 }
 
 /// Every outdated package's recipe applied to the image, once per test run.
-struct Full {
+pub struct Full {
     _tmp: tempfile::TempDir,
-    json: serde_json::Value,
+    pub json: serde_json::Value,
     ids: BTreeMap<String, String>,
-    rootfs: PathBuf,
+    pub rootfs: PathBuf,
 }
 
-fn full() -> &'static Full {
+pub fn full() -> &'static Full {
     static FULL: OnceLock<Full> = OnceLock::new();
     FULL.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
@@ -473,4 +473,83 @@ fn bookworm_at_least_90_percent_fixed_end_to_end() {
         "{fixed} of {total} fixed end to end, below 90%; not applied:\n{}",
         left.join("\n")
     );
+}
+
+/// `recipe new` with the `.deb`s of one source version: one recipe that
+/// upgrades them together, alone under `--recipe`; other sources mixed in,
+/// or a missing `--installed`, are refused.
+#[test]
+fn recipe_new_groups_the_packages_of_one_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("recipes");
+    let all = outdated();
+    let of = |p: &str| all.iter().find(|o| o.package == p).unwrap();
+    let (ssl, tool) = (of("libssl3"), of("openssl"));
+    let new = |debs: &[&Outdated], installed: bool| {
+        let mut args: Vec<String> = ["recipe", "new", "distro-upgrade"].map(String::from).into();
+        for (i, o) in debs.iter().enumerate() {
+            args.extend(["--deb".into(), o.deb.display().to_string()]);
+            if installed || i == 0 {
+                args.extend(["--installed".into(), old_deb(o).display().to_string()]);
+            }
+        }
+        args.extend(["--recipes".into(), dir.display().to_string()]);
+        rootwasm(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let o = new(&[tool, ssl], false);
+    assert!(!o.status.success());
+    assert!(text(&o).1.contains("one per --deb"), "{:?}", text(&o));
+    let o = new(&[ssl, of("libexpat1")], true);
+    assert!(!o.status.success());
+    assert!(
+        text(&o)
+            .1
+            .contains("one recipe upgrades the packages of one source version"),
+        "{:?}",
+        text(&o)
+    );
+    let o = new(&[tool, ssl], true);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let id = "debian-source-openssl-3.0.22-1-deb12u2-amd64";
+    let toml = std::fs::read_to_string(dir.join(id).join("recipe.toml")).unwrap();
+    // Name order: libssl3 is the target, openssl its sibling.
+    assert!(
+        toml.contains("[target]\necosystem = \"deb\"\npackage = \"libssl3\""),
+        "{toml}"
+    );
+    assert!(
+        toml.contains("[[target.siblings]]\npackage = \"openssl\""),
+        "{toml}"
+    );
+    assert!(toml.contains("deb = \"libssl3_"), "{toml}");
+    assert_eq!(toml.matches("[[artifacts]]").count(), 2, "{toml}");
+
+    let (json, stderr) = apply_json(tmp.path(), &dir, &["--recipe", id]);
+    assert_eq!(results(&json)[id].0, "applied", "{json:#}\n{stderr}");
+    let o = Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:patched", tmp.path().join("out").display()))
+        .arg(tmp.path().join("bundle"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}", text(&o));
+    let root = tmp.path().join("bundle/rootfs");
+    for o in [ssl, tool] {
+        let q = Command::new("dpkg-query")
+            .arg("--admindir")
+            .arg(root.join("var/lib/dpkg"))
+            .args(["-W", "-f", "${Version} ${db:Status-Abbrev}", &o.package])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&q.stdout).trim(),
+            format!("{} ii", o.newest)
+        );
+    }
+    let before = verify_lines(&image().join("root"));
+    let new: Vec<_> = verify_lines(&root)
+        .into_iter()
+        .filter(|l| !before.contains(l))
+        .collect();
+    assert!(new.is_empty(), "dpkg --verify: {new:#?}");
 }

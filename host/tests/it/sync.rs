@@ -256,6 +256,56 @@ fn sync_writes_every_recipe_once_with_exact_claims() {
         );
     }
 
+    // One recipe per source version: its binaries travel together, each
+    // with its own range (util-linux's bsdutils carries an epoch).
+    let recipe_of = |pkg: &str| -> String {
+        let p = pkgs.iter().find(|p| p["package"] == pkg).unwrap();
+        p["recipe"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{p:#}"))
+            .to_owned()
+    };
+    assert_eq!(recipe_of("libssl3"), recipe_of("openssl"));
+    assert_eq!(recipe_of("libc6"), recipe_of("libc-bin"));
+    assert_eq!(recipe_of("libpam0g"), recipe_of("libpam-runtime"));
+    assert_eq!(
+        recipe_of("libexpat1"),
+        "debian-libexpat1-2.5.0-1-deb12u5-amd64"
+    );
+    let ul = recipe_of("bsdutils");
+    assert_eq!(ul, "debian-source-util-linux-2.38.1-5-deb12u3-amd64");
+    let toml = std::fs::read_to_string(out.join(&ul).join("recipe.toml")).unwrap();
+    for want in [
+        "package = \"bsdutils\"\naffected = \"<< 1:2.38.1-5+deb12u3\"",
+        "[[target.siblings]]\npackage = \"libblkid1\"\naffected = \"<< 2.38.1-5+deb12u3\"",
+    ] {
+        assert!(toml.contains(want), "{want:?} not in {toml}");
+    }
+    let pam = std::fs::read_to_string(out.join(recipe_of("libpam0g")).join("recipe.toml")).unwrap();
+    assert!(pam.contains("architecture = \"amd64\""), "{pam}");
+    assert!(pam.contains("package = \"libpam-runtime\""), "{pam}");
+
+    // `scan` finds each package of a group under the group's recipe.
+    let group = recipe_of("libssl3");
+    let o = rootwasm(&[
+        "scan",
+        &image,
+        "--recipes",
+        out.to_str().unwrap(),
+        "--json",
+        "--max-captured-bytes",
+        "1073741824",
+    ]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let findings = json(&o)["platforms"][0]["findings"].clone();
+    for pkg in ["libssl3", "openssl"] {
+        let f: Vec<_> = (findings.as_array().unwrap().iter())
+            .filter(|f| f["recipe"] == group.as_str() && f["package"] == pkg)
+            .collect();
+        assert!(!f.is_empty(), "no finding for {pkg} under {group}");
+        assert!(f.iter().all(|f| f["status"] == "fixable"), "{f:#?}");
+    }
+
     // libxml2 ~deb12u4 -> ~deb12u6: not the unstable upload's CVE-2022-2309,
     // nor "Fix unit tests for CVE-2025-49794", nor "Amend d/p/CVE-2025-7425.patch".
     let xml = fixes_of(&first, "libxml2");
@@ -396,7 +446,48 @@ fn sync_writes_every_recipe_once_with_exact_claims() {
     let report = json(&o);
     let results = report["platforms"][0]["recipes"].as_array().unwrap();
     let applied = results.iter().filter(|r| r["result"] == "applied").count();
-    assert_eq!(applied, new, "{report:#}");
+    let written: std::collections::BTreeSet<&str> = (all["packages"].as_array().unwrap().iter())
+        .filter_map(|p| p["recipe"].as_str())
+        .collect();
+    assert_eq!(applied, written.len(), "{report:#}");
+    assert!(
+        written.len() < new,
+        "{new} packages in {} recipes",
+        written.len()
+    );
+    // The same tree as one recipe per package (which the bookworm tests
+    // hold against `dpkg -i`).
+    let bundle = tmp.path().join("bundle");
+    let u = Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(patched.strip_prefix("oci:").unwrap())
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(u.status.success(), "umoci: {:?}", text(&u));
+    let per_package = crate::bookworm::full();
+    assert_eq!(
+        crate::bookworm::results(&per_package.json)
+            .values()
+            .filter(|r| r.0 == "applied")
+            .count(),
+        new,
+        "the per-package run applied every package too"
+    );
+    let diff = crate::dpkg::tree_diff(&bundle.join("rootfs"), &per_package.rootfs);
+    assert!(diff.is_empty(), "grouped against per package: {diff:#?}");
+    // The VEX says each package of a group is fixed, not only its target.
+    let o = rootwasm(&["attestation", &patched, "vex"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let vex: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let claimed = fixes_of(&first, "libssl3");
+    let s = (vex["statements"].as_array().unwrap().iter())
+        .find(|s| s["vulnerability"]["name"] == claimed[0].as_str())
+        .unwrap_or_else(|| panic!("{} in the VEX", claimed[0]));
+    assert_eq!(s["status"], "fixed");
+    for purl in ["pkg:deb/debian/libssl3@", "pkg:deb/debian/openssl@"] {
+        assert!(s.to_string().contains(purl), "{purl} in {s}");
+    }
     let public = tmp.path().join("signing.pem.pub.pem");
     let o = rootwasm(&[
         "verify",

@@ -3,8 +3,11 @@
 //! apt) would have left it, without running dpkg or any maintainer script.
 //!
 //! One audited component serves every Debian distro upgrade; each fix is a
-//! `recipe.toml` that pins the `.deb` as an artifact and names it in the
-//! `deb` parameter (`rootwasm recipe new distro-upgrade` writes one).
+//! `recipe.toml` that pins the `.deb`s as artifacts and names them in the
+//! `deb` parameter (`rootwasm recipe new distro-upgrade` writes one for a
+//! package, `rootwasm recipe sync` one for the installed binary packages
+//! of each source). Several are installed one after another, each as
+//! `dpkg -i` would install it alone.
 //!
 //! What it does, in dpkg's terms (see docs/recipes.md, "Distro upgrades"):
 //! - unpacks the new data tar: files with their modes and owners, symlinks,
@@ -55,44 +58,42 @@ const INFO_FILES: &[&str] = &[
 ];
 const SCRIPTS: &[&str] = &["preinst", "postinst", "prerm", "postrm", "config"];
 
-fn load(cx: &mut Context) -> Result<(Deb, String)> {
-    load_with(cx, true)
-}
-
-/// `check` runs twice per apply and needs only the control file.
-fn load_control(cx: &mut Context) -> Result<(Deb, String)> {
-    load_with(cx, false)
-}
-
-fn load_with(cx: &mut Context, with_data: bool) -> Result<(Deb, String)> {
-    let name = match cx.param("deb") {
-        Some(n) => n,
-        None => {
-            let debs: Vec<String> = cx
-                .artifacts()
-                .into_iter()
-                .map(|a| a.name)
-                .filter(|n| n.ends_with(".deb"))
-                .collect();
-            match debs.as_slice() {
-                [one] => one.clone(),
-                _ => {
-                    return Err(Error::msg(
-                        "set the `deb` parameter to the .deb artifact to install",
-                    ));
-                }
-            }
+/// The `.deb` artifacts to install, in order: the `deb` parameter (one
+/// name, or several separated by spaces for the binary packages of one
+/// source), else the recipe's only `.deb`.
+fn deb_names(cx: &mut Context) -> Result<Vec<String>> {
+    if let Some(list) = cx.param("deb") {
+        let names: Vec<String> = list.split_whitespace().map(str::to_owned).collect();
+        if names.is_empty() {
+            return Err(Error::msg("the `deb` parameter names no .deb artifact"));
         }
-    };
+        return Ok(names);
+    }
+    let debs: Vec<String> = cx
+        .artifacts()
+        .into_iter()
+        .map(|a| a.name)
+        .filter(|n| n.ends_with(".deb"))
+        .collect();
+    match debs.as_slice() {
+        [one] => Ok(vec![one.clone()]),
+        _ => Err(Error::msg(
+            "set the `deb` parameter to the .deb artifacts to install",
+        )),
+    }
+}
+
+/// The package `name`, with its data tar or (for `check`, which runs twice
+/// per apply and needs only the control file) without.
+fn load(cx: &mut Context, name: &str, with_data: bool) -> Result<Deb> {
     let limits = Limits::default();
-    let control = member(cx, &name, "control.tar", Deb::control_tar)?;
+    let control = member(cx, name, "control.tar", Deb::control_tar)?;
     let data = match with_data {
-        true => Some(member(cx, &name, "data.tar", Deb::data_tar)?),
+        true => Some(member(cx, name, "data.tar", Deb::data_tar)?),
         false => None,
     };
-    let deb = Deb::from_tars(&control, data.as_deref(), &limits)
-        .map_err(|e| Error::msg(format!("artifact {name}: {e}")))?;
-    Ok((deb, name))
+    Deb::from_tars(&control, data.as_deref(), &limits)
+        .map_err(|e| Error::msg(format!("artifact {name}: {e}")))
 }
 
 /// A decompressed member of the package `name`. Inflating the members is
@@ -172,52 +173,96 @@ pub struct DpkgUpgrade;
 
 impl Recipe for DpkgUpgrade {
     fn check(cx: &mut Context) -> Result<Check> {
-        let (deb, name) = load_control(cx)?;
-        let inst = match target(cx, &deb, &name)? {
-            Ok(i) => i,
-            Err(why) => return Ok(Check::not_applicable(why)),
-        };
-        let have = version(&inst.version, "installed")?;
-        let new = version(deb.version(), &name)?;
-        Ok(if have >= new {
-            Check::fixed(format!(
-                "{} {} is installed (the fix is in {})",
-                inst.name, inst.version, new
-            ))
+        // Vulnerable if any package is older than its fix; fixed if every
+        // installed one has it; not applicable if none is installed.
+        let (mut older, mut current, mut absent) = (Vec::new(), Vec::new(), Vec::new());
+        for name in deb_names(cx)? {
+            let deb = load(cx, &name, false)?;
+            let inst = match target(cx, &deb, &name)? {
+                Ok(i) => i,
+                Err(why) => {
+                    absent.push(why);
+                    continue;
+                }
+            };
+            let have = version(&inst.version, "installed")?;
+            let new = version(deb.version(), &name)?;
+            if have >= new {
+                current.push(format!(
+                    "{} {} is installed (the fix is in {new})",
+                    inst.name, inst.version
+                ));
+            } else {
+                older.push(format!(
+                    "{} {} is installed; {new} fixes it",
+                    inst.name, inst.version
+                ));
+            }
+        }
+        Ok(if !older.is_empty() {
+            Check::vulnerable(older.join("; "))
+        } else if !current.is_empty() {
+            Check::fixed(current.join("; "))
         } else {
-            Check::vulnerable(format!(
-                "{} {} is installed; {} fixes it",
-                inst.name, inst.version, new
-            ))
+            Check::not_applicable(absent.join("; "))
         })
     }
 
     fn apply(cx: &mut Context) -> Result<Report> {
-        let (deb, name) = load(cx)?;
-        let inst = target(cx, &deb, &name)?.map_err(Error::msg)?;
-        refuse_what_dpkg_would_run(cx, &deb, &inst)?;
-        let plan = scripts(cx, &deb, &inst)?;
-        let mut py = Vec::new();
-        let conffiles = install_data(cx, &deb, &inst, &mut py)?;
-        remove_obsolete(cx, &deb, &inst, &mut py)?;
-        let mut notes = vec![format!(
-            "installed {name} over {} {}",
-            inst.name, inst.version
-        )];
-        apply_plan(cx, &deb, &plan, &py, &mut notes)?;
-        write_database(cx, &deb, &inst, &conffiles)?;
-        Ok(Report {
+        let mut report = Report {
             fixed: Vec::new(),
-            packages: vec![PackageChange {
-                ecosystem: "deb".into(),
-                name: inst.name.clone(),
-                location: inst.location(),
-                version_before: inst.version.clone(),
-                version_after: deb.version().to_owned(),
-            }],
-            notes,
-        })
+            packages: Vec::new(),
+            notes: Vec::new(),
+        };
+        // One after another, each on what the ones before it left, as
+        // separate recipes would; a package not installed, or already at
+        // its fix, is left alone.
+        for name in deb_names(cx)? {
+            let deb = load(cx, &name, true)?;
+            let Ok(inst) = target(cx, &deb, &name)? else {
+                continue;
+            };
+            if version(&inst.version, "installed")? >= version(deb.version(), &name)? {
+                continue;
+            }
+            upgrade(cx, &deb, &name, &inst, &mut report)?;
+        }
+        if report.packages.is_empty() {
+            return Err(Error::msg(
+                "no package of this recipe is installed in an older version",
+            ));
+        }
+        Ok(report)
     }
+}
+
+/// Install `deb` (the artifact `name`) over `inst`, as `dpkg -i` would.
+fn upgrade(
+    cx: &mut Context,
+    deb: &Deb,
+    name: &str,
+    inst: &Installed,
+    report: &mut Report,
+) -> Result<()> {
+    refuse_what_dpkg_would_run(cx, deb, inst)?;
+    let plan = scripts(cx, deb, inst)?;
+    let mut py = Vec::new();
+    let conffiles = install_data(cx, deb, inst, &mut py)?;
+    remove_obsolete(cx, deb, inst, &mut py)?;
+    report.notes.push(format!(
+        "installed {name} over {} {}",
+        inst.name, inst.version
+    ));
+    apply_plan(cx, deb, &plan, &py, &mut report.notes)?;
+    write_database(cx, deb, inst, &conffiles)?;
+    report.packages.push(PackageChange {
+        ecosystem: "deb".into(),
+        name: inst.name.clone(),
+        location: inst.location(),
+        version_before: inst.version.clone(),
+        version_after: deb.version().to_owned(),
+    });
+    Ok(())
 }
 
 rootwasm_sdk::export_recipe!(DpkgUpgrade);
