@@ -764,29 +764,7 @@ pub fn distro_upgrade_group(group: &[DistroUpgrade]) -> Result<Outcome, NewError
     };
     let mut members: Vec<Member> = group.iter().map(Member::new).collect::<Result<_, _>>()?;
     members.sort_by(|a, b| a.package().cmp(b.package()));
-    let source = source_of(&members[0].deb);
-    if let Some(m) = members.iter().find(|m| source_of(&m.deb) != source) {
-        return Err(NewError::Invalid(format!(
-            "{} is built from {}, not {source}: one recipe upgrades the packages of one source version",
-            m.package(),
-            source_of(&m.deb)
-        )));
-    }
-    // A source's packages for one architecture, with those for all of them.
-    let archs: std::collections::BTreeSet<&str> = (members.iter())
-        .map(|m| m.deb.architecture())
-        .filter(|a| *a != "all")
-        .collect();
-    let arch: String = match archs.len() {
-        0 => "all".into(),
-        1 => archs.first().copied().unwrap_or("all").into(),
-        _ => {
-            return Err(NewError::Invalid(format!(
-                "the packages are built for several architectures ({}): one recipe per architecture",
-                archs.into_iter().collect::<Vec<_>>().join(", ")
-            )));
-        }
-    };
+    let (source, arch) = one_source(&members)?;
     let id = match members.as_slice() {
         [one] => recipe_id(one.package(), one.deb.version(), one.deb.architecture()),
         _ => {
@@ -818,12 +796,68 @@ pub fn distro_upgrade_group(group: &[DistroUpgrade]) -> Result<Outcome, NewError
         read: &read,
         write: &write,
     });
+    let written = write_recipe(&dir, existing, &t, &members, o.force, &id)?;
+    Ok(Outcome {
+        dir,
+        written,
+        fixes: fixes.into_iter().map(|f| f.id).collect(),
+    })
+}
+
+/// The members' source (`name version`) and architecture (the one other
+/// than `all`, if any), or why they cannot be one recipe.
+fn one_source(members: &[Member]) -> Result<(String, String), NewError> {
+    let source = source_of(&members[0].deb);
+    if let Some(m) = members.iter().find(|m| source_of(&m.deb) != source) {
+        return Err(NewError::Invalid(format!(
+            "{} is built from {}, not {source}: one recipe upgrades the packages of one source version",
+            m.package(),
+            source_of(&m.deb)
+        )));
+    }
+    if let Some(w) = members
+        .windows(2)
+        .find(|w| w[0].package() == w[1].package())
+    {
+        return Err(NewError::Invalid(format!(
+            "{} is given twice",
+            w[0].package()
+        )));
+    }
+    // A source's packages for one architecture, with those for all of them.
+    let archs: std::collections::BTreeSet<&str> = (members.iter())
+        .map(|m| m.deb.architecture())
+        .filter(|a| *a != "all")
+        .collect();
+    let arch = match archs.len() {
+        0 => "all",
+        1 => archs.first().copied().unwrap_or("all"),
+        _ => {
+            return Err(NewError::Invalid(format!(
+                "the packages are built for several architectures ({}): one recipe per architecture",
+                archs.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    };
+    Ok((source, arch.to_owned()))
+}
+
+/// Write the recipe `t` and its `.deb`s into `dir`, unless the same are
+/// there; a different recipe there is replaced only with `force`.
+fn write_recipe(
+    dir: &Path,
+    existing: Option<String>,
+    t: &str,
+    members: &[Member],
+    force: bool,
+    id: &str,
+) -> Result<Written, NewError> {
     let same_debs = || {
         (members.iter()).all(|m| std::fs::read(dir.join(&m.file_name)).is_ok_and(|b| b == m.bytes))
     };
     let written = match existing {
         Some(e) if e == t && same_debs() => Written::Unchanged,
-        Some(_) if !o.force => {
+        Some(_) if !force => {
             return Err(NewError::Invalid(format!(
                 "{} already holds a different recipe {id}; keep it, or replace it with --force",
                 dir.display()
@@ -833,18 +867,15 @@ pub fn distro_upgrade_group(group: &[DistroUpgrade]) -> Result<Outcome, NewError
         None => Written::New,
     };
     if written != Written::Unchanged {
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        for m in &members {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        for m in members {
             let deb_out = dir.join(&m.file_name);
             std::fs::write(&deb_out, &m.bytes).map_err(io(&deb_out))?;
         }
+        let toml_path = dir.join("recipe.toml");
         std::fs::write(&toml_path, t).map_err(io(&toml_path))?;
     }
-    Ok(Outcome {
-        dir,
-        written,
-        fixes: fixes.into_iter().map(|f| f.id).collect(),
-    })
+    Ok(written)
 }
 
 /// The binary package's name and its source package's.

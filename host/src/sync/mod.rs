@@ -365,37 +365,42 @@ fn write(
             Err(e) => return Err(e.into()),
         }
     }
-    let mut out = Vec::new();
-    for (c, r) in chosen.iter().zip(results) {
-        let mut s = Synced {
-            package: c.have.name.clone(),
-            architecture: c.have.arch.clone(),
-            installed: c.have.version.clone(),
-            version: c.offer.version.clone(),
-            source: format!("{} {}", c.offer.source, c.offer.source_version),
-            suite: c.offer.suite.clone(),
-            status: String::new(),
-            recipe: None,
-            fixes: Vec::new(),
-            reason: None,
-        };
-        match r.expect("every chosen package was written or refused") {
-            Ok(w) => {
-                s.status = match w.written {
-                    Written::New => "new",
-                    Written::Unchanged => "unchanged",
-                    Written::Replaced => "replaced",
-                }
-                .into();
-                s.recipe = w.dir.file_name().map(|n| n.to_string_lossy().into_owned());
-                s.fixes = w.fixes;
+    Ok(chosen
+        .iter()
+        .zip(results)
+        .map(|(c, r)| synced(c, r.expect("every chosen package was written or refused")))
+        .collect())
+}
+
+/// What sync reports for `c`: its recipe, or why it has none.
+fn synced(c: &Chosen, r: Result<Outcome, String>) -> Synced {
+    let mut s = Synced {
+        package: c.have.name.clone(),
+        architecture: c.have.arch.clone(),
+        installed: c.have.version.clone(),
+        version: c.offer.version.clone(),
+        source: format!("{} {}", c.offer.source, c.offer.source_version),
+        suite: c.offer.suite.clone(),
+        status: String::new(),
+        recipe: None,
+        fixes: Vec::new(),
+        reason: None,
+    };
+    match r {
+        Ok(w) => {
+            s.status = match w.written {
+                Written::New => "new",
+                Written::Unchanged => "unchanged",
+                Written::Replaced => "replaced",
             }
-            Err(reason) => {
-                s.status = "refused".into();
-                s.reason = Some(reason);
-            }
+            .into();
+            s.recipe = w.dir.file_name().map(|n| n.to_string_lossy().into_owned());
+            s.fixes = w.fixes;
         }
-        out.push(s);
+        Err(reason) => {
+            s.status = "refused".into();
+            s.reason = Some(reason);
+        }
     }
-    Ok(out)
+    s
 }
