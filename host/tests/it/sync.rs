@@ -474,7 +474,12 @@ fn sync_writes_every_recipe_once_with_exact_claims() {
         new,
         "the per-package run applied every package too"
     );
-    let diff = crate::dpkg::tree_diff(&bundle.join("rootfs"), &per_package.rootfs);
+    // apt, run in that tree by bookworm::bookworm_upgrades_leave_a_whole_database_like_dpkg
+    // when it ran first, leaves its lists and caches there.
+    let diff: Vec<String> = crate::dpkg::tree_diff(&bundle.join("rootfs"), &per_package.rootfs)
+        .into_iter()
+        .filter(|l| !l.starts_with("var/lib/apt/") && !l.starts_with("var/cache/apt/"))
+        .collect();
     assert!(diff.is_empty(), "grouped against per package: {diff:#?}");
     // The VEX says each package of a group is fixed, not only its target.
     let o = rootwasm(&["attestation", &patched, "vex"]);
