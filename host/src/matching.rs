@@ -50,13 +50,34 @@ pub fn below_range(eco: Ecosystem, version: &str, range: &str) -> bool {
         })
 }
 
+/// The interpreters the inventory lists as `generic` packages, each with
+/// its language's version order: CPython's versions are PEP 440, Node's
+/// semver, Ruby's `Gem::Version`.
+const RUNTIMES: &[(&str, Ecosystem)] = &[
+    ("python", Ecosystem::Pypi),
+    ("node", Ecosystem::Npm),
+    ("ruby", Ecosystem::Gem),
+];
+
+/// The order a target's ranges are read in: its ecosystem's, or for an
+/// interpreter (`generic` `python`, `node`, `ruby`) its language's.
+fn scheme(t: &crate::recipe::Target) -> Option<Ecosystem> {
+    if t.ecosystem != Ecosystem::Generic {
+        return Some(t.ecosystem);
+    }
+    RUNTIMES
+        .iter()
+        .find(|(name, _)| *name == t.package)
+        .map(|(_, eco)| *eco)
+}
+
 /// Whether `recipe` patches `version`: in its range, or, for a distro
 /// upgrade, below it. The distribution's newer package fixes older versions
 /// too (its own check still compares installed < new); a range's lower
 /// bound only says which version its fix list was read against.
 pub fn patches(recipe: &Recipe, range: &str, version: &str) -> bool {
     let t = &recipe.manifest.target;
-    matches(t.ecosystem, version, range).unwrap_or(false)
+    scheme(t).is_some_and(|eco| matches(eco, version, range).unwrap_or(false))
         || (recipe.manifest.patch_type == crate::recipe::PatchType::DistroUpgrade
             && below_range(t.ecosystem, version, range))
 }
@@ -77,8 +98,7 @@ pub fn range_for<'r>(recipe: &'r Recipe, p: &Package) -> Option<&'r str> {
 /// Match `recipe` against `inv`.
 pub fn match_recipe<'a>(inv: &'a Inventory, recipe: &Recipe) -> Match<'a> {
     let t = &recipe.manifest.target;
-    let eco = t.ecosystem;
-    if eco == Ecosystem::Generic {
+    if scheme(t).is_none() {
         return Match::Unknown;
     }
     let installed: Vec<(&Package, &str)> = (inv.packages.iter())
@@ -117,4 +137,42 @@ pub fn capture_for<'a>(
     // RecipeToml::parse already compiled every scope pattern, so this cannot fail.
     crate::image::view::Capture::new(crate::inventory::FILES.iter().copied().chain(scopes))
         .expect("recipe scopes were validated at load")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(ecosystem: Ecosystem, package: &str) -> crate::recipe::Target {
+        crate::recipe::Target {
+            ecosystem,
+            package: package.into(),
+            affected: String::new(),
+            architecture: None,
+            siblings: Vec::new(),
+        }
+    }
+
+    /// An interpreter's range is read in its language's order (3.11.10 is
+    /// above 3.11.9 for PEP 440, not for a string compare); any other
+    /// generic target has none, and only its own check can tell.
+    #[test]
+    fn runtimes_have_their_languages_version_order() {
+        for (name, eco, low, high) in [
+            ("python", Ecosystem::Pypi, "3.11.9", "3.11.10"),
+            ("node", Ecosystem::Npm, "20.9.0", "20.10.0"),
+            ("ruby", Ecosystem::Gem, "3.2.9", "3.2.10"),
+        ] {
+            let t = target(Ecosystem::Generic, name);
+            let eco_of = scheme(&t).unwrap();
+            assert_eq!(eco_of, eco);
+            assert_eq!(matches(eco_of, low, &format!("<{high}")), Ok(true));
+            assert_eq!(matches(eco_of, high, &format!("<{high}")), Ok(false));
+        }
+        assert_eq!(scheme(&target(Ecosystem::Generic, "openjdk")), None);
+        assert_eq!(
+            scheme(&target(Ecosystem::Npm, "python")),
+            Some(Ecosystem::Npm)
+        );
+    }
 }

@@ -127,19 +127,19 @@ fn os_component(s: &Subject<'_>) -> Option<(String, Value)> {
     Some((bom_ref, c))
 }
 
-/// Interpreters no OS package installed (an official image's `/usr/local`
-/// build), with their purl and CPE (`attest::purl::runtime_ids`). One
-/// that a package installed is that package already.
-fn own_runtimes(
-    inv: &Inventory,
-) -> impl Iterator<Item = (&crate::inventory::Runtime, String, Option<String>)> {
+/// For an interpreter no OS package installed (an official image's
+/// `/usr/local` build, a `generic` package in the inventory), its CPE as
+/// Syft writes it (`attest::purl::runtime_ids`); `None` for anything else.
+fn runtime_of(inv: &Inventory, p: &Package) -> Option<Option<String>> {
     inv.runtimes
         .iter()
-        .filter(|r| r.package.is_none())
-        .map(|r| {
-            let (purl, cpe) = crate::attest::purl::runtime_ids(r);
-            (r, purl, cpe)
+        .find(|r| {
+            p.ecosystem == crate::ecosystem::Ecosystem::Generic
+                && r.package.is_none()
+                && r.name == p.name
+                && r.location == p.location
         })
+        .map(|r| crate::attest::purl::runtime_ids(r).1)
 }
 
 fn uuid_from(digest: &str) -> uuid::Uuid {
@@ -149,14 +149,15 @@ fn uuid_from(digest: &str) -> uuid::Uuid {
 /// CycloneDX 1.6 JSON.
 pub fn cyclonedx(s: &Subject<'_>) -> Value {
     let image = image_purl(s);
-    let components: Vec<Value> = s
+    let mut components: Vec<Value> = s
         .inventory
         .packages
         .iter()
         .map(|p| {
             let purl = purl(p, s.inventory);
+            let runtime = runtime_of(s.inventory, p);
             let mut c = json!({
-                "type": "library",
+                "type": if runtime.is_some() { "application" } else { "library" },
                 "bom-ref": purl,
                 "name": p.name,
                 "version": p.version,
@@ -166,6 +167,9 @@ pub fn cyclonedx(s: &Subject<'_>) -> Value {
             if let Some(l) = cyclonedx_licenses(&p.licenses) {
                 c["licenses"] = l;
             }
+            if let Some(Some(cpe)) = runtime {
+                c["cpe"] = json!(cpe);
+            }
             let patched = patches_for(s, p);
             if !patched.is_empty() {
                 c["pedigree"] = pedigree(s, p, &patched);
@@ -173,21 +177,6 @@ pub fn cyclonedx(s: &Subject<'_>) -> Value {
             c
         })
         .collect();
-    let mut components = components;
-    for (r, purl, cpe) in own_runtimes(s.inventory) {
-        let mut c = json!({
-            "type": "application",
-            "bom-ref": purl,
-            "name": r.name,
-            "version": r.version,
-            "purl": purl,
-            "properties": [{"name": "rootwasm:location", "value": r.location}],
-        });
-        if let Some(cpe) = cpe {
-            c["cpe"] = json!(cpe);
-        }
-        components.push(c);
-    }
     let mut refs: Vec<String> = components
         .iter()
         .filter_map(|c| c["bom-ref"].as_str().map(str::to_owned))
@@ -272,35 +261,6 @@ fn spdx_id(i: usize) -> String {
     format!("SPDXRef-Package-{i}")
 }
 
-/// SPDX packages for the runtimes no OS package installed, numbered after
-/// the inventory's packages.
-fn spdx_runtimes(s: &Subject<'_>, packages: &mut Vec<Value>, relationships: &mut Vec<Value>) {
-    let first = s.inventory.packages.len();
-    for (i, (r, purl, cpe)) in own_runtimes(s.inventory).enumerate() {
-        let id = spdx_id(first + i);
-        let mut external = vec![
-            json!({"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": purl}),
-        ];
-        if let Some(cpe) = cpe {
-            external.push(json!({"referenceCategory": "SECURITY", "referenceType": "cpe23Type", "referenceLocator": cpe}));
-        }
-        packages.push(json!({
-            "name": r.name,
-            "SPDXID": id,
-            "versionInfo": r.version,
-            "downloadLocation": "NOASSERTION",
-            "filesAnalyzed": false,
-            "licenseDeclared": "NOASSERTION",
-            "licenseConcluded": "NOASSERTION",
-            "copyrightText": "NOASSERTION",
-            "primaryPackagePurpose": "APPLICATION",
-            "sourceInfo": format!("found at {}", r.location),
-            "externalRefs": external,
-        }));
-        relationships.push(json!({"spdxElementId": "SPDXRef-Image", "relationshipType": "CONTAINS", "relatedSpdxElement": id}));
-    }
-}
-
 /// SPDX 2.3 JSON.
 pub fn spdx(s: &Subject<'_>) -> Value {
     let mut packages = vec![json!({
@@ -317,6 +277,13 @@ pub fn spdx(s: &Subject<'_>) -> Value {
     ];
     let mut refs = std::collections::BTreeMap::new();
     for (i, p) in s.inventory.packages.iter().enumerate() {
+        let runtime = runtime_of(s.inventory, p);
+        let mut external = vec![
+            json!({"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": purl(p, s.inventory)}),
+        ];
+        if let Some(Some(cpe)) = &runtime {
+            external.push(json!({"referenceCategory": "SECURITY", "referenceType": "cpe23Type", "referenceLocator": cpe}));
+        }
         packages.push(json!({
             "name": p.name,
             "SPDXID": spdx_id(i),
@@ -327,8 +294,12 @@ pub fn spdx(s: &Subject<'_>) -> Value {
             "licenseConcluded": "NOASSERTION",
             "copyrightText": "NOASSERTION",
             "sourceInfo": format!("found at {}", p.location),
-            "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": purl(p, s.inventory)}],
+            "externalRefs": external,
         }));
+        if runtime.is_some() {
+            packages.last_mut().expect("just pushed")["primaryPackagePurpose"] =
+                json!("APPLICATION");
+        }
         let patched = patches_for(s, p);
         if !patched.is_empty() {
             let notes: Vec<String> = patched
@@ -357,7 +328,6 @@ pub fn spdx(s: &Subject<'_>) -> Value {
         }
         relationships.push(json!({"spdxElementId": "SPDXRef-Image", "relationshipType": "CONTAINS", "relatedSpdxElement": spdx_id(i)}));
     }
-    spdx_runtimes(s, &mut packages, &mut relationships);
     let extracted: Vec<Value> = refs
         .iter()
         .map(|(id, name)| json!({"licenseId": id, "name": name, "extractedText": format!("Declared by the package as: {name}")}))

@@ -73,6 +73,24 @@ pub struct Runtime {
     pub package: Option<String>,
 }
 
+impl Runtime {
+    /// An interpreter no OS package installed (an official image's
+    /// `/usr/local` build) is a package of its own, `pkg:generic/<name>`
+    /// as Syft names it: recipes target it, the SBOM lists it, the VEX can
+    /// say it is fixed. One a package installed is that package already.
+    fn as_package(&self) -> Option<Package> {
+        self.package.is_none().then(|| Package {
+            ecosystem: crate::ecosystem::Ecosystem::Generic,
+            name: self.name.clone(),
+            version: self.version.clone(),
+            arch: None,
+            source: None,
+            licenses: Vec::new(),
+            location: self.location.clone(),
+        })
+    }
+}
+
 /// Everything found.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Inventory {
@@ -80,7 +98,8 @@ pub struct Inventory {
     pub os: Option<Os>,
     /// Interpreters, from the version headers their installs leave behind.
     pub runtimes: Vec<Runtime>,
-    /// Packages, sorted by ecosystem, name, version, location.
+    /// Packages, sorted by ecosystem, name, version, location; runtimes no
+    /// OS package installed among them as `generic` packages.
     pub packages: Vec<Package>,
     /// Package databases found but not (fully) read, each saying what to do.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -615,6 +634,7 @@ pub fn inventory(view: &dyn RootView) -> Inventory {
     let debian_node = dpkg_node(view, &packages, &runtimes);
     runtimes.extend(debian_node);
     os_owners(view, &mut runtimes);
+    packages.extend(runtimes.iter().filter_map(Runtime::as_package));
     packages.sort_by(|a, b| {
         (&a.ecosystem, &a.name, &a.version, &a.location).cmp(&(
             &b.ecosystem,

@@ -289,6 +289,90 @@ catalog! {
     rack_cve_2026_34831: "rack-cve-2026-34831", Gem, "rack", ["2.2.22"], None;
 }
 
+/// Recipes on `lang-backport` that patch a Python runtime's standard
+/// library, each with its own test below.
+const RUNTIME_RECIPES: &[&str] = &["python-cve-2024-7592"];
+
+/// CPython 3.11.7 as the official image installs it under `/usr/local`:
+/// the vendored `patchlevel.h` and `http/cookies.py`
+/// (`tests/fixtures/runtimes/SOURCE.md`), the bytecode compiled by
+/// Debian's Python 3.11, and, if `version` is given, that version in
+/// `patchlevel.h` instead.
+fn python_runtime(root: &Path, version: Option<&str>) -> PathBuf {
+    let fixture = repo().join("tests/fixtures/runtimes/rootfs/usr/local");
+    for rel in [
+        "include/python3.11/patchlevel.h",
+        "lib/python3.11/http/cookies.py",
+    ] {
+        let to = root.join("usr/local").join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(fixture.join(rel), &to).unwrap();
+    }
+    if let Some(v) = version {
+        let h = root.join("usr/local/include/python3.11/patchlevel.h");
+        let text = std::fs::read_to_string(&h).unwrap();
+        assert!(text.contains("#define PY_VERSION              \"3.11.7\""));
+        std::fs::write(&h, text.replace("\"3.11.7\"", &format!("\"{v}\""))).unwrap();
+    }
+    let stdlib = root.join("usr/local/lib/python3.11");
+    ok(Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True)",
+        ])
+        .arg(stdlib.join("http/cookies.py")));
+    stdlib
+}
+
+fn runtime_probe(stdlib: &Path) -> Probe {
+    let raw: serde_json::Value = serde_json::from_str(
+        ok(Command::new("/usr/bin/python3")
+            .arg(repo().join("tests/behaviour/python-cve-2024-7592.py"))
+            .arg(stdlib)
+            .env("PYTHONDONTWRITEBYTECODE", "1"))
+        .trim(),
+    )
+    .unwrap();
+    Probe {
+        vulnerable: raw["vulnerable"] == true,
+        smoke: raw["smoke"] == true,
+        raw,
+    }
+}
+
+/// A stdlib backport on an official image's Python: Debian's `python3`
+/// shows the quadratic cookie parsing in CPython 3.11.7's `http.cookies`,
+/// the recipe patches it and removes the stale bytecode, the probe shows
+/// it gone with the module still working; a runtime outside the range is
+/// left byte for byte alone.
+#[test]
+fn python_cve_2024_7592_on_the_runtime() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let stdlib = python_runtime(root, None);
+    let pyc = stdlib.join("http/__pycache__/cookies.cpython-311.pyc");
+    assert!(pyc.exists());
+    let before = runtime_probe(&stdlib);
+    assert!(before.vulnerable && before.smoke, "{}", before.raw);
+    let (ok_, out, err) = run_recipe("python-cve-2024-7592", root, true);
+    assert!(ok_ && out.contains("after    fixed"), "{out}\n{err}");
+    let after = runtime_probe(&stdlib);
+    assert!(!after.vulnerable && after.smoke, "{}", after.raw);
+    assert_eq!(after.raw["version"], "3.11.7", "the version is kept");
+    assert!(!pyc.exists(), "the stale bytecode is removed");
+
+    let tmp = tempfile::tempdir().unwrap();
+    python_runtime(tmp.path(), Some("3.11.10"));
+    let pristine = tree_hash(tmp.path());
+    let (ok_, out, err) = run_recipe("python-cve-2024-7592", tmp.path(), true);
+    assert!(ok_, "{out}\n{err}");
+    assert!(
+        out.contains("no install of the target package in the affected range"),
+        "{out}"
+    );
+    assert_eq!(tree_hash(tmp.path()), pristine);
+}
+
 /// Every recipe on `lang-backport` is in the catalog above.
 #[test]
 fn every_language_backport_is_proven() {
@@ -299,7 +383,10 @@ fn every_language_backport_is_proven() {
         };
         if toml.contains("\"../lang-backport/component.wasm\"") {
             let id = dir.file_name().unwrap().to_string_lossy().into_owned();
-            assert!(RECIPES.contains(&id.as_str()), "{id} has no catalog test");
+            assert!(
+                RECIPES.contains(&id.as_str()) || RUNTIME_RECIPES.contains(&id.as_str()),
+                "{id} has no catalog test"
+            );
             assert!(
                 toml.lines().count() < 40 || id == "requests-cve-2023-32681",
                 "{id}: a data-only backport stays under 40 lines"
@@ -330,9 +417,10 @@ fn mismatching_context_is_not_applicable() {
     assert_eq!(tree_hash(root), pristine);
 }
 
-/// An image holding a Python app, a Node app and a Ruby app, patched in one
-/// `apply` with the repository's recipes: the SBOM lists each backported
-/// package at its installed version with the patch as pedigree, and the
+/// An image holding a Python app (on an official image's `/usr/local`
+/// CPython 3.11.7), a Node app and a Ruby app, patched in one `apply` with
+/// the repository's recipes: the SBOM lists each backported package, and the
+/// interpreter, at its installed version with the patch as pedigree, and the
 /// OpenVEX says each CVE is fixed.
 #[test]
 fn one_apply_patches_python_node_and_ruby_apps() {
@@ -342,6 +430,7 @@ fn one_apply_patches_python_node_and_ruby_apps() {
     npm_install(&root, "lodash@4.17.20");
     pip_install(&root, "jinja2==3.1.2");
     gem_install(&root, "rack", "2.2.22");
+    python_runtime(&root, None);
     let img = image(&[Layer::from_dir(&root)], "amd64");
     let input = tmp.path().join("in");
     write_layout(&input, &[(&img, "amd64")], "v1");
@@ -368,6 +457,13 @@ fn one_apply_patches_python_node_and_ruby_apps() {
             "2.2.22",
             "pkg:gem/rack@2.2.22",
             vec!["CVE-2026-34826", "CVE-2026-34831"],
+        ),
+        // The interpreter itself, as Syft's binary classifier names it.
+        (
+            "python",
+            "3.11.7",
+            "pkg:generic/python@3.11.7",
+            vec!["CVE-2024-7592"],
         ),
     ];
     let o = rootwasm(&["sbom", &reference, "--format", "cyclonedx"]);

@@ -1,4 +1,5 @@
-//! The backport component for language packages: pip, npm and gem installs.
+//! The backport component for language packages (pip, npm and gem installs)
+//! and the Python runtime's standard library.
 //!
 //! A recipe pins one or more `.patch` artifacts: unified diffs of the
 //! package's own files, usually the upstream fix commit's change, with paths
@@ -15,6 +16,10 @@
 //! - keeps the version: the fix is recorded as a backport, not an upgrade;
 //! - pypi: rewrites the changed files' rows of `RECORD` (hash and size) and
 //!   removes their stale `__pycache__/<module>.*.pyc` (and those rows);
+//! - the Python runtime (`generic` `python`, an official image's
+//!   `/usr/local` build): patches its standard library `lib/python3.X`
+//!   (diff paths `a/Lib/...` with `strip = 2`) and removes the stale
+//!   bytecode the same way;
 //! - npm and gem: changes nothing else. npm's `integrity` (in
 //!   `node_modules/.package-lock.json`) and a gem's `checksums.yaml` are
 //!   digests of the published archive, not of the installed tree: they stay
@@ -104,8 +109,24 @@ fn install_root(t: &Target) -> Result<String> {
             }
             Ok(format!("{}/gems/{stem}", parent(specs)))
         }
+        // An interpreter of its own (`generic`): CPython's
+        // `<prefix>/include/python3.X/patchlevel.h`, whose standard library
+        // is `<prefix>/lib/python3.X`, the root of the diff's `Lib/` paths.
+        "generic" if t.name == "python" => {
+            let include = parent(loc);
+            let (prefix, abi) = include
+                .rsplit_once("/include/")
+                .filter(|(_, abi)| abi.starts_with("python3") && !abi.contains('/'))
+                .ok_or_else(|| {
+                    Error::msg(format!(
+                        "{loc}: a Python runtime's location must be <prefix>/include/python3.X/patchlevel.h"
+                    ))
+                })?;
+            Ok(format!("{prefix}/lib/{abi}"))
+        }
         other => Err(Error::msg(format!(
-            "lang-backport patches pypi, npm and gem installs, not {other}"
+            "lang-backport patches pypi, npm and gem installs and the Python runtime's standard library, not {other} {}",
+            t.name
         ))),
     }
 }
@@ -225,7 +246,7 @@ impl Recipe for LangBackport {
                 cx.write_file(&path, new.as_bytes(), mode)?;
                 changed.push(path);
             }
-            if t.ecosystem == "pypi" {
+            if t.ecosystem == "pypi" || t.ecosystem == "generic" {
                 python_record(cx, &t, &changed)?;
             }
             report
