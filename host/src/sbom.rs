@@ -378,6 +378,10 @@ pub fn read_platform(
         )?;
         return Ok((merged, Vec::new()));
     };
+    // Only a backport's pedigree carries a diff: an image of distro
+    // upgrades alone captures none of their (often large, binary) files.
+    let backports = records.iter().any(|r| r.patch_type == PatchType::Backport);
+    let inventory_files = Capture::new(files.clone()).expect("valid globs");
     let last = &m.layers[n];
     (read.progress)(&format!("reading patch layer {}", last.digest));
     let idx = read_layer(
@@ -385,7 +389,7 @@ pub fn read_platform(
         last,
         &docs.diff_ids[n],
         &read.limits,
-        &|_| true,
+        &|p| backports || inventory_files.wants(p),
     )?;
     let mut changed: Vec<String> = idx
         .entries
@@ -398,7 +402,7 @@ pub fn read_platform(
     let literal: Vec<&str> = changed
         .iter()
         .map(String::as_str)
-        .filter(|p| rootwasm_glob::Glob::new(p).is_ok())
+        .filter(|p| backports && rootwasm_glob::Glob::new(p).is_ok())
         .collect();
     let capture = Capture::new(files.chain(literal.iter().copied())).expect("valid globs");
     let mut base = Merged::with_limits(read.limits);
@@ -416,7 +420,10 @@ pub fn read_platform(
     let out = records
         .into_iter()
         .map(|record| PatchedPackage {
-            diff: record_diff(&record, &changed, &base, &full),
+            diff: match record.patch_type {
+                PatchType::Backport => record_diff(&record, &changed, &base, &full),
+                PatchType::DistroUpgrade => String::new(),
+            },
             record,
         })
         .collect();

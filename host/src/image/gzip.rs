@@ -148,8 +148,12 @@ pub struct Ahead {
     worker: Option<std::thread::JoinHandle<()>>,
 }
 
+/// How a span is deflated: `deflate_own`, or in tests one that fails.
+type Deflater = fn(&[u8], Compression) -> std::io::Result<Vec<Vec<u8>>>;
+
 struct Shared {
     level: Compression,
+    deflate: Deflater,
     state: Mutex<AheadState>,
     changed: Condvar,
 }
@@ -184,7 +188,7 @@ impl Shared {
             drop(st);
             // A failure (even a panic) only means `gzip` deflates it again,
             // and reports it; a waiter must never be left waiting.
-            let run = std::panic::AssertUnwindSafe(|| deflate_own(&bytes, self.level));
+            let run = std::panic::AssertUnwindSafe(|| (self.deflate)(&bytes, self.level));
             let slot = match std::panic::catch_unwind(run) {
                 Ok(Ok(p)) => Slot::Done(p),
                 Ok(Err(_)) | Err(_) => Slot::Failed,
@@ -199,8 +203,13 @@ impl Shared {
 impl Ahead {
     /// Start the background thread. Without one, nothing is done ahead.
     pub fn new(level: Compression) -> Self {
+        Self::with(level, deflate_own)
+    }
+
+    fn with(level: Compression, deflate: Deflater) -> Self {
         let shared = Arc::new(Shared {
             level,
+            deflate,
             state: Mutex::default(),
             changed: Condvar::new(),
         });
@@ -419,6 +428,29 @@ mod tests {
         // Seams cost little.
         let none = gzip(&data, &[], level, None).unwrap();
         assert!(plain.len() <= none.len() + none.len() / 100);
+    }
+
+    /// A deflate that fails or panics on the thread leaves nothing waiting
+    /// and nothing wrong: `gzip` deflates those spans itself.
+    #[test]
+    fn a_failing_or_panicking_thread_costs_only_time() {
+        let data = sample(7 * CHUNK + 3);
+        let spans = with_spans(&data);
+        let level = Compression::default();
+        let plain = gzip(&data, &spans, level, None).unwrap();
+        let fails: Deflater = |_, _| Err(std::io::Error::other("refused"));
+        let panics: Deflater = |_, _| panic!("deflate panicked");
+        for deflater in [fails, panics] {
+            let ahead = Ahead::with(level, deflater);
+            for s in &spans {
+                ahead.offer(&s.sha256, &Arc::from(&data[s.start..s.start + s.len]));
+            }
+            ahead.settle();
+            assert!(spans.iter().all(|s| ahead.take(&s.sha256).is_none()));
+            // The thread is still there for the next offer.
+            assert!(ahead.worker.as_ref().is_some_and(|w| !w.is_finished()));
+            assert_eq!(gzip(&data, &spans, level, Some(&ahead)).unwrap(), plain);
+        }
     }
 
     #[test]

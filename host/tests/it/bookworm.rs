@@ -248,6 +248,22 @@ pub struct Full {
     pub rootfs: PathBuf,
 }
 
+/// `umoci unpack` of an OCI layout reference (`<dir>:<tag>`) into `bundle`
+/// as root (owners kept, unlike `--rootless`): its `rootfs`, or umoci's error.
+pub(crate) fn unpack_as_root(image: &str, bundle: &Path) -> Result<PathBuf, String> {
+    let o = Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(image.trim_start_matches("oci:"))
+        .arg(bundle)
+        .output()
+        .expect("umoci is installed by scripts/setup.sh --tests");
+    if o.status.success() {
+        Ok(bundle.join("rootfs"))
+    } else {
+        Err(format!("umoci unpack {image}: {:?}", text(&o)))
+    }
+}
+
 pub fn full() -> &'static Full {
     static FULL: OnceLock<Full> = OnceLock::new();
     FULL.get_or_init(|| {
@@ -255,16 +271,11 @@ pub fn full() -> &'static Full {
         let dir = tmp.path().join("recipes");
         let ids = recipes(&dir, &[]);
         let (json, stderr) = apply_json(tmp.path(), &dir, &[]);
-        let bundle = tmp.path().join("bundle");
-        let o = Command::new("umoci")
-            .args(["unpack", "--image"])
-            .arg(format!("{}:patched", tmp.path().join("out").display()))
-            .arg(&bundle)
-            .output()
-            .expect("umoci is installed by scripts/setup.sh --tests");
-        assert!(o.status.success(), "umoci: {:?}\napply: {stderr}", text(&o));
+        let out = format!("{}:patched", tmp.path().join("out").display());
+        let rootfs = unpack_as_root(&out, &tmp.path().join("bundle"))
+            .unwrap_or_else(|e| panic!("{e}\napply: {stderr}"));
         Full {
-            rootfs: bundle.join("rootfs"),
+            rootfs,
             _tmp: tmp,
             json,
             ids,
@@ -526,23 +537,11 @@ fn recipe_new_groups_the_packages_of_one_source() {
 
     let (json, stderr) = apply_json(tmp.path(), &dir, &["--recipe", id]);
     assert_eq!(results(&json)[id].0, "applied", "{json:#}\n{stderr}");
-    let o = Command::new("umoci")
-        .args(["unpack", "--image"])
-        .arg(format!("{}:patched", tmp.path().join("out").display()))
-        .arg(tmp.path().join("bundle"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{:?}", text(&o));
-    let root = tmp.path().join("bundle/rootfs");
+    let out = format!("{}:patched", tmp.path().join("out").display());
+    let root = unpack_as_root(&out, &tmp.path().join("bundle")).unwrap();
     for o in [ssl, tool] {
-        let q = Command::new("dpkg-query")
-            .arg("--admindir")
-            .arg(root.join("var/lib/dpkg"))
-            .args(["-W", "-f", "${Version} ${db:Status-Abbrev}", &o.package])
-            .output()
-            .unwrap();
         assert_eq!(
-            String::from_utf8_lossy(&q.stdout).trim(),
+            crate::dpkg::dpkg_query(&root, &o.package),
             format!("{} ii", o.newest)
         );
     }

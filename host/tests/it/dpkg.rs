@@ -93,7 +93,7 @@ fn dpkg_verify(root: &Path) {
     );
 }
 
-fn dpkg_query(root: &Path, pkg: &str) -> String {
+pub(crate) fn dpkg_query(root: &Path, pkg: &str) -> String {
     let q = Command::new("dpkg-query")
         .arg("--admindir")
         .arg(root.join("var/lib/dpkg"))

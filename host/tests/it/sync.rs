@@ -457,14 +457,7 @@ fn sync_writes_every_recipe_once_with_exact_claims() {
     );
     // The same tree as one recipe per package (which the bookworm tests
     // hold against `dpkg -i`).
-    let bundle = tmp.path().join("bundle");
-    let u = Command::new("umoci")
-        .args(["unpack", "--image"])
-        .arg(patched.strip_prefix("oci:").unwrap())
-        .arg(&bundle)
-        .output()
-        .unwrap();
-    assert!(u.status.success(), "umoci: {:?}", text(&u));
+    let rootfs = crate::bookworm::unpack_as_root(&patched, &tmp.path().join("bundle")).unwrap();
     let per_package = crate::bookworm::full();
     assert_eq!(
         crate::bookworm::results(&per_package.json)
@@ -476,7 +469,7 @@ fn sync_writes_every_recipe_once_with_exact_claims() {
     );
     // apt, run in that tree by bookworm::bookworm_upgrades_leave_a_whole_database_like_dpkg
     // when it ran first, leaves its lists and caches there.
-    let diff: Vec<String> = crate::dpkg::tree_diff(&bundle.join("rootfs"), &per_package.rootfs)
+    let diff: Vec<String> = crate::dpkg::tree_diff(&rootfs, &per_package.rootfs)
         .into_iter()
         .filter(|l| !l.starts_with("var/lib/apt/") && !l.starts_with("var/cache/apt/"))
         .collect();
@@ -492,6 +485,23 @@ fn sync_writes_every_recipe_once_with_exact_claims() {
     assert_eq!(s["status"], "fixed");
     for purl in ["pkg:deb/debian/libssl3@", "pkg:deb/debian/openssl@"] {
         assert!(s.to_string().contains(purl), "{purl} in {s}");
+    }
+    // So does the SBOM: each package of the group is at its new version,
+    // with its old one as ancestor and the group's recipe in the notes.
+    let o = rootwasm(&["sbom", &patched, "--format", "cyclonedx"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let sbom: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let group = recipe_of("libssl3");
+    for name in ["libssl3", "openssl"] {
+        let c = (sbom["components"].as_array().unwrap().iter())
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in the SBOM"));
+        let p = &c["pedigree"];
+        assert!(
+            p["notes"].as_str().is_some_and(|n| n.contains(&group)),
+            "{name}: {c}"
+        );
+        assert_ne!(p["ancestors"][0]["version"], c["version"], "{name}: {c}");
     }
     let public = tmp.path().join("signing.pem.pub.pem");
     let o = rootwasm(&[
