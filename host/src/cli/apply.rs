@@ -5,6 +5,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use rootwasm::apply::{Applied, ApplyError, ApplyOptions, OnFailure, RecipeStatus, apply};
 use rootwasm::image::cache::LayerCache;
+use rootwasm::image::prestage::Prestage;
 use rootwasm::image::sink::{OutputImage, Sealed, WithoutEvidence};
 use rootwasm::image::{Reference, sink, source};
 use rootwasm::recipe::Recipe;
@@ -137,6 +138,21 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     // Fail before any work on what would fail after it.
     sink::check_destination(&output, src.store.as_ref())
         .with_context(|| format!("writing {}", a.output))?;
+    // The input's layers are copied to a new layout while the recipes run.
+    std::thread::scope(|scope| {
+        let prestage = Prestage::start(scope, &output, src.store.as_ref(), &src.top);
+        patch_and_write(&a, &src, &output, &registry, prestage)
+    })
+}
+
+/// Everything after the input is open and the destination checked.
+fn patch_and_write(
+    a: &ApplyArgs,
+    src: &source::Source,
+    output: &Reference,
+    registry: &rootwasm::image::registry::RegistryOptions,
+    prestage: Option<Prestage<'_>>,
+) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &a.journal_dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--journal-dir {}: cannot create it", dir.display()))?;
@@ -172,7 +188,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         platforms,
         output: image,
         any_failed,
-    } = match apply(&sandbox, &src, &opts) {
+    } = match apply(&sandbox, src, &opts) {
         Ok(x) => x,
         Err(ApplyError::FailFast(e)) => {
             eprintln!("error: {}", safe(&e.to_string()));
@@ -182,15 +198,15 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e).with_context(|| format!("patching {}", a.image)),
     };
     let used = used_recipes(&recipes, &companions, &platforms);
-    let sealed = seal(&a, &output, &src, &used, &platforms, image, &opts, epoch)?;
+    let sealed = seal(a, output, src, &used, &platforms, image, &opts, epoch)?;
     progress(&format!("writing {}", a.output));
     let top = sealed.image().top.digest.clone();
-    let pushed = sink::write_with(&output, &sealed, &registry)
+    let pushed = sink::write_prestaged(output, &sealed, registry, prestage)
         .with_context(|| format!("writing {}", a.output))?;
     if let Some(dir) = &a.journal_dir {
         write_journals(dir, &platforms)?;
     }
-    report(&a, &top, &platforms, pushed.as_ref())?;
+    report(a, &top, &platforms, pushed.as_ref())?;
     let missed = missed_recipes(&a.only, &recipes, &platforms);
     Ok(if any_failed || missed {
         ExitCode::from(1)

@@ -17,6 +17,7 @@ pub mod merge;
 pub mod model;
 pub mod mutate;
 pub mod patch;
+pub mod prestage;
 pub mod reference;
 pub mod registry;
 pub mod sink;

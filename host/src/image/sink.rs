@@ -246,6 +246,18 @@ pub fn write_with(
     sealed: &Sealed<'_>,
     registry: &RegistryOptions,
 ) -> Result<Option<PushReport>, ImageError> {
+    write_prestaged(reference, sealed, registry, None)
+}
+
+/// [`write_with`], taking the input's layers from `prestage` where its
+/// thread copied them (see [`super::prestage`]).
+pub fn write_prestaged(
+    reference: &Reference,
+    sealed: &Sealed<'_>,
+    registry: &RegistryOptions,
+    prestage: Option<super::prestage::Prestage<'_>>,
+) -> Result<Option<PushReport>, ImageError> {
+    let staged = prestage.map(super::prestage::Prestage::finish);
     let image = &sealed.image;
     check_destination(reference, image.input)?;
     let refuse = |reason: &str| ImageError::Reference {
@@ -271,7 +283,10 @@ pub fn write_with(
         _ => {}
     }
     match reference {
-        Reference::OciLayout { dir, tag } => write_layout(dir, tag.as_deref(), image).map(|_| None),
+        Reference::OciLayout { dir, tag } => {
+            let staged = staged.filter(|s| &s.dest == dir);
+            write_layout(dir, tag.as_deref(), image, staged).map(|_| None)
+        }
         Reference::DockerArchive { path, tag } => {
             write_archive(path, tag.as_deref(), image).map(|_| None)
         }
@@ -279,7 +294,33 @@ pub fn write_with(
     }
 }
 
-fn write_layout(dir: &Path, tag: Option<&str>, image: &OutputImage<'_>) -> Result<(), ImageError> {
+/// A new layout's staging directory, beside its destination.
+pub(crate) fn staging_dir(parent: &Path) -> std::io::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(".rootwasm-out-")
+        .tempdir_in(parent)
+}
+
+/// Copy the input's blob `digest` to `path` in `blobs_dir`, checked against
+/// its digest and size, atomically.
+pub(crate) fn copy_blob(
+    input: &dyn BlobStore,
+    digest: &Digest,
+    size: u64,
+    blobs_dir: &Path,
+    path: &Path,
+) -> Result<(), ImageError> {
+    write_file(blobs_dir, path, |f| copy_verified(input, digest, size, f))
+}
+
+// Long: one linear pass (staging, blobs, documents, rename), each step a
+// few lines; split, the staging directory's lifetime would be harder to see.
+fn write_layout(
+    dir: &Path,
+    tag: Option<&str>,
+    image: &OutputImage<'_>,
+    staged: Option<super::prestage::Staged>,
+) -> Result<(), ImageError> {
     let exists = dir.exists();
     let existing = existing_index(dir)?;
     // A new layout is built beside the destination and renamed into place;
@@ -290,31 +331,40 @@ fn write_layout(dir: &Path, tag: Option<&str>, image: &OutputImage<'_>) -> Resul
         .unwrap_or(Path::new("."));
     // Like `skopeo copy`, a new destination's parent directories are created.
     std::fs::create_dir_all(parent).map_err(ImageError::io(parent))?;
-    let staging = if existing.is_some() {
-        None
-    } else {
-        Some(
-            tempfile::Builder::new()
-                .prefix(".rootwasm-out-")
-                .tempdir_in(parent)
-                .map_err(ImageError::io(parent))?,
-        )
+    // Blobs a prestage copied (and checked) are taken as they are; one
+    // the output does not use is removed. An existing layout takes none.
+    let (staging, done) = match (existing.is_some(), staged) {
+        (true, _) => (None, Default::default()),
+        (false, Some(s)) => (Some(s.staging), s.done),
+        (false, None) => (
+            Some(staging_dir(parent).map_err(ImageError::io(parent))?),
+            Default::default(),
+        ),
     };
     let root = staging.as_ref().map_or(dir, |t| t.path());
     let blobs_dir = root.join("blobs/sha256");
     std::fs::create_dir_all(&blobs_dir).map_err(ImageError::io(&blobs_dir))?;
+    for unused in done.iter().filter(|d| !image.blobs.contains_key(*d)) {
+        let path = blobs_dir.join(unused.hex());
+        std::fs::remove_file(&path).map_err(ImageError::io(&path))?;
+    }
     for (digest, (size, blob)) in &image.blobs {
         let path = blobs_dir.join(digest.hex());
+        if done.contains(digest) {
+            continue;
+        }
         // An existing blob is kept only if it is a plain file with the right bytes.
         if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
             && blob_matches(&path, digest, *size)
         {
             continue;
         }
-        write_file(&blobs_dir, &path, |f| match blob {
-            Blob::New(bytes) => f.write_all(bytes).map_err(ImageError::io(&path)),
-            Blob::Input => copy_verified(image.input, digest, *size, f),
-        })?;
+        match blob {
+            Blob::New(bytes) => write_file(&blobs_dir, &path, |f| {
+                f.write_all(bytes).map_err(ImageError::io(&path))
+            })?,
+            Blob::Input => copy_blob(image.input, digest, *size, &blobs_dir, &path)?,
+        }
     }
     let top = top_entry(image, tag);
     let index = new_index(existing, top, tag);
@@ -352,7 +402,7 @@ fn write_file(
 
 /// The index of an existing, non-empty output layout; `None` for a new or
 /// empty directory. Anything else there is refused.
-fn existing_index(dir: &Path) -> Result<Option<Index>, ImageError> {
+pub(crate) fn existing_index(dir: &Path) -> Result<Option<Index>, ImageError> {
     if !dir.exists()
         || std::fs::read_dir(dir)
             .map_err(ImageError::io(dir))?

@@ -619,6 +619,13 @@ fn a_failing_recipe_is_reported_and_the_others_still_apply() {
         "{stderr}"
     );
     assert!(!out2.exists());
+    // Nor the staging directory the input's layers were being copied into.
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".rootwasm-out-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
