@@ -299,22 +299,28 @@ const RUNTIME_RECIPES: &[&str] = &["python-cve-2024-7592"];
 /// Debian's Python 3.11, and, if `version` is given, that version in
 /// `patchlevel.h` instead.
 fn python_runtime(root: &Path, version: Option<&str>) -> PathBuf {
+    python_runtime_at(root, "usr/local", version)
+}
+
+/// [`python_runtime`] under another prefix (`opt/python`, as a pyenv or a
+/// hand-built install lays it out).
+fn python_runtime_at(root: &Path, prefix: &str, version: Option<&str>) -> PathBuf {
     let fixture = repo().join("tests/fixtures/runtimes/rootfs/usr/local");
     for rel in [
         "include/python3.11/patchlevel.h",
         "lib/python3.11/http/cookies.py",
     ] {
-        let to = root.join("usr/local").join(rel);
+        let to = root.join(prefix).join(rel);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(fixture.join(rel), &to).unwrap();
     }
     if let Some(v) = version {
-        let h = root.join("usr/local/include/python3.11/patchlevel.h");
+        let h = root.join(prefix).join("include/python3.11/patchlevel.h");
         let text = std::fs::read_to_string(&h).unwrap();
         assert!(text.contains("#define PY_VERSION              \"3.11.7\""));
         std::fs::write(&h, text.replace("\"3.11.7\"", &format!("\"{v}\""))).unwrap();
     }
-    let stdlib = root.join("usr/local/lib/python3.11");
+    let stdlib = root.join(prefix).join("lib/python3.11");
     ok(Command::new("/usr/bin/python3")
         .args([
             "-c",
@@ -360,6 +366,16 @@ fn python_cve_2024_7592_on_the_runtime() {
     assert!(!after.vulnerable && after.smoke, "{}", after.raw);
     assert_eq!(after.raw["version"], "3.11.7", "the version is kept");
     assert!(!pyc.exists(), "the stale bytecode is removed");
+
+    // The same interpreter under another prefix is found and patched too.
+    let tmp = tempfile::tempdir().unwrap();
+    let stdlib = python_runtime_at(tmp.path(), "opt/python", None);
+    let (ok_, out, err) = run_recipe("python-cve-2024-7592", tmp.path(), true);
+    assert!(
+        ok_ && out.contains("patched /opt/python/lib/python3.11/http/cookies.py"),
+        "{out}\n{err}"
+    );
+    assert!(!runtime_probe(&stdlib).vulnerable);
 
     let tmp = tempfile::tempdir().unwrap();
     python_runtime(tmp.path(), Some("3.11.10"));
