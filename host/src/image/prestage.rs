@@ -35,8 +35,9 @@ pub(crate) struct Staged {
 
 impl<'scope> Prestage<'scope> {
     /// Start copying the layers of `top` from `input`, if `output` is a new
-    /// OCI layout (`sink::check_destination` has passed). `None` otherwise,
-    /// or if the staging directory cannot be made (the sink then says why).
+    /// OCI layout (`sink::check_destination` has passed) and `input` is a
+    /// layout or an archive. `None` otherwise, or if the staging directory
+    /// cannot be made (the sink then says why).
     pub fn start<'env>(
         scope: &'scope Scope<'scope, 'env>,
         output: &Reference,
@@ -46,6 +47,11 @@ impl<'scope> Prestage<'scope> {
         let Reference::OciLayout { dir, .. } = output else {
             return None;
         };
+        // A registry's blobs are spooled on first open: two threads opening
+        // one blob would download it twice into one file.
+        if input.registry().is_some() {
+            return None;
+        }
         if super::sink::existing_index(dir).ok()?.is_some() {
             return None;
         }
