@@ -219,4 +219,14 @@ fn language_runtimes_are_found_by_their_version_headers() {
             ("python".to_owned(), "3.11.7".to_owned())
         ]
     );
+    // The /usr/local interpreter is a package recipes target: its standard
+    // library (the vendored http/cookies.py) is fixable by a backport.
+    let f = (v["platforms"][0]["findings"].as_array().unwrap().iter())
+        .find(|f| f["vulnerability"] == "CVE-2024-7592")
+        .unwrap_or_else(|| panic!("CVE-2024-7592 in {v}"));
+    assert_eq!(
+        (f["status"].as_str(), f["package"].as_str()),
+        (Some("fixable"), Some("python")),
+        "{f}"
+    );
 }
