@@ -4,7 +4,9 @@
 //! `pkg:deb/<distro-id>/<name>@<version>?arch=..&distro=<id>-<version>`,
 //! `pkg:apk/<distro-id>/<name>@<version>?arch=..&distro=<id>-<version>`,
 //! `pkg:rpm/<distro-id>/<name>@<version>-<release>?arch=..&epoch=N&distro=..`,
-//! `pkg:pypi/<normalised name>@<version>`, and the image itself as
+//! `pkg:pypi/<normalised name>@<version>`, an interpreter no OS package
+//! installed as Syft names it (`pkg:generic/python@<version>`, an
+//! `application` with NVD's CPE), and the image itself as
 //! `pkg:oci/<name>@sha256:..?arch=..`. Declared licenses become SPDX ids or
 //! expressions where they are valid ones (`crate::license`), otherwise a
 //! CycloneDX license name and an SPDX `LicenseRef-`. Output is
@@ -62,6 +64,10 @@ fn pedigree(s: &Subject<'_>, p: &Package, patched: &[&PatchedPackage]) -> Value 
         ..p.clone()
     };
     let ancestor_purl = purl(&ancestor, s.inventory);
+    let kind = match runtime_of(s.inventory, p) {
+        Some(_) => "application",
+        None => "library",
+    };
     let patches: Vec<Value> = patched
         .iter()
         .filter(|x| x.record.patch_type == PatchType::Backport)
@@ -97,7 +103,7 @@ fn pedigree(s: &Subject<'_>, p: &Package, patched: &[&PatchedPackage]) -> Value 
         })
         .collect();
     let mut v = json!({
-        "ancestors": [{"type": "library", "bom-ref": format!("{ancestor_purl}#ancestor"), "name": p.name, "version": first.version_before, "purl": ancestor_purl}],
+        "ancestors": [{"type": kind, "bom-ref": format!("{ancestor_purl}#ancestor"), "name": p.name, "version": first.version_before, "purl": ancestor_purl}],
         "notes": notes.join("\n"),
     });
     if !patches.is_empty() {
@@ -378,9 +384,13 @@ pub fn read_platform(
         )?;
         return Ok((merged, Vec::new()));
     };
-    // Only a backport's pedigree carries a diff: an image of distro
-    // upgrades alone captures none of their (often large, binary) files.
-    let backports = records.iter().any(|r| r.patch_type == PatchType::Backport);
+    // Only a backport's pedigree carries a diff: only files a backported
+    // package may own are captured, none of a distro upgrade's (often
+    // large, binary) files.
+    let backports: Vec<&PatchRecord> = (records.iter())
+        .filter(|r| r.patch_type == PatchType::Backport)
+        .collect();
+    let diffed = |p: &str| backports.iter().any(|r| belongs(r, p));
     let inventory_files = Capture::new(files.clone()).expect("valid globs");
     let last = &m.layers[n];
     (read.progress)(&format!("reading patch layer {}", last.digest));
@@ -389,7 +399,7 @@ pub fn read_platform(
         last,
         &docs.diff_ids[n],
         &read.limits,
-        &|p| backports || inventory_files.wants(p),
+        &|p| diffed(p.as_str()) || inventory_files.wants(p),
     )?;
     let mut changed: Vec<String> = idx
         .entries
@@ -402,7 +412,7 @@ pub fn read_platform(
     let literal: Vec<&str> = changed
         .iter()
         .map(String::as_str)
-        .filter(|p| backports && rootwasm_glob::Glob::new(p).is_ok())
+        .filter(|p| diffed(p) && rootwasm_glob::Glob::new(p).is_ok())
         .collect();
     let capture = Capture::new(files.chain(literal.iter().copied())).expect("valid globs");
     let mut base = Merged::with_limits(read.limits);
@@ -430,6 +440,40 @@ pub fn read_platform(
     Ok((full, out))
 }
 
+/// Whether the changed file `path` can be `record`'s package's, from where
+/// each kind of install keeps its files (as `lang-backport` finds them): a
+/// Python distribution's beside its dist-info (not the dist-info itself);
+/// an npm package's beside its package.json; a gem's in
+/// `gems/<name>-<version>/`; a Python runtime's standard library in
+/// `<prefix>/lib/python3.X/` (not its site-packages). Any file for the rest
+/// (a dpkg package's are wherever it installs them).
+fn belongs(record: &PatchRecord, path: &str) -> bool {
+    use crate::ecosystem::Ecosystem;
+    let loc = record.location.as_str();
+    let parent = |p: &str| p.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
+    let under = |dir: &str| path.starts_with(&format!("{dir}/"));
+    match record.ecosystem {
+        Ecosystem::Pypi => under(&parent(loc)) && !under(loc),
+        Ecosystem::Npm => under(&parent(loc)),
+        Ecosystem::Gem => {
+            let stem = loc.rsplit('/').next().unwrap_or(loc);
+            let stem = stem.strip_suffix(".gemspec").unwrap_or(stem);
+            under(&format!("{}/gems/{stem}", parent(&parent(loc))))
+        }
+        Ecosystem::Generic if record.package == "python" => {
+            let include = parent(loc);
+            let Some((prefix, abi)) = include.rsplit_once("/include/") else {
+                return false;
+            };
+            let stdlib = format!("{prefix}/lib/{abi}");
+            under(&stdlib)
+                && !under(&format!("{stdlib}/site-packages"))
+                && !under(&format!("{stdlib}/dist-packages"))
+        }
+        _ => true,
+    }
+}
+
 /// The unified diff of the text files the patch layer changed that belong
 /// to `record`'s package.
 fn record_diff(
@@ -443,24 +487,10 @@ fn record_diff(
         let rp = RootPath::lexical(p).ok()?;
         String::from_utf8(view.read(&rp).ok()?).ok()
     };
-    // A Python package's files sit beside its dist-info; other records take every changed file.
-    let site = (record.ecosystem == crate::ecosystem::Ecosystem::Pypi)
-        .then(|| {
-            record
-                .location
-                .rsplit_once('/')
-                .map(|(s, _)| format!("{s}/"))
-        })
-        .flatten();
     let mut diff = String::new();
     for p in changed {
         // The package database's own bookkeeping (md5sums, status) is not the fix.
-        if p.starts_with("/var/lib/dpkg/") {
-            continue;
-        }
-        if let Some(site) = &site
-            && (!p.starts_with(site.as_str()) || p.starts_with(&format!("{}/", record.location)))
-        {
+        if p.starts_with("/var/lib/dpkg/") || !belongs(record, p) {
             continue;
         }
         let (Some(before), Some(after)) = (text(base, p), text(full, p)) else {

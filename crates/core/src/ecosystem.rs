@@ -18,9 +18,11 @@ pub enum Ecosystem {
     Rpm,
     /// Ruby gems (RubyGems' `Gem::Version` order).
     Gem,
-    /// Anything else a recipe targets (the purl spec's `generic`): nothing
-    /// rootwasm inventories, and no version order; the recipe's own check
-    /// decides.
+    /// Anything else (the purl spec's `generic`). rootwasm inventories only
+    /// interpreters as such (`python`, `node`, `ruby` no OS package
+    /// installed), whose ranges the host reads in their language's order;
+    /// for any other name there is no version order, and the recipe's own
+    /// check decides.
     Generic,
 }
 

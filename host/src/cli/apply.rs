@@ -138,11 +138,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
     // Fail before any work on what would fail after it.
     sink::check_destination(&output, src.store.as_ref())
         .with_context(|| format!("writing {}", a.output))?;
-    // The input's layers are copied to a new layout while the recipes run.
-    std::thread::scope(|scope| {
-        let prestage = Prestage::start(scope, &output, src.store.as_ref(), &src.top);
-        patch_and_write(&a, &src, &output, &registry, prestage)
-    })
+    patch_and_write(&a, &src, &output, &registry)
 }
 
 /// Everything after the input is open and the destination checked.
@@ -151,7 +147,6 @@ fn patch_and_write(
     src: &source::Source,
     output: &Reference,
     registry: &rootwasm::image::registry::RegistryOptions,
-    prestage: Option<Prestage<'_>>,
 ) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &a.journal_dir {
         std::fs::create_dir_all(dir)
@@ -184,34 +179,39 @@ fn patch_and_write(
             .filter(|_| !a.no_layer_cache)
             .map(|r| LayerCache::new(r.join("layer-index"))),
     };
-    let Applied {
-        platforms,
-        output: image,
-        any_failed,
-    } = match apply(&sandbox, src, &opts) {
-        Ok(x) => x,
-        Err(ApplyError::FailFast(e)) => {
-            eprintln!("error: {}", safe(&e.to_string()));
-            eprintln!("stopped at the first failure (--fail-fast); no image was written.");
-            return Ok(ExitCode::from(1));
+    // The input's layers are copied to a new layout while the recipes run
+    // (after everything above could refuse the run).
+    std::thread::scope(|scope| {
+        let prestage = Prestage::start(scope, output, src.store.as_ref(), &src.top);
+        let Applied {
+            platforms,
+            output: image,
+            any_failed,
+        } = match apply(&sandbox, src, &opts) {
+            Ok(x) => x,
+            Err(ApplyError::FailFast(e)) => {
+                eprintln!("error: {}", safe(&e.to_string()));
+                eprintln!("stopped at the first failure (--fail-fast); no image was written.");
+                return Ok(ExitCode::from(1));
+            }
+            Err(e) => return Err(e).with_context(|| format!("patching {}", a.image)),
+        };
+        let used = used_recipes(&recipes, &companions, &platforms);
+        let sealed = seal(a, output, src, &used, &platforms, image, &opts, epoch)?;
+        progress(&format!("writing {}", a.output));
+        let top = sealed.image().top.digest.clone();
+        let pushed = sink::write_prestaged(output, &sealed, registry, prestage)
+            .with_context(|| format!("writing {}", a.output))?;
+        if let Some(dir) = &a.journal_dir {
+            write_journals(dir, &platforms)?;
         }
-        Err(e) => return Err(e).with_context(|| format!("patching {}", a.image)),
-    };
-    let used = used_recipes(&recipes, &companions, &platforms);
-    let sealed = seal(a, output, src, &used, &platforms, image, &opts, epoch)?;
-    progress(&format!("writing {}", a.output));
-    let top = sealed.image().top.digest.clone();
-    let pushed = sink::write_prestaged(output, &sealed, registry, prestage)
-        .with_context(|| format!("writing {}", a.output))?;
-    if let Some(dir) = &a.journal_dir {
-        write_journals(dir, &platforms)?;
-    }
-    report(a, &top, &platforms, pushed.as_ref())?;
-    let missed = missed_recipes(&a.only, &recipes, &platforms);
-    Ok(if any_failed || missed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+        report(a, &top, &platforms, pushed.as_ref())?;
+        let missed = missed_recipes(&a.only, &recipes, &platforms);
+        Ok(if any_failed || missed {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
     })
 }
 

@@ -135,7 +135,10 @@ fn print_platform(p: &rootwasm::scan::PlatformScan) {
             safe(&r.location.to_string())
         );
     }
-    for pkg in &p.inventory.packages {
+    // An interpreter of its own is a `generic` package, shown above.
+    let listed = (p.inventory.packages.iter())
+        .filter(|pkg| pkg.ecosystem != rootwasm::ecosystem::Ecosystem::Generic);
+    for pkg in listed {
         println!(
             "  {:<6} {:<32} {}",
             safe(&pkg.ecosystem.to_string()),

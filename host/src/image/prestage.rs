@@ -6,7 +6,10 @@
 //! Only a saving: a blob the thread did not finish, or could not copy, is
 //! copied by [`super::sink`] as before, and one the output does not use is
 //! removed before the layout is renamed into place. Dropped unused (a
-//! failed apply), it stops the thread and removes the staging directory.
+//! failed apply), it stops the thread (between two 64 KiB reads) and
+//! removes the staging directory. A process killed meanwhile leaves it, a
+//! `.rootwasm-out-*` directory beside the destination, as a kill during the
+//! final write always could.
 
 use super::model::{Descriptor, Digest, Index, Manifest, is_manifest};
 use super::reference::Reference;
@@ -55,11 +58,15 @@ impl<'scope> Prestage<'scope> {
         if super::sink::existing_index(dir).ok()?.is_some() {
             return None;
         }
+        // Into an existing directory only: a failed apply must not leave
+        // new parent directories behind (the sink makes them at the end).
         let parent = dir
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).ok()?;
+        if !parent.is_dir() {
+            return None;
+        }
         let staging = super::sink::staging_dir(parent).ok()?;
         let blobs = staging.path().join("blobs/sha256");
         std::fs::create_dir_all(&blobs).ok()?;
@@ -73,7 +80,10 @@ impl<'scope> Prestage<'scope> {
                     break;
                 }
                 let path = blobs.join(digest.hex());
-                if super::sink::copy_blob(input, &digest, size, &blobs, &path).is_ok() {
+                let copied = super::sink::copy_blob(input, &digest, size, &blobs, &path, &|| {
+                    stopped.load(Ordering::Relaxed)
+                });
+                if copied.is_ok() {
                     done.insert(digest);
                 }
             }

@@ -204,12 +204,19 @@ fn copy_verified(
     digest: &Digest,
     size: u64,
     out: &mut dyn Write,
+    stop: &dyn Fn() -> bool,
 ) -> Result<(), ImageError> {
     let mut r = input.open(digest)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut n_total = 0u64;
     loop {
+        if stop() {
+            return Err(ImageError::Layer {
+                layer: digest.to_string(),
+                reason: "copy stopped".into(),
+            });
+        }
         let n = r.read(&mut buf).map_err(|e| ImageError::Layer {
             layer: digest.to_string(),
             reason: e.to_string(),
@@ -309,8 +316,11 @@ pub(crate) fn copy_blob(
     size: u64,
     blobs_dir: &Path,
     path: &Path,
+    stop: &dyn Fn() -> bool,
 ) -> Result<(), ImageError> {
-    write_file(blobs_dir, path, |f| copy_verified(input, digest, size, f))
+    write_file(blobs_dir, path, |f| {
+        copy_verified(input, digest, size, f, stop)
+    })
 }
 
 // Long: one linear pass (staging, blobs, documents, rename), each step a
@@ -333,20 +343,30 @@ fn write_layout(
     std::fs::create_dir_all(parent).map_err(ImageError::io(parent))?;
     // Blobs a prestage copied (and checked) are taken as they are; one
     // the output does not use is removed. An existing layout takes none.
-    let (staging, done) = match (existing.is_some(), staged) {
-        (true, _) => (None, Default::default()),
-        (false, Some(s)) => (Some(s.staging), s.done),
+    let (staging, done, prestaged) = match (existing.is_some(), staged) {
+        (true, _) => (None, Default::default(), false),
+        (false, Some(s)) => (Some(s.staging), s.done, true),
         (false, None) => (
             Some(staging_dir(parent).map_err(ImageError::io(parent))?),
             Default::default(),
+            false,
         ),
     };
     let root = staging.as_ref().map_or(dir, |t| t.path());
     let blobs_dir = root.join("blobs/sha256");
     std::fs::create_dir_all(&blobs_dir).map_err(ImageError::io(&blobs_dir))?;
-    for unused in done.iter().filter(|d| !image.blobs.contains_key(*d)) {
-        let path = blobs_dir.join(unused.hex());
-        std::fs::remove_file(&path).map_err(ImageError::io(&path))?;
+    if prestaged {
+        // Whatever the prestage left that the output does not use goes,
+        // finished or not.
+        for e in std::fs::read_dir(&blobs_dir).map_err(ImageError::io(&blobs_dir))? {
+            let e = e.map_err(ImageError::io(&blobs_dir))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let used = Digest::try_from(format!("sha256:{name}"))
+                .is_ok_and(|d| image.blobs.contains_key(&d));
+            if !used {
+                std::fs::remove_file(e.path()).map_err(ImageError::io(&e.path()))?;
+            }
+        }
     }
     for (digest, (size, blob)) in &image.blobs {
         let path = blobs_dir.join(digest.hex());
@@ -363,7 +383,7 @@ fn write_layout(
             Blob::New(bytes) => write_file(&blobs_dir, &path, |f| {
                 f.write_all(bytes).map_err(ImageError::io(&path))
             })?,
-            Blob::Input => copy_blob(image.input, digest, *size, &blobs_dir, &path)?,
+            Blob::Input => copy_blob(image.input, digest, *size, &blobs_dir, &path, &|| false)?,
         }
     }
     let top = top_entry(image, tag);

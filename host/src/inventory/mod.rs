@@ -67,8 +67,8 @@ pub struct Runtime {
     pub location: String,
     /// The OS package that installed it, when that package's file list names
     /// `location` (dpkg's `info/*.list`, apk's database). Such a runtime is
-    /// that package in the SBOM; one without (an official image's
-    /// `/usr/local` build) is a component of its own.
+    /// that package in the SBOM; one without, outside `/usr` or under
+    /// `/usr/local` (an official image's build), is a package of its own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub package: Option<String>,
 }
@@ -79,7 +79,12 @@ impl Runtime {
     /// as Syft names it: recipes target it, the SBOM lists it, the VEX can
     /// say it is fixed. One a package installed is that package already.
     fn as_package(&self) -> Option<Package> {
-        self.package.is_none().then(|| Package {
+        // Under /usr but not /usr/local, with no owner recorded, it is the
+        // OS's: an rpm's, whose file lists are not read. That rpm is the
+        // package; the interpreter is neither listed again nor a target.
+        let os_prefix =
+            self.location.starts_with("/usr/") && !self.location.starts_with("/usr/local/");
+        (self.package.is_none() && !os_prefix).then(|| Package {
             ecosystem: crate::ecosystem::Ecosystem::Generic,
             name: self.name.clone(),
             version: self.version.clone(),
@@ -516,8 +521,8 @@ fn gem_specs(view: &dyn RootView, dir: &RootPath, out: &mut Vec<Package>) {
 
 /// Record the OS package whose file list names each runtime's location: a
 /// dpkg `info/<pkg>.list` or an apk database stanza (`F:` directory, `R:`
-/// file), each read once. rpm's file lists are not read: a runtime from an
-/// rpm is also listed on its own.
+/// file), each read once. rpm's file lists are not read: a runtime under
+/// `/usr` with no owner is taken as an rpm's (`Runtime::as_package`).
 fn os_owners(view: &dyn RootView, runtimes: &mut [Runtime]) {
     let mut unowned: Vec<&mut Runtime> = runtimes
         .iter_mut()
@@ -654,6 +659,41 @@ pub fn inventory(view: &dyn RootView) -> Inventory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An interpreter is a package of its own unless an OS package owns it,
+    /// or, under /usr outside /usr/local, probably does (rpm's file lists
+    /// are not read).
+    #[test]
+    fn only_interpreters_no_os_package_installed_are_packages() {
+        let at = |location: &str, package: Option<&str>| Runtime {
+            name: "python".into(),
+            version: "3.11.7".into(),
+            location: location.into(),
+            package: package.map(Into::into),
+        };
+        let own = at("/usr/local/include/python3.11/patchlevel.h", None)
+            .as_package()
+            .unwrap();
+        assert_eq!(
+            (own.ecosystem, own.name.as_str(), own.version.as_str()),
+            (crate::ecosystem::Ecosystem::Generic, "python", "3.11.7")
+        );
+        assert!(
+            at("/opt/python/include/python3.11/patchlevel.h", None)
+                .as_package()
+                .is_some()
+        );
+        assert!(
+            at("/usr/include/python3.11/patchlevel.h", None)
+                .as_package()
+                .is_none()
+        );
+        let owned = at(
+            "/usr/local/include/python3.11/patchlevel.h",
+            Some("python3.11-dev"),
+        );
+        assert!(owned.as_package().is_none());
+    }
 
     #[test]
     fn dpkg_status_keeps_installed_packages_only() {

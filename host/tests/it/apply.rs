@@ -455,6 +455,18 @@ fn repatching_replaces_the_patch_layer() {
     let (_, m) = top_manifest(&second);
     let ls = m["layers"].as_array().unwrap();
     assert_eq!(ls.len(), 3, "the old patch layer is replaced, not stacked");
+    // The old one was copied ahead with the other input layers, and is
+    // gone from the new layout; so is the staging directory.
+    let (_, old) = top_manifest(&first);
+    let old_layer = old["layers"][2]["digest"].as_str().unwrap();
+    let hex = old_layer.strip_prefix("sha256:").unwrap();
+    assert!(!second.join("blobs/sha256").join(hex).exists());
+    assert!((std::fs::read_dir(tmp.path()).unwrap()).all(|e| {
+        !e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".rootwasm-out-")
+    }));
     assert_eq!(ls[0]["digest"], img.layer_digests[0]);
     assert_eq!(ls[1]["digest"], img.layer_digests[1]);
     assert_eq!(

@@ -507,6 +507,23 @@ fn one_apply_patches_python_node_and_ruby_apps() {
         for cve in cves {
             assert!(resolved.contains(cve), "{name}: {cve} in {resolved:?}");
         }
+        // Its diff holds its own files only, not the other apps' patches.
+        let diff = c["pedigree"]["patches"][0]["diff"]["text"]["content"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} has a diff: {c}"));
+        let own = match *name {
+            "lodash" => "node_modules/lodash/",
+            "Jinja2" => "site-packages/jinja2/",
+            "rack" => "gems/rack-2.2.22/",
+            _ => "lib/python3.11/http/cookies.py",
+        };
+        let files: Vec<&str> = (diff.lines())
+            .filter_map(|l| l.strip_prefix("+++ b"))
+            .collect();
+        assert!(
+            !files.is_empty() && files.iter().all(|f| f.contains(own)),
+            "{name}: {files:?}"
+        );
     }
     let o = rootwasm(&["attestation", &reference, "vex"]);
     assert!(o.status.success(), "{:?}", text(&o));
