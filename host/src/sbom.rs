@@ -267,6 +267,37 @@ fn spdx_id(i: usize) -> String {
     format!("SPDXRef-Package-{i}")
 }
 
+/// What rootwasm did to `p`, as SPDX annotations (none if nothing).
+fn spdx_annotations(s: &Subject<'_>, p: &Package) -> Option<Value> {
+    let patched = patches_for(s, p);
+    if patched.is_empty() {
+        return None;
+    }
+    let notes: Vec<String> = patched
+        .iter()
+        .map(|x| {
+            format!(
+                "rootwasm {}: recipe {} fixed {} (version {} -> {})",
+                if x.record.patch_type == PatchType::Backport {
+                    "backport"
+                } else {
+                    "distro upgrade"
+                },
+                x.record.recipe,
+                x.record.fixes.join(", "),
+                x.record.version_before,
+                x.record.version_after
+            )
+        })
+        .collect();
+    Some(json!([{
+        "annotationDate": s.created,
+        "annotationType": "OTHER",
+        "annotator": format!("Tool: rootwasm-{}", env!("CARGO_PKG_VERSION")),
+        "comment": notes.join("\n"),
+    }]))
+}
+
 /// SPDX 2.3 JSON.
 pub fn spdx(s: &Subject<'_>) -> Value {
     let mut packages = vec![json!({
@@ -306,31 +337,8 @@ pub fn spdx(s: &Subject<'_>) -> Value {
             packages.last_mut().expect("just pushed")["primaryPackagePurpose"] =
                 json!("APPLICATION");
         }
-        let patched = patches_for(s, p);
-        if !patched.is_empty() {
-            let notes: Vec<String> = patched
-                .iter()
-                .map(|x| {
-                    format!(
-                        "rootwasm {}: recipe {} fixed {} (version {} -> {})",
-                        if x.record.patch_type == PatchType::Backport {
-                            "backport"
-                        } else {
-                            "distro upgrade"
-                        },
-                        x.record.recipe,
-                        x.record.fixes.join(", "),
-                        x.record.version_before,
-                        x.record.version_after
-                    )
-                })
-                .collect();
-            packages.last_mut().expect("just pushed")["annotations"] = json!([{
-                "annotationDate": s.created,
-                "annotationType": "OTHER",
-                "annotator": format!("Tool: rootwasm-{}", env!("CARGO_PKG_VERSION")),
-                "comment": notes.join("\n"),
-            }]);
+        if let Some(a) = spdx_annotations(s, p) {
+            packages.last_mut().expect("just pushed")["annotations"] = a;
         }
         relationships.push(json!({"spdxElementId": "SPDXRef-Image", "relationshipType": "CONTAINS", "relatedSpdxElement": spdx_id(i)}));
     }
@@ -354,6 +362,28 @@ pub fn spdx(s: &Subject<'_>) -> Value {
     doc
 }
 
+/// Every layer of a platform rootwasm did not patch, for its inventory.
+fn read_unpatched(
+    store: &dyn crate::image::source::BlobStore,
+    docs: &crate::image::view::Docs,
+    read: &crate::image::view::ReadOptions<'_>,
+) -> Result<crate::image::merge::Merged, crate::image::ImageError> {
+    use crate::image::view::{Capture, read_layers};
+    let mut merged = crate::image::merge::Merged::with_limits(read.limits);
+    let capture = Capture::new(crate::inventory::FILES.iter().copied()).expect("valid globs");
+    let m = &docs.manifest;
+    read_layers(
+        store,
+        &m.layers,
+        &docs.diff_ids,
+        0,
+        &capture,
+        &mut merged,
+        read,
+    )?;
+    Ok(merged)
+}
+
 /// Read a platform for an SBOM. For an image rootwasm patched, also return
 /// each patch record with the unified diff of the text files it changed
 /// (base layers against the patch layer).
@@ -371,18 +401,7 @@ pub fn read_platform(
     let files = crate::inventory::FILES.iter().copied();
     let patch = crate::image::mutate::patch_layer(m, &docs.config);
     let Some(n) = patch.filter(|_| !records.is_empty()) else {
-        let mut merged = Merged::with_limits(read.limits);
-        let capture = Capture::new(files).expect("valid globs");
-        read_layers(
-            store,
-            &m.layers,
-            &docs.diff_ids,
-            0,
-            &capture,
-            &mut merged,
-            read,
-        )?;
-        return Ok((merged, Vec::new()));
+        return Ok((read_unpatched(store, docs, read)?, Vec::new()));
     };
     // Only a backport's pedigree carries a diff: only files a backported
     // package may own are captured, none of a distro upgrade's (often
